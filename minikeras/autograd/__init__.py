@@ -1,0 +1,22 @@
+"""The tape-based autograd engine: tensors, ops, the tape, and gradient checking.
+
+Example:
+    >>> from minikeras.autograd import Tensor, GradientTape
+    >>> x = Tensor([1.0, 2.0, 3.0])
+    >>> with GradientTape() as tape:
+    ...     tape.watch(x)
+    ...     y = (x * x).sum()
+    >>> tape.gradient(y, x)
+    array([2., 4., 6.], dtype=float32)
+"""
+
+from minikeras.autograd.tensor import Tensor, Variable, as_array  # isort: skip
+from minikeras.autograd import ops
+from minikeras.autograd.function import Context, Function, Record
+from minikeras.autograd.gradcheck import GradcheckError, gradcheck
+from minikeras.autograd.tape import GradientTape, no_grad
+
+__all__ = [
+    "Context", "Function", "GradcheckError", "GradientTape", "Record", "Tensor", "Variable",
+    "as_array", "gradcheck", "no_grad", "ops",
+]

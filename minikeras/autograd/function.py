@@ -1,0 +1,164 @@
+"""`Function`: one differentiable op, its forward and backward side by side.
+
+Every op in minikeras is a subclass of :class:`Function` whose ``forward`` and
+``backward`` work on plain numpy arrays. ``Function.apply`` wraps the call: it
+unwraps tensors into arrays, runs ``forward``, wraps the result into a new
+:class:`~minikeras.autograd.tensor.Tensor` and, when a tape is recording and an
+input is watched, appends a :class:`Record` of the call to that tape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minikeras.autograd import tape as _tape
+from minikeras.autograd.tensor import Tensor, as_array
+
+
+class Context:
+    """Scratch space an op keeps between its forward and its backward.
+
+    Attributes:
+        saved: The arrays saved by ``ctx.save(...)`` during forward.
+        needs_input_grad: One boolean per positional input: whether anyone
+            needs the gradient with respect to that input. Backward may
+            return ``None`` where this is ``False``.
+    """
+
+    __dict__: dict[str, Any]
+
+    def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
+        self.needs_input_grad = needs_input_grad
+        self.saved: tuple = ()
+
+    def save(self, *arrays: Any) -> None:
+        """Keep arrays for the backward pass (released after a non-persistent sweep)."""
+        self.saved = arrays
+
+    def release(self) -> None:
+        """Drop everything the op kept, so memory is freed once the gradient is taken."""
+        self.__dict__.clear()
+        self.saved = ()
+
+
+class Record:
+    """One entry of the tape: which op ran, on which tensors, giving which tensor.
+
+    Attributes:
+        function: The :class:`Function` subclass instance that ran.
+        ctx: Its :class:`Context` (saved arrays and parameters).
+        inputs: The input tensors, in the op's positional order.
+        output: The tensor the op produced.
+        index: Position of the record on the tape it was first recorded on.
+    """
+
+    __slots__ = ("function", "ctx", "inputs", "output", "index")
+
+    def __init__(self, function: Function, ctx: Context, inputs: tuple, output: Tensor) -> None:
+        self.function = function
+        self.ctx = ctx
+        self.inputs = inputs
+        self.output = output
+        self.index = -1
+
+    @property
+    def op_name(self) -> str:
+        """The op's name, e.g. ``"Mul"``."""
+        return self.function.name
+
+    def __repr__(self) -> str:
+        ins = ", ".join(_describe(t) for t in self.inputs)
+        out = self.output
+        return f"%{out.uid}{list(out.shape)} = {self.op_name}({ins})"
+
+
+def _describe(x: Any) -> str:
+    """How an op input reads in a tape listing: ``%uid[shape]``, a name, or a constant."""
+    if isinstance(x, Tensor):
+        return f"{x.name or '%' + str(x.uid)}{list(x.shape)}"
+    arr = np.asarray(x)
+    return repr(arr.item()) if arr.ndim == 0 else f"const{list(arr.shape)}"
+
+
+class Function:
+    """Base class of every differentiable op.
+
+    Subclasses implement ``forward(ctx, *arrays, **params)`` returning one
+    numpy array, and ``backward(ctx, grad)`` returning one gradient per
+    positional input (``None`` for an input that needs none). Broadcasting is
+    undone centrally by the tape, so ``backward`` may return a gradient of
+    the broadcast shape.
+
+    Example:
+        >>> class Square(Function):
+        ...     def forward(self, ctx, x):
+        ...         ctx.save(x)
+        ...         return x * x
+        ...     def backward(self, ctx, grad):
+        ...         (x,) = ctx.saved
+        ...         return (2 * x * grad,)
+    """
+
+    #: Shown in tape listings and drawings; defaults to the class name.
+    name: str = ""
+    #: False for ops whose output is never differentiable (comparisons, argmax).
+    differentiable: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("name"):
+            cls.name = cls.__name__
+        # One stateless instance per op class: all per-call state lives in ctx,
+        # so apply() does not pay for an allocation it does not need.
+        cls._instance = None
+
+    def forward(self, ctx: Context, *arrays: np.ndarray, **params: Any) -> np.ndarray:
+        """Compute the op on arrays. Subclasses must override."""
+        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+
+    def backward(self, ctx: Context, grad: np.ndarray) -> tuple:
+        """Return the gradient for each positional input. Subclasses must override."""
+        raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
+
+    @classmethod
+    def apply(cls, *inputs: Any, **params: Any) -> Tensor:
+        """Run the op on tensors (or arrays/scalars) and record it if a tape watches an input.
+
+        Args:
+            *inputs: Positional inputs: tensors, numpy arrays or Python scalars.
+            **params: Non-differentiable keyword parameters passed to ``forward``.
+
+        Returns:
+            A new tensor holding the op's output.
+        """
+        fn = cls._instance
+        if fn is None:
+            fn = cls._instance = cls()
+        arrays = [x.data if isinstance(x, Tensor) else as_array(x) for x in inputs]
+        state = _tape.STATE
+        if not state.tapes or not state.enabled or not cls.differentiable:
+            out = fn.forward(Context(_NO_GRADS[len(arrays)]), *arrays, **params)
+            return Tensor._wrap(out, fn)
+        watching, needs = _tape.watchers(inputs)
+        ctx = Context(needs if watching else _NO_GRADS[len(arrays)])
+        out = fn.forward(ctx, *arrays, **params)
+        result = Tensor._wrap(out, fn)
+        if watching:
+            record = Record(fn, ctx, inputs, result)
+            for t in watching:
+                t._record(record)
+        return result
+
+
+class _NoGrads(dict):
+    """Cache of all-False tuples by length (avoids building one per call)."""
+
+    def __missing__(self, n: int) -> tuple[bool, ...]:
+        value = (False,) * n
+        self[n] = value
+        return value
+
+
+_NO_GRADS = _NoGrads()

@@ -1,0 +1,193 @@
+"""Finite-difference gradient checking, in float64.
+
+Two modes:
+
+* ``"full"`` builds the whole Jacobian both ways (analytic, one reverse sweep
+  per output element; numerical, two evaluations per input element) and
+  compares them entry by entry. Exact but costly: for small inputs.
+* ``"directional"`` projects the output on a random vector ``w`` and moves
+  each input along a random direction ``v``: the analytic
+  ``<grad(w·f), v>`` must equal the central difference
+  ``(w·f(x + εv) - w·f(x - εv)) / 2ε``. Cheap for big inputs.
+
+On failure the checker names the input, the worst index and the absolute and
+relative errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from minikeras.autograd.tape import GradientTape, no_grad
+from minikeras.autograd.tensor import Tensor
+
+_FULL_LIMIT = 4096  # Jacobian entries below which "auto" picks the full check
+
+
+class GradcheckError(AssertionError):
+    """Raised by :func:`gradcheck` when analytic and numerical gradients disagree."""
+
+
+def _evaluate(func: Callable, arrays: list[np.ndarray]) -> np.ndarray:
+    with no_grad():
+        out = func(*[Tensor(a) for a in arrays])
+    return np.asarray(out.data if isinstance(out, Tensor) else out, dtype=np.float64)
+
+
+def _analytic(func: Callable, arrays: list[np.ndarray], seeds: list[np.ndarray],
+              ) -> tuple[np.ndarray, list[list[np.ndarray]]]:
+    tensors = [Tensor(a) for a in arrays]
+    with GradientTape(persistent=True) as tape:
+        tape.watch(tensors)
+        out = func(*tensors)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: func must return a Tensor, got {type(out).__name__}")
+    if out.dtype != np.float64:
+        raise TypeError(f"gradcheck: func must compute in float64, got output dtype {out.dtype}")
+    results = []
+    for seed in seeds:
+        grads = tape.gradient(out, tensors, output_gradients=seed, unconnected_gradients="zero")
+        results.append(grads)
+    return out.data, results
+
+
+def gradcheck(
+    func: Callable[..., Tensor],
+    inputs: Sequence[Any],
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-6,
+    rtol: float = 1e-4,
+    mode: str = "auto",
+    seed: int = 0,
+    raise_exception: bool = True,
+) -> bool:
+    """Check ``func``'s gradients against finite differences in float64.
+
+    Args:
+        func: Function of tensors returning one tensor.
+        inputs: The point at which to check: arrays (converted to float64).
+        eps: Finite-difference step.
+        atol: Absolute tolerance.
+        rtol: Relative tolerance.
+        mode: ``"full"``, ``"directional"`` or ``"auto"`` (full when the
+            Jacobian has at most 4,096 entries).
+        seed: Seed of the random projections.
+        raise_exception: Raise :class:`GradcheckError` on failure (else
+            return ``False``).
+
+    Returns:
+        ``True`` when every gradient matches.
+
+    Raises:
+        GradcheckError: Naming the input, the worst index and the errors.
+        ValueError: On an unknown ``mode``.
+    """
+    if mode not in ("auto", "full", "directional"):
+        raise ValueError(
+            f"gradcheck: mode must be 'auto', 'full' or 'directional', got {mode!r}"
+        )
+    arrays = [np.array(np.asarray(getattr(x, "data", x)), dtype=np.float64) for x in inputs]
+    out0 = _evaluate(func, arrays)
+    total = out0.size * sum(a.size for a in arrays)
+    if mode == "auto":
+        mode = "full" if total <= _FULL_LIMIT else "directional"
+    rng = np.random.default_rng(seed)
+    check = _full if mode == "full" else _directional
+    message = check(func, arrays, out0, eps, atol, rtol, rng)
+    if message is None:
+        return True
+    if raise_exception:
+        raise GradcheckError(message)
+    return False
+
+
+def _numeric_grad(func: Callable, arrays: list[np.ndarray], i: int, w: np.ndarray,
+                  eps: float) -> np.ndarray:
+    """Numerical gradient of ``w·func`` with respect to input ``i``, element by element."""
+    x = arrays[i]
+    g = np.zeros_like(x)
+    flat = x.reshape(-1)
+    for j in range(flat.size):
+        old = flat[j]
+        flat[j] = old + eps
+        up = np.sum(w * _evaluate(func, arrays))
+        flat[j] = old - eps
+        down = np.sum(w * _evaluate(func, arrays))
+        flat[j] = old
+        g.reshape(-1)[j] = (up - down) / (2 * eps)
+    return g
+
+
+def _report(i: int, analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float,
+            what: str) -> str | None:
+    err = np.abs(analytic - numeric)
+    bad = err > atol + rtol * np.abs(numeric)
+    if not bad.any():
+        return None
+    worst = np.unravel_index(np.argmax(np.where(bad, err, -1)), err.shape)
+    a, n = analytic[worst], numeric[worst]
+    rel = abs(a - n) / max(abs(n), 1e-300)
+    return (
+        f"gradcheck: {what} for input {i} disagrees at index {tuple(int(k) for k in worst)}: "
+        f"analytic {a:.8g}, numerical {n:.8g}, absolute error {abs(a - n):.3g}, relative "
+        f"error {rel:.3g} ({int(bad.sum())} of {bad.size} entries out of tolerance)"
+    )
+
+
+def _full(func, arrays, out0, eps, atol, rtol, rng) -> str | None:
+    seeds = []
+    for k in range(out0.size):
+        s = np.zeros(out0.size)
+        s[k] = 1.0
+        seeds.append(s.reshape(out0.shape))
+    _, rows = _analytic(func, arrays, seeds)
+    for i, x in enumerate(arrays):
+        analytic = np.stack([row[i].reshape(-1) for row in rows]) if rows else \
+            np.zeros((0, x.size))
+        numeric = np.zeros_like(analytic)
+        flat = x.reshape(-1)
+        for j in range(flat.size):
+            old = flat[j]
+            flat[j] = old + eps
+            up = _evaluate(func, arrays).reshape(-1)
+            flat[j] = old - eps
+            down = _evaluate(func, arrays).reshape(-1)
+            flat[j] = old
+            numeric[:, j] = (up - down) / (2 * eps)
+        msg = _report(i, analytic, numeric, atol, rtol, "the Jacobian (output, input)")
+        if msg:
+            return msg
+    return None
+
+
+def _directional(func, arrays, out0, eps, atol, rtol, rng) -> str | None:
+    w = rng.standard_normal(out0.shape)
+    _, (grads,) = _analytic(func, arrays, [w])
+    for i, x in enumerate(arrays):
+        v = rng.standard_normal(x.shape)
+        analytic = np.sum(grads[i] * v)
+        saved = x.copy()
+        x += eps * v
+        up = np.sum(w * _evaluate(func, arrays))
+        x[...] = saved - eps * v
+        down = np.sum(w * _evaluate(func, arrays))
+        x[...] = saved
+        numeric = (up - down) / (2 * eps)
+        scale = max(1.0, np.sqrt(x.size))
+        if abs(analytic - numeric) > atol * scale + rtol * abs(numeric):
+            if x.size <= 20000:
+                # find where it goes wrong, so the message names an index
+                full = _numeric_grad(func, arrays, i, w, eps)
+                msg = _report(i, grads[i], full, atol, rtol, "the gradient of a random projection")
+                if msg:
+                    return msg
+            return (
+                f"gradcheck: directional derivative for input {i} (shape {x.shape}) disagrees: "
+                f"analytic {analytic:.8g}, numerical {numeric:.8g}, absolute error "
+                f"{abs(analytic - numeric):.3g}"
+            )
+    return None

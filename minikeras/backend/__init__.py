@@ -1,0 +1,24 @@
+"""The functional op namespace layers use (Keras's ``K``).
+
+It hands on the autograd ops, the convolution ops and the global settings,
+so a layer's ``call`` reads like Keras code: ``K.relu(K.bias_add(x, b))``.
+"""
+
+from minikeras.autograd.ops import *  # noqa: F403 - the backend is the op namespace
+from minikeras.autograd.ops import __all__ as _ops_all
+from minikeras.backend.config import (
+    epsilon,
+    floatx,
+    image_data_format,
+    normalize_data_format,
+    set_epsilon,
+    set_floatx,
+    set_image_data_format,
+)
+from minikeras.backend.random import get_rng, set_seed
+
+__all__ = [
+    *_ops_all,
+    "epsilon", "floatx", "get_rng", "image_data_format", "normalize_data_format",
+    "set_epsilon", "set_floatx", "set_image_data_format", "set_seed",
+]
