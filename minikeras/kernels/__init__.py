@@ -1,0 +1,48 @@
+"""Numba-JIT convolution and pooling kernels on raw NHWC numpy arrays.
+
+Each kernel is a plain function of arrays with a numpy twin in :mod:`.reference` that reads as its
+definition. Modules:
+
+* :mod:`.padding` — ``"valid"``/``"same"`` to explicit pads, Keras's ``conv_output_length``.
+* :mod:`.depthwise` — depthwise convolution, forward and both gradients.
+* :mod:`.conv` — general convolution (im2col + BLAS), forward and both gradients.
+* :mod:`.pool` — max and average pooling, forward and input gradient.
+* :mod:`.reference` — the numpy twins.
+* :mod:`.threads` — the threading defaults, applied before numba's first parallel call.
+
+Importing this package is cheap: numba is imported only when a JIT kernel is first used (the
+names below are loaded on first access), and each kernel compiles on its first call, then comes
+from numba's on-disk cache in later processes. ``NUMBA_DISABLE_JIT=1`` runs the same kernels as
+plain Python, for debugging.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from minikeras.kernels.padding import conv_output_length, explicit_pads, output_hw, same_pads
+
+_LAZY = {
+    "depthwise_conv2d_forward": "depthwise",
+    "depthwise_conv2d_grad_input": "depthwise",
+    "depthwise_conv2d_grad_kernel": "depthwise",
+    "conv2d_forward": "conv",
+    "conv2d_grad_input": "conv",
+    "conv2d_grad_kernel": "conv",
+    "max_pool2d_forward": "pool",
+    "max_pool2d_grad_input": "pool",
+    "avg_pool2d_forward": "pool",
+    "avg_pool2d_grad_input": "pool",
+}
+
+__all__ = ["conv_output_length", "explicit_pads", "output_hw", "same_pads", *_LAZY]
+
+
+def __getattr__(name: str):
+    """Load a JIT kernel (and with it numba) the first time its name is used."""
+    if name in _LAZY:
+        module = importlib.import_module(f"minikeras.kernels.{_LAZY[name]}")
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'minikeras.kernels' has no attribute {name!r}")

@@ -1,0 +1,322 @@
+"""Plain numpy twins of every kernel: read these as the definitions.
+
+Each function pads the input with explicit zeros and then loops over the kernel's *taps*. For one
+tap ``(a, b)`` the input pixels it meets form a strided window of the padded input::
+
+    window(a, b) = xp[:, a*dh : a*dh + (Ho-1)*sh + 1 : sh,  b*dw : b*dw + (Wo-1)*sw + 1 : sw, :]
+
+which has the output's spatial shape, so a convolution is "sum over taps of window times weight",
+and each gradient is the same sum run backwards (scatter the output gradient onto the windows, or
+correlate the windows with it). The JIT kernels compute the same numbers in another loop order;
+the tests hold them to these twins.
+
+All arrays are NHWC; pads are ``((top, bottom), (left, right))``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minikeras.kernels.padding import Pads, output_hw
+
+
+def _window(xp: np.ndarray, a: int, b: int, out_hw, strides, dilation) -> tuple[slice, slice]:
+    """The (row, column) slices of the padded input that tap ``(a, b)`` reads."""
+    (out_h, out_w), (sh, sw), (dh, dw) = out_hw, strides, dilation
+    rows = slice(a * dh, a * dh + (out_h - 1) * sh + 1, sh)
+    cols = slice(b * dw, b * dw + (out_w - 1) * sw + 1, sw)
+    return rows, cols
+
+
+def _pad(x: np.ndarray, pads: Pads, value: float = 0.0) -> np.ndarray:
+    return np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)), constant_values=value)
+
+
+def _crop(xp: np.ndarray, pads: Pads, shape) -> np.ndarray:
+    (pt, _), (pl, _) = pads
+    return xp[:, pt : pt + shape[1], pl : pl + shape[2], :]
+
+
+# --------------------------------------------------------------------------------- depthwise
+
+
+def depthwise_conv2d_forward(x, kernel, strides=(1, 1), dilation=(1, 1), pads=((0, 0), (0, 0))):
+    """Depthwise convolution: ``out[..., c*dm + m] = sum_taps window[..., c] * kernel[a, b, c, m]``.
+
+    Args:
+        x: ``(N, H, W, C)``.
+        kernel: ``(kh, kw, C, dm)``.
+        strides: ``(sh, sw)``.
+        dilation: ``(dh, dw)``.
+        pads: Explicit zero pads.
+
+    Returns:
+        ``(N, Ho, Wo, C*dm)``.
+    """
+    kh, kw, channels, dm = kernel.shape
+    out_hw = output_hw(x.shape[1:3], (kh, kw), strides, dilation, pads)
+    xp = _pad(x, pads)
+    out = np.zeros((x.shape[0], *out_hw, channels, dm), dtype=x.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            rows, cols = _window(xp, a, b, out_hw, strides, dilation)
+            out += xp[:, rows, cols, :, None] * kernel[a, b]
+    return out.reshape(x.shape[0], *out_hw, channels * dm)
+
+
+def depthwise_conv2d_grad_input(
+    grad, kernel, input_shape, strides=(1, 1), dilation=(1, 1), pads=((0, 0), (0, 0))
+):
+    """Input gradient: scatter ``grad * kernel[a, b]`` (summed over ``m``) back onto each window.
+
+    Args:
+        grad: ``(N, Ho, Wo, C*dm)``.
+        kernel: ``(kh, kw, C, dm)``.
+        input_shape: ``(N, H, W, C)``.
+        strides: ``(sh, sw)``.
+        dilation: ``(dh, dw)``.
+        pads: Explicit zero pads.
+
+    Returns:
+        ``(N, H, W, C)``.
+    """
+    kh, kw, channels, dm = kernel.shape
+    n_img, out_h, out_w, _ = grad.shape
+    g = grad.reshape(n_img, out_h, out_w, channels, dm)
+    gxp = _pad(np.zeros(input_shape, dtype=grad.dtype), pads)
+    for a in range(kh):
+        for b in range(kw):
+            rows, cols = _window(gxp, a, b, (out_h, out_w), strides, dilation)
+            gxp[:, rows, cols, :] += (g * kernel[a, b]).sum(axis=-1)
+    return _crop(gxp, pads, input_shape).copy()
+
+
+def depthwise_conv2d_grad_kernel(
+    x, grad, kernel_shape, strides=(1, 1), dilation=(1, 1), pads=((0, 0), (0, 0))
+):
+    """Kernel gradient: ``gk[a, b, c, m] = sum over n, i, j of window[..., c] * grad[..., c, m]``.
+
+    Args:
+        x: ``(N, H, W, C)``.
+        grad: ``(N, Ho, Wo, C*dm)``.
+        kernel_shape: ``(kh, kw, C, dm)``.
+        strides: ``(sh, sw)``.
+        dilation: ``(dh, dw)``.
+        pads: Explicit zero pads.
+
+    Returns:
+        ``(kh, kw, C, dm)``.
+    """
+    kh, kw, channels, dm = kernel_shape
+    n_img, out_h, out_w, _ = grad.shape
+    g = grad.reshape(n_img, out_h, out_w, channels, dm)
+    xp = _pad(x, pads)
+    gk = np.zeros(kernel_shape, dtype=x.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            rows, cols = _window(xp, a, b, (out_h, out_w), strides, dilation)
+            gk[a, b] = np.einsum("nhwc,nhwcm->cm", xp[:, rows, cols, :], g)
+    return gk
+
+
+# ---------------------------------------------------------------------------------- conv2d
+
+
+def conv2d_forward(x, kernel, strides=(1, 1), dilation=(1, 1), pads=((0, 0), (0, 0))):
+    """Convolution: ``out = sum over taps of window @ kernel[a, b]`` (a matmul over channels).
+
+    Args:
+        x: ``(N, H, W, Cin)``.
+        kernel: ``(kh, kw, Cin, Cout)``.
+        strides: ``(sh, sw)``.
+        dilation: ``(dh, dw)``.
+        pads: Explicit zero pads.
+
+    Returns:
+        ``(N, Ho, Wo, Cout)``.
+    """
+    kh, kw, _, c_out = kernel.shape
+    out_hw = output_hw(x.shape[1:3], (kh, kw), strides, dilation, pads)
+    xp = _pad(x, pads)
+    out = np.zeros((x.shape[0], *out_hw, c_out), dtype=x.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            rows, cols = _window(xp, a, b, out_hw, strides, dilation)
+            out += xp[:, rows, cols, :] @ kernel[a, b]
+    return out
+
+
+def conv2d_grad_input(
+    grad, kernel, input_shape, strides=(1, 1), dilation=(1, 1), pads=((0, 0), (0, 0))
+):
+    """Input gradient: scatter ``grad @ kernel[a, b].T`` back onto each window.
+
+    Args:
+        grad: ``(N, Ho, Wo, Cout)``.
+        kernel: ``(kh, kw, Cin, Cout)``.
+        input_shape: ``(N, H, W, Cin)``.
+        strides: ``(sh, sw)``.
+        dilation: ``(dh, dw)``.
+        pads: Explicit zero pads.
+
+    Returns:
+        ``(N, H, W, Cin)``.
+    """
+    kh, kw = kernel.shape[:2]
+    gxp = _pad(np.zeros(input_shape, dtype=grad.dtype), pads)
+    for a in range(kh):
+        for b in range(kw):
+            rows, cols = _window(gxp, a, b, grad.shape[1:3], strides, dilation)
+            gxp[:, rows, cols, :] += grad @ kernel[a, b].T
+    return _crop(gxp, pads, input_shape).copy()
+
+
+def conv2d_grad_kernel(
+    x, grad, kernel_shape, strides=(1, 1), dilation=(1, 1), pads=((0, 0), (0, 0))
+):
+    """Kernel gradient: ``gk[a, b] = window^T @ grad`` summed over all output pixels.
+
+    Args:
+        x: ``(N, H, W, Cin)``.
+        grad: ``(N, Ho, Wo, Cout)``.
+        kernel_shape: ``(kh, kw, Cin, Cout)``.
+        strides: ``(sh, sw)``.
+        dilation: ``(dh, dw)``.
+        pads: Explicit zero pads.
+
+    Returns:
+        ``(kh, kw, Cin, Cout)``.
+    """
+    kh, kw = kernel_shape[:2]
+    xp = _pad(x, pads)
+    gk = np.zeros(kernel_shape, dtype=x.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            rows, cols = _window(xp, a, b, grad.shape[1:3], strides, dilation)
+            gk[a, b] = np.einsum("nhwi,nhwo->io", xp[:, rows, cols, :], grad)
+    return gk
+
+
+# --------------------------------------------------------------------------------- pooling
+# Padding never takes part in a pool: max ignores it, average divides by the number of real
+# pixels in the window (TensorFlow's rule). A window made only of padding (possible only with
+# dilation) gives 0 and passes no gradient.
+
+
+def _valid_mask(input_shape, pads: Pads) -> np.ndarray:
+    """1 where the padded input holds a real pixel, 0 on padding: shape ``(1, Hp, Wp, 1)``."""
+    return _pad(np.ones((1, input_shape[1], input_shape[2], 1)), pads)
+
+
+def max_pool2d_forward(x, pool_size, strides, dilation=(1, 1), pads=((0, 0), (0, 0))):
+    """Max pooling: the largest real pixel of each window, per channel.
+
+    Args:
+        x: ``(N, H, W, C)``.
+        pool_size: ``(ph, pw)``.
+        strides: ``(sh, sw)``.
+        dilation: ``(dh, dw)``.
+        pads: Explicit pads (never selected).
+
+    Returns:
+        ``(N, Ho, Wo, C)``.
+    """
+    out_hw = output_hw(x.shape[1:3], pool_size, strides, dilation, pads)
+    xp = _pad(x, pads, value=-np.inf)
+    out = np.full((x.shape[0], *out_hw, x.shape[3]), -np.inf, dtype=x.dtype)
+    for a in range(pool_size[0]):
+        for b in range(pool_size[1]):
+            rows, cols = _window(xp, a, b, out_hw, strides, dilation)
+            out = np.maximum(out, xp[:, rows, cols, :])
+    return np.where(np.isneginf(out), 0, out).astype(x.dtype)
+
+
+def max_pool2d_grad_input(x, grad, pool_size, strides, dilation=(1, 1), pads=((0, 0), (0, 0))):
+    """Max-pool gradient: each output's gradient goes to the *first* maximum of its window.
+
+    "First" means in tap order (row by row through the window), which is what the JIT kernel does.
+
+    Args:
+        x: Forward input ``(N, H, W, C)``.
+        grad: ``(N, Ho, Wo, C)``.
+        pool_size: ``(ph, pw)``.
+        strides: ``(sh, sw)``.
+        dilation: ``(dh, dw)``.
+        pads: Explicit pads.
+
+    Returns:
+        ``(N, H, W, C)``.
+    """
+    out_hw = grad.shape[1:3]
+    xp = _pad(x, pads, value=-np.inf)
+    best = np.full(grad.shape, -np.inf, dtype=x.dtype)
+    for a in range(pool_size[0]):
+        for b in range(pool_size[1]):
+            rows, cols = _window(xp, a, b, out_hw, strides, dilation)
+            best = np.maximum(best, xp[:, rows, cols, :])
+    gxp = np.zeros(xp.shape, dtype=grad.dtype)
+    routed = np.isneginf(best)  # empty windows route nowhere
+    for a in range(pool_size[0]):
+        for b in range(pool_size[1]):
+            rows, cols = _window(xp, a, b, out_hw, strides, dilation)
+            hit = (xp[:, rows, cols, :] == best) & ~routed
+            gxp[:, rows, cols, :] += np.where(hit, grad, 0)
+            routed |= hit
+    return _crop(gxp, pads, x.shape).copy()
+
+
+def avg_pool2d_forward(x, pool_size, strides, dilation=(1, 1), pads=((0, 0), (0, 0))):
+    """Average pooling over the real pixels of each window.
+
+    Args:
+        x: ``(N, H, W, C)``.
+        pool_size: ``(ph, pw)``.
+        strides: ``(sh, sw)``.
+        dilation: ``(dh, dw)``.
+        pads: Explicit pads (not counted).
+
+    Returns:
+        ``(N, Ho, Wo, C)``.
+    """
+    out_hw = output_hw(x.shape[1:3], pool_size, strides, dilation, pads)
+    xp, mask = _pad(x, pads), _valid_mask(x.shape, pads)
+    total = np.zeros((x.shape[0], *out_hw, x.shape[3]), dtype=x.dtype)
+    count = np.zeros((1, *out_hw, 1))
+    for a in range(pool_size[0]):
+        for b in range(pool_size[1]):
+            rows, cols = _window(xp, a, b, out_hw, strides, dilation)
+            total += xp[:, rows, cols, :]
+            count += mask[:, rows, cols, :]
+    return (total / np.maximum(count, 1)).astype(x.dtype)
+
+
+def avg_pool2d_grad_input(
+    grad, input_shape, pool_size, strides, dilation=(1, 1), pads=((0, 0), (0, 0))
+):
+    """Average-pool gradient: each window's real pixels get ``grad / count``.
+
+    Args:
+        grad: ``(N, Ho, Wo, C)``.
+        input_shape: ``(N, H, W, C)``.
+        pool_size: ``(ph, pw)``.
+        strides: ``(sh, sw)``.
+        dilation: ``(dh, dw)``.
+        pads: Explicit pads.
+
+    Returns:
+        ``(N, H, W, C)``.
+    """
+    out_hw = grad.shape[1:3]
+    mask = _valid_mask(input_shape, pads)
+    count = np.zeros((1, *out_hw, 1))
+    for a in range(pool_size[0]):
+        for b in range(pool_size[1]):
+            rows, cols = _window(mask, a, b, out_hw, strides, dilation)
+            count += mask[:, rows, cols, :]
+    share = grad / np.maximum(count, 1)
+    gxp = _pad(np.zeros(input_shape, dtype=grad.dtype), pads)
+    for a in range(pool_size[0]):
+        for b in range(pool_size[1]):
+            rows, cols = _window(gxp, a, b, out_hw, strides, dilation)
+            gxp[:, rows, cols, :] += share
+    return _crop(gxp, pads, input_shape).astype(grad.dtype)
