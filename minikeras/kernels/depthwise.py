@@ -258,7 +258,12 @@ def depthwise_conv2d_forward(
             x.reshape(n_img, height, width * channels),
             _tiled(kernel, out_w),
             out.reshape(n_img, out_h, out_w * channels),
-            channels, sh, dh, dw, pt, pl,
+            channels,
+            sh,
+            dh,
+            dw,
+            pt,
+            pl,
         )
     else:
         _forward_general(x, kernel, out, sh, sw, dh, dw, pt, pl)
@@ -302,7 +307,12 @@ def depthwise_conv2d_grad_input(
             grad.reshape(n_img, out_h, out_w * channels),
             _tiled(kernel, out_w),
             gx.reshape(n_img, height, width * channels),
-            channels, sh, dh, dw, pt, pl,
+            channels,
+            sh,
+            dh,
+            dw,
+            pt,
+            pl,
         )
     else:
         _grad_input_general(grad, kernel, gx, sh, sw, dh, dw, pt, pl)
@@ -344,7 +354,13 @@ def depthwise_conv2d_grad_kernel(
         _grad_kernel_stream(
             x.reshape(n_img, height, width * channels),
             grad.reshape(n_img, out_h, out_w * channels),
-            acc, channels, sh, dh, dw, pt, pl,
+            acc,
+            channels,
+            sh,
+            dh,
+            dw,
+            pt,
+            pl,
         )
         # Fold the chunks and the output columns: index j*C + c holds channel c.
         total = acc.sum(axis=0).reshape(kh, kw, out_w, channels).sum(axis=2)

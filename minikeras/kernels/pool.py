@@ -232,10 +232,12 @@ def avg_pool2d_forward(
     out_h, out_w, args = _setup(x.shape, pool_size, strides, dilation, pads)
     out = np.empty((x.shape[0], out_h, out_w, x.shape[3]), dtype=x.dtype)
     if out.size:
-        inv_rows = _inverse_counts(x.shape[1], out_h, pool_size[0], strides[0], dilation[0],
-                                   pads[0][0], x.dtype)
-        inv_cols = _inverse_counts(x.shape[2], out_w, pool_size[1], strides[1], dilation[1],
-                                   pads[1][0], x.dtype)
+        inv_rows = _inverse_counts(
+            x.shape[1], out_h, pool_size[0], strides[0], dilation[0], pads[0][0], x.dtype
+        )
+        inv_cols = _inverse_counts(
+            x.shape[2], out_w, pool_size[1], strides[1], dilation[1], pads[1][0], x.dtype
+        )
         _avg_forward(x, out, inv_rows, inv_cols, *args)
     return out
 
@@ -270,9 +272,11 @@ def avg_pool2d_grad_input(
     if grad.size == 0:
         gx[...] = 0
         return gx
-    inv_rows = _inverse_counts(input_shape[1], out_h, pool_size[0], strides[0], dilation[0],
-                               pads[0][0], grad.dtype)
-    inv_cols = _inverse_counts(input_shape[2], out_w, pool_size[1], strides[1], dilation[1],
-                               pads[1][0], grad.dtype)
+    inv_rows = _inverse_counts(
+        input_shape[1], out_h, pool_size[0], strides[0], dilation[0], pads[0][0], grad.dtype
+    )
+    inv_cols = _inverse_counts(
+        input_shape[2], out_w, pool_size[1], strides[1], dilation[1], pads[1][0], grad.dtype
+    )
     _avg_grad_input(grad, gx, inv_rows, inv_cols, *args)
     return gx
