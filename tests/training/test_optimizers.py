@@ -1,0 +1,159 @@
+"""Each optimizer against its Keras 2 update rule, written out by hand."""
+
+import numpy as np
+import pytest
+
+from minikeras import optimizers
+from minikeras.autograd import GradientTape, Variable
+
+P0 = np.array([0.5, -1.5, 2.0])
+GRADS = [np.array([0.1, -0.2, 0.3]), np.array([-0.4, 0.05, 0.2]), np.array([0.3, 0.3, -0.1])]
+
+
+def run(opt, grads=GRADS, p0=P0, constraint=None):
+    v = Variable(p0.copy(), dtype=np.float64, name="w", constraint=constraint)
+    for g in grads:
+        opt.apply_gradients([(g, v)])
+    return v.data
+
+
+def test_sgd_plain_and_decay():
+    p = P0.copy()
+    lr, decay = 0.1, 0.5
+    for t, g in enumerate(GRADS):
+        p = p - lr / (1 + decay * t) * g
+    np.testing.assert_allclose(run(optimizers.SGD(lr=lr, decay=decay)), p, rtol=1e-12)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum(nesterov):
+    p, v = P0.copy(), np.zeros(3)
+    lr, mu = 0.05, 0.9
+    for g in GRADS:
+        v = mu * v - lr * g
+        p = p + mu * v - lr * g if nesterov else p + v
+    got = run(optimizers.SGD(learning_rate=lr, momentum=mu, nesterov=nesterov))
+    np.testing.assert_allclose(got, p, rtol=1e-12)
+
+
+def test_rmsprop():
+    p, a = P0.copy(), np.zeros(3)
+    lr, rho, eps = 0.01, 0.9, 1e-7
+    for g in GRADS:
+        a = rho * a + (1 - rho) * g**2
+        p = p - lr * g / (np.sqrt(a) + eps)
+    np.testing.assert_allclose(run(optimizers.RMSprop(lr)), p, rtol=1e-12)
+
+
+def test_adagrad():
+    p, a = P0.copy(), np.zeros(3)
+    lr, eps = 0.01, 1e-7
+    for g in GRADS:
+        a = a + g**2
+        p = p - lr * g / (np.sqrt(a) + eps)
+    np.testing.assert_allclose(run(optimizers.Adagrad()), p, rtol=1e-12)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam(amsgrad):
+    p, m, v, vhat = P0.copy(), np.zeros(3), np.zeros(3), np.zeros(3)
+    lr, b1, b2, eps = 0.001, 0.9, 0.999, 1e-7
+    for t, g in enumerate(GRADS, start=1):
+        lr_t = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        vhat = np.maximum(vhat, v)
+        p = p - lr_t * m / (np.sqrt(vhat if amsgrad else v) + eps)
+    np.testing.assert_allclose(run(optimizers.Adam(amsgrad=amsgrad)), p, rtol=1e-12)
+
+
+def test_clipnorm_uses_global_norm_and_clipvalue():
+    g1, g2 = np.array([3.0, 0.0]), np.array([0.0, 4.0])  # global norm 5
+    a, b = Variable(np.zeros(2), dtype=np.float64), Variable(np.zeros(2), dtype=np.float64)
+    optimizers.SGD(1.0, clipnorm=1.0).apply_gradients([(g1, a), (g2, b)])
+    np.testing.assert_allclose(a.data, [-0.6, 0.0])
+    np.testing.assert_allclose(b.data, [0.0, -0.8])
+    c = Variable(np.zeros(2), dtype=np.float64)
+    optimizers.SGD(1.0, clipvalue=0.5).apply_gradients([(np.array([2.0, -0.1]), c)])
+    np.testing.assert_allclose(c.data, [-0.5, 0.1])
+
+
+def test_constraint_applied_after_step():
+    got = run(optimizers.SGD(1.0), grads=[np.array([-5.0, 0, 0])],
+              constraint=lambda w: np.clip(w, -1, 1))
+    np.testing.assert_allclose(got, [1.0, -1.0, 1.0])
+
+
+def test_defaults_and_names():
+    assert optimizers.SGD().lr == 0.01
+    assert optimizers.RMSprop().learning_rate == 0.001
+    assert optimizers.Adagrad().lr == 0.01
+    adam = optimizers.get("Adam")
+    assert isinstance(adam, optimizers.Adam) and adam.lr == 0.001 and adam.epsilon == 1e-7
+    with pytest.raises(ValueError, match="known optimizers"):
+        optimizers.get("adamw2")
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        optimizers.SGD(momentun=0.9)
+
+
+def test_config_round_trip():
+    opt = optimizers.Adam(learning_rate=0.01, beta_1=0.8, amsgrad=True, clipnorm=2.0, decay=0.1)
+    again = optimizers.deserialize(optimizers.serialize(opt))
+    assert again.get_config() == opt.get_config()
+    assert optimizers.SGD.from_config({"lr": 0.3, "momentum": 0.5}).learning_rate == 0.3
+
+
+def test_state_round_trip_continues_identically():
+    a = optimizers.Adam(0.01)
+    va = Variable(P0.copy(), dtype=np.float64)
+    for g in GRADS[:2]:
+        a.apply_gradients([(g, va)])
+    state = a.get_state()
+    assert int(state[0]) == 2 and len(state) == 3
+    b = optimizers.Adam(0.01)
+    vb = Variable(va.data.copy(), dtype=np.float64)
+    b.set_state(state)  # before the variables are known: kept until build
+    b.build([vb])
+    a.apply_gradients([(GRADS[2], va)])
+    b.apply_gradients([(GRADS[2], vb)])
+    np.testing.assert_array_equal(va.data, vb.data)
+
+
+def test_set_state_mismatch_is_clear_and_changes_nothing():
+    opt = optimizers.RMSprop()
+    v = Variable(np.ones(3))
+    opt.build([v])
+    before = opt.get_state()
+    with pytest.raises(ValueError, match="shape"):
+        opt.set_state([np.array(5), np.zeros(4)])
+    with pytest.raises(ValueError, match="expected 2 arrays"):
+        opt.set_state([np.array(5)])
+    after = opt.get_state()
+    assert int(after[0]) == int(before[0]) == 0
+
+
+def test_none_gradient_leaves_variable_and_minimize_descends():
+    v = Variable(np.ones(2))
+    optimizers.SGD(0.1).apply_gradients([(None, v)])
+    np.testing.assert_array_equal(v.data, [1, 1])
+    w = Variable(np.array([3.0]))
+    opt = optimizers.SGD(0.1)
+    for _ in range(50):
+        opt.minimize(lambda: (w * w).sum(), [w])
+    assert abs(float(w.data[0])) < 0.01
+
+
+def test_gradient_shape_mismatch():
+    v = Variable(np.ones(2))
+    with pytest.raises(ValueError, match="gradient of shape"):
+        optimizers.Adam().apply_gradients([(np.ones(3), v)])
+
+
+def test_works_with_tape_gradients_float32():
+    w = Variable(np.array([1.0, 2.0], dtype=np.float32))
+    with GradientTape() as tape:
+        loss = (w * w).sum()
+    (g,) = tape.gradient(loss, [w])
+    optimizers.Adam(0.1).apply_gradients([(g, w)])
+    assert w.dtype == np.float32
+    np.testing.assert_allclose(w.data, [0.9, 1.9], rtol=1e-5)
