@@ -60,8 +60,8 @@ have=$(cat "$stamp" 2>/dev/null || true)
 if [ "${MINIKERAS_REINSTALL:-0}" != 0 ] || [ "$want" != "$have" ] \
     || ! "$py" -c 'import importlib.metadata as m; m.version("minikeras")' >/dev/null 2>&1; then
     say "installing minikeras[test,tutorials] into $venv (a few minutes the first time)"
-    "$py" -m pip install --quiet --upgrade pip
-    "$py" -m pip install --quiet -e ".[test,tutorials]"
+    "$py" -m pip install -qq --upgrade pip
+    "$py" -m pip install -qq -e ".[test,tutorials]"
     printf '%s\n' "$want" > "$stamp"
     say "done"
 else
