@@ -5,6 +5,10 @@ Every op in minikeras is a subclass of :class:`Function` whose ``forward`` and
 unwraps tensors into arrays, runs ``forward``, wraps the result into a new
 :class:`~minikeras.autograd.tensor.Tensor` and, when a tape is recording and an
 input is watched, appends a :class:`Record` of the call to that tape.
+
+``apply`` runs for every op of every training step, so it is written to do as
+little as possible: no imports, one small allocation per object it must
+create (the context, the output tensor and, when recording, the record).
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from minikeras.autograd.tensor import Tensor, as_array
 class Context:
     """Scratch space an op keeps between its forward and its backward.
 
+    ``forward`` stores arrays with ``ctx.save(...)`` and any other value as a
+    plain attribute (``ctx.axis = axis``); ``backward`` reads them back.
+
     Attributes:
         saved: The arrays saved by ``ctx.save(...)`` during forward.
         needs_input_grad: One boolean per positional input: whether anyone
@@ -27,7 +34,9 @@ class Context:
             return ``None`` where this is ``False``.
     """
 
-    __dict__: dict[str, Any]
+    # The two attributes every op uses get slots; the ``__dict__`` for an op's
+    # own attributes is only created when the op sets one.
+    __slots__ = ("saved", "needs_input_grad", "__dict__")
 
     def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
         self.needs_input_grad = needs_input_grad
@@ -39,8 +48,15 @@ class Context:
 
     def release(self) -> None:
         """Drop everything the op kept, so memory is freed once the gradient is taken."""
+        self.saved = _tape.RELEASED
         self.__dict__.clear()
-        self.saved = ()
+
+    @property
+    def released(self) -> bool:
+        """Whether :meth:`release` dropped the saved arrays."""
+        return self.saved is _tape.RELEASED
+
+
 
 
 class Record:
@@ -49,12 +65,14 @@ class Record:
     Attributes:
         function: The :class:`Function` subclass instance that ran.
         ctx: Its :class:`Context` (saved arrays and parameters).
-        inputs: The input tensors, in the op's positional order.
+        inputs: The op's positional inputs (tensors, or arrays for constants).
         output: The tensor the op produced.
         index: Position of the record on the tape it was first recorded on.
+        holders: How many tapes hold this record; its saved arrays are freed
+            when the last non-persistent one is done with them.
     """
 
-    __slots__ = ("function", "ctx", "inputs", "output", "index")
+    __slots__ = ("function", "ctx", "inputs", "output", "index", "holders")
 
     def __init__(self, function: Function, ctx: Context, inputs: tuple, output: Tensor) -> None:
         self.function = function
@@ -62,16 +80,26 @@ class Record:
         self.inputs = inputs
         self.output = output
         self.index = -1
+        self.holders = 0
 
     @property
     def op_name(self) -> str:
-        """The op's name, e.g. ``"Mul"``."""
+        """The op's name, e.g. ``"Multiply"``."""
         return self.function.name
+
+    @property
+    def input_shapes(self) -> list[tuple[int, ...]]:
+        """The shape of each positional input."""
+        return [np.shape(x.data if isinstance(x, Tensor) else x) for x in self.inputs]
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """The shape of the output."""
+        return self.output.shape
 
     def __repr__(self) -> str:
         ins = ", ".join(_describe(t) for t in self.inputs)
-        out = self.output
-        return f"%{out.uid}{list(out.shape)} = {self.op_name}({ins})"
+        return f"{_describe(self.output)} = {self.op_name}({ins})"
 
 
 def _describe(x: Any) -> str:
@@ -89,7 +117,10 @@ class Function:
     numpy array, and ``backward(ctx, grad)`` returning one gradient per
     positional input (``None`` for an input that needs none). Broadcasting is
     undone centrally by the tape, so ``backward`` may return a gradient of
-    the broadcast shape.
+    the broadcast shape. Keyword parameters are not differentiable.
+
+    A ``ValueError``, ``TypeError`` or ``IndexError`` raised by ``forward`` is
+    re-raised naming the op and the shapes of its inputs.
 
     Example:
         >>> class Square(Function):
@@ -132,24 +163,44 @@ class Function:
 
         Returns:
             A new tensor holding the op's output.
+
+        Raises:
+            ValueError, TypeError, IndexError: When ``forward`` fails, naming
+                the op and the input shapes.
         """
         fn = cls._instance
         if fn is None:
             fn = cls._instance = cls()
         arrays = [x.data if isinstance(x, Tensor) else as_array(x) for x in inputs]
-        state = _tape.STATE
-        if not state.tapes or not state.enabled or not cls.differentiable:
-            out = fn.forward(Context(_NO_GRADS[len(arrays)]), *arrays, **params)
-            return Tensor._wrap(out, fn)
-        watching, needs = _tape.watchers(inputs)
+        watching = None
+        # STATE.active lists the tapes recording right now (empty under no_grad)
+        if _tape.STATE.active and cls.differentiable:
+            watching, needs = _tape.watchers(inputs)
         ctx = Context(needs if watching else _NO_GRADS[len(arrays)])
-        out = fn.forward(ctx, *arrays, **params)
+        try:
+            out = fn.forward(ctx, *arrays, **params)
+        except (ValueError, TypeError, IndexError) as err:
+            worded = _op_error(cls, err, arrays)
+            if worded is None:
+                raise
+            raise worded from err
         result = Tensor._wrap(out, fn)
         if watching:
             record = Record(fn, ctx, inputs, result)
-            for t in watching:
-                t._record(record)
+            for tape in watching:
+                tape._record(record)
         return result
+
+
+def _op_error(cls: type[Function], err: Exception, arrays: list) -> Exception | None:
+    """Re-word an error raised inside ``forward`` so it names the op and the input shapes.
+
+    Returns ``None`` for a custom error type (kept as its author wrote it).
+    """
+    if type(err) not in (ValueError, TypeError, IndexError):
+        return None
+    shapes = ", ".join(str(np.shape(a)) for a in arrays)
+    return type(err)(f"{cls.name}: {err} (input shapes: {shapes})")
 
 
 class _NoGrads(dict):

@@ -3,82 +3,124 @@
 A :class:`GradientTape` follows TensorFlow 2's semantics. Inside
 ``with GradientTape() as tape:`` every op whose inputs include a *watched*
 tensor is appended to the tape as a :class:`~minikeras.autograd.function.Record`;
-its output becomes watched in turn. ``tape.gradient(target, sources)`` then
-walks the records backwards, once, keeping each tensor's gradient in a dict
-keyed by the tensor's identity. The sweep is a plain loop (no recursion), so a
-chain of any length works.
+its output becomes watched in turn. Tensors are watched with ``tape.watch(x)``;
+trainable :class:`~minikeras.autograd.tensor.Variable` objects are watched
+automatically the first time an op reads them (unless the tape was made with
+``watch_accessed_variables=False``).
+
+``tape.gradient(target, sources)`` then walks the records backwards, once,
+keeping each tensor's gradient in a dict keyed by the tensor's identity. The
+sweep is a plain loop (no recursion), so a chain of any length works. A
+non-persistent tape frees every array its ops saved as soon as the sweep has
+used it, and refuses a second ``gradient`` call.
+
+Looking at the tape (the whole point of a teaching engine)::
+
+    with GradientTape(persistent=True) as tape:
+        y = (w * x + b).tanh().sum()
+    print(tape)                 # one line per recorded op, in execution order
+    tape.records[0].op_name     # "Multiply"; .input_shapes, .output_shape, .inputs, .output
+    for record, grads in tape.step_backward(y):   # the reverse sweep, one record at a time
+        print(record, {uid: g.shape for uid, g in grads.items()})
+
+Nested tapes each record the ops on the tensors *they* watch. Recording is
+switched off for one tape by ``with tape.stop_recording():`` and for every tape
+by ``with no_grad():``.
 
 Higher-order gradients are not supported: the backward pass is computed on
-plain arrays and is not itself recorded on any tape.
+plain numpy arrays and is not itself recorded on any tape (so the gradient
+returned by an inner tape cannot be differentiated again by an outer one).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from minikeras.autograd.tensor import Tensor, Variable
+
 if TYPE_CHECKING:
     from minikeras.autograd.function import Record
-    from minikeras.autograd.tensor import Tensor
+
+
+class _Released(tuple):
+    """The type of ``ctx.saved`` once released: an empty tuple that is not ``()``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<released>"
+
+
+#: What ``ctx.saved`` holds once released: empty, but distinguishable from "saved nothing".
+RELEASED = _Released()
 
 
 class _RecordingState:
-    """Process-wide recording state: the active tapes and the no_grad switch."""
+    """Process-wide recording state: the open tapes and the ``no_grad`` switch.
 
-    __slots__ = ("tapes", "enabled")
+    ``active`` is what every op looks at: the tapes recording right now (empty
+    inside ``no_grad``). It is recomputed whenever a tape opens, closes or
+    pauses, so the per-op test is one attribute read.
+    """
+
+    __slots__ = ("tapes", "enabled", "active")
 
     def __init__(self) -> None:
         self.tapes: list[GradientTape] = []
         self.enabled = True
+        self.active: list[GradientTape] = []
+
+    def refresh(self) -> None:
+        self.active = [t for t in self.tapes if t._recording] if self.enabled else []
 
 
 STATE = _RecordingState()
 
 
-def watchers(inputs: tuple) -> tuple[list[GradientTape], tuple[bool, ...]]:
-    """Find the active tapes that watch any of ``inputs``.
+def watchers(inputs: tuple) -> tuple[list[GradientTape], tuple[bool, ...] | None]:
+    """Find the recording tapes that watch any of ``inputs``.
 
-    Trainable variables read inside a tape with ``watch_accessed_variables``
-    are watched on the spot (TensorFlow's behaviour).
+    Trainable floating variables read inside a tape with
+    ``watch_accessed_variables`` are watched on the spot (TensorFlow's behaviour).
 
     Returns:
         The tapes that must record this op, and for each input whether its
-        gradient can be needed by any of them.
+        gradient can be needed by any of them (``None`` when no tape watches).
     """
-    from minikeras.autograd.tensor import Tensor, Variable
-
+    active = STATE.active
+    if len(active) == 1:
+        # the common case, one open tape: one pass over the inputs, no bookkeeping
+        tape = active[0]
+        needs = [_watches(tape, x) for x in inputs]
+        return (active, tuple(needs)) if True in needs else ([], None)
     watching = []
-    needs = [False] * len(inputs)
-    for tape in STATE.tapes:
-        if not tape._recording:
-            continue
-        watched = tape._watched
-        hit = False
-        for i, x in enumerate(inputs):
-            if not isinstance(x, Tensor):
-                continue
-            key = id(x)
-            if key in watched:
-                hit = needs[i] = True
-            elif (
-                tape._watch_accessed_variables
-                and isinstance(x, Variable)
-                and x.trainable
-                and x.dtype.kind == "f"
-            ):
-                watched[key] = x
-                hit = needs[i] = True
-        if hit:
+    any_needs = [False] * len(inputs)
+    for tape in active:
+        needs = [_watches(tape, x) for x in inputs]
+        if True in needs:
             watching.append(tape)
-    return watching, tuple(needs)
+            any_needs = [a or b for a, b in zip(any_needs, needs)]
+    return watching, (tuple(any_needs) if watching else None)
+
+
+def _watches(tape: GradientTape, x: Any) -> bool:
+    """Whether ``tape`` watches ``x``, auto-watching a trainable variable on first read."""
+    if id(x) in tape._watched:
+        return True
+    if (tape._watch_accessed_variables and isinstance(x, Variable) and x.trainable
+            and x.data.dtype.kind == "f"):
+        tape._watched[id(x)] = x
+        return True
+    return False
 
 
 @contextlib.contextmanager
 def no_grad() -> Iterator[None]:
-    """Turn recording off inside the block, for every tape.
+    """Turn recording off inside the block, for every tape (also usable as a decorator).
 
     Example:
         >>> with no_grad():
@@ -86,13 +128,28 @@ def no_grad() -> Iterator[None]:
     """
     previous = STATE.enabled
     STATE.enabled = False
+    STATE.refresh()
     try:
         yield
     finally:
         STATE.enabled = previous
+        STATE.refresh()
 
 
 _UNCONNECTED = ("none", "zero")
+
+
+class BackwardStep(NamedTuple):
+    """One step of :meth:`GradientTape.step_backward`.
+
+    Attributes:
+        record: The record whose backward just ran.
+        grads: Every gradient known after this step, keyed by tensor ``uid``
+            (the ``%uid`` of the tape listing).
+    """
+
+    record: Record
+    grads: dict[int, np.ndarray]
 
 
 class GradientTape:
@@ -100,8 +157,9 @@ class GradientTape:
 
     Args:
         persistent: If ``False`` (default) ``gradient`` may be called once and
-            the saved arrays are freed afterwards; if ``True`` it may be called
-            any number of times.
+            the saved arrays are freed during that call; if ``True`` it may be
+            called any number of times (free the memory with :meth:`reset` or
+            by dropping the tape).
         watch_accessed_variables: Watch trainable variables automatically when
             an op reads them inside the tape.
 
@@ -121,38 +179,39 @@ class GradientTape:
         self._records: list[Record] = []
         self._recording = False
         self._used = False
-        self._entered = False
 
     # ---- recording -----------------------------------------------------
     def __enter__(self) -> GradientTape:
-        if self._recording:
+        if self in STATE.tapes:
             raise RuntimeError(
-                "GradientTape: this tape is already recording (nested `with` of the same tape)"
+                "GradientTape: this tape is already open (nested `with` of the same tape)"
             )
         self._recording = True
-        self._entered = True
         STATE.tapes.append(self)
+        STATE.refresh()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self._recording = False
         STATE.tapes.remove(self)
+        STATE.refresh()
 
     def _record(self, record: Record) -> None:
         if record.index < 0:
             record.index = len(self._records)
+        record.holders += 1
         self._records.append(record)
         self._watched[id(record.output)] = record.output
 
     def watch(self, tensor: Tensor | list | tuple) -> None:
-        """Ensure ``tensor`` (or each tensor of a list/tuple) is traced by this tape.
+        """Ensure ``tensor`` (or each tensor of a list/tuple/dict) is traced by this tape.
 
         Raises:
             TypeError: If an element is not a :class:`Tensor` or not of a
                 floating dtype.
         """
-        from minikeras.autograd.tensor import Tensor
-
+        if isinstance(tensor, dict):
+            tensor = list(tensor.values())
         items = tensor if isinstance(tensor, (list, tuple)) else [tensor]
         for t in items:
             if not isinstance(t, Tensor):
@@ -162,20 +221,28 @@ class GradientTape:
                 )
             if t.dtype.kind != "f":
                 raise TypeError(
-                    f"GradientTape.watch: only floating tensors can be watched, got dtype {t.dtype}"
+                    f"GradientTape.watch: only floating tensors can be watched, got a tensor of "
+                    f"dtype {t.dtype} and shape {t.shape}"
                 )
             self._watched[id(t)] = t
 
     @contextlib.contextmanager
     def stop_recording(self) -> Iterator[None]:
-        """Temporarily stop this tape from recording inside the block."""
+        """Temporarily stop this tape (only this one) from recording inside the block.
+
+        Raises:
+            RuntimeError: If the tape is not recording (outside its ``with``
+                block, or already stopped).
+        """
         if not self._recording:
             raise RuntimeError("GradientTape.stop_recording: the tape is not recording")
         self._recording = False
+        STATE.refresh()
         try:
             yield
         finally:
-            self._recording = True
+            self._recording = self in STATE.tapes
+            STATE.refresh()
 
     def reset(self) -> None:
         """Forget everything recorded so far (watched tensors included)."""
@@ -191,7 +258,11 @@ class GradientTape:
     # ---- inspection ----------------------------------------------------
     @property
     def records(self) -> list[Record]:
-        """The recorded operations, in execution order (a copy of the list)."""
+        """The recorded operations, in execution order (a copy of the list).
+
+        Each :class:`~minikeras.autograd.function.Record` has ``op_name``,
+        ``inputs``, ``output``, ``input_shapes`` and ``output_shape``.
+        """
         return list(self._records)
 
     def __len__(self) -> int:
@@ -203,11 +274,18 @@ class GradientTape:
     def listing(self) -> str:
         """A readable listing of the tape: one line per op, in execution order.
 
-        Each line reads ``[i] %out[shape] = Op(%in[shape], ...)``; named
-        tensors (variables) are shown by name.
+        Each line reads ``[i] %out[shape] = Op(%in[shape], ...)``: ``%n`` is a
+        tensor's ``uid``, named tensors (variables) are shown by name and
+        constants by value or shape.
+
+        Example::
+
+            <GradientTape: 2 ops, persistent=False>
+              [0] %7[3] = Multiply(w[3], %5[3])
+              [1] %8[] = Sum(%7[3])
         """
         if not self._records:
-            return "<GradientTape: empty>"
+            return f"<GradientTape: empty, persistent={self.persistent}>"
         lines = [f"<GradientTape: {len(self._records)} ops, persistent={self.persistent}>"]
         lines += [f"  [{i}] {r!r}" for i, r in enumerate(self._records)]
         return "\n".join(lines)
@@ -238,8 +316,9 @@ class GradientTape:
         """Compute the gradient of ``target`` with respect to ``sources``.
 
         Args:
-            target: A tensor, or a list of tensors whose gradients are summed.
-                A non-scalar target is treated as the sum of its elements.
+            target: A tensor, or a list/tuple of tensors whose gradients are
+                summed. A non-scalar target is treated as the sum of its
+                elements (its seed gradient is all ones).
             sources: A tensor, or a list, tuple or dict of tensors.
             output_gradients: Optional seed gradient(s), one per target, of the
                 target's shape (default: ones).
@@ -247,59 +326,78 @@ class GradientTape:
                 target does not depend on; ``"zero"`` gives zeros.
 
         Returns:
-            numpy arrays in the structure of ``sources``.
+            numpy arrays (fresh, writable, never shared between sources) in the
+            structure of ``sources``: one array, or a list, tuple or dict.
 
         Raises:
-            RuntimeError: If a non-persistent tape is asked twice, or asked
-                while still recording inside its ``with`` block is fine but
-                asked after ``reset``.
-            ValueError: On a bad ``unconnected_gradients`` or a target that no
-                recorded op produced from a watched tensor.
+            RuntimeError: If a non-persistent tape is asked a second time.
+            ValueError: On a bad ``unconnected_gradients``, a target that no
+                recorded op produced from a watched tensor, or an
+                ``output_gradients`` of the wrong shape or count.
             TypeError: On a source that is not a floating tensor.
         """
         flat_sources, rebuild = _flatten_sources(sources)
         grads = self._start(target, output_gradients, unconnected_gradients, flat_sources)
+        self._used = True
         keep = {id(s) for s in flat_sources}
         for _ in self._sweep(grads, keep):
             pass
         result = []
+        seen: set[int] = set()
         for s in flat_sources:
             g = grads.get(id(s))
-            if g is None and unconnected_gradients == "zero":
-                g = np.zeros(s.shape, dtype=s.dtype)
+            if g is None:
+                if unconnected_gradients == "zero":
+                    g = np.zeros(s.shape, dtype=s.dtype)
+            elif (type(g) is not np.ndarray or not g.flags.owndata or not g.flags.writeable
+                  or id(g) in seen):
+                # a view (of a broadcast, a reshape, ...) or an array handed to two sources:
+                # give the caller an array of its own, safe to update in place
+                g = np.array(g, dtype=s.dtype)
+            if g is not None:
+                seen.add(id(g))
             result.append(g)
         if not self.persistent:
             self._release()
         return rebuild(result)
 
-    def step_backward(
-        self, target: Tensor, output_gradients: Any = None
-    ) -> Iterator[tuple[Record, dict[int, np.ndarray]]]:
+    def step_backward(self, target: Tensor | list | tuple,
+                      output_gradients: Any = None) -> Iterator[BackwardStep]:
         """Walk the reverse sweep one record at a time, for teaching and debugging.
 
-        Yields, after each processed record, the record and the gradients
-        known so far (a dict from tensor ``uid`` to gradient array). The tape
-        is left intact (it behaves as if persistent for this walk).
+        The same sweep as :meth:`gradient`, paused after each record whose
+        output received a gradient. Records the target does not depend on are
+        skipped. The tape is left intact (nothing is released and a
+        non-persistent tape can still answer ``gradient`` afterwards).
+
+        Args:
+            target: As for :meth:`gradient`.
+            output_gradients: As for :meth:`gradient`.
+
+        Yields:
+            :class:`BackwardStep` ``(record, grads)``: the record whose backward
+            just ran, and every gradient known so far keyed by tensor ``uid``
+            (the ``%uid`` of the listing; leaves included, nothing discarded).
 
         Example:
             >>> for record, grads in tape.step_backward(loss):
-            ...     print(record, {k: v.shape for k, v in grads.items()})
+            ...     print(record, {uid: g.shape for uid, g in grads.items()})
         """
-        grads = self._start(target, output_gradients, "none", [])
+        grads = self._start(target, output_gradients, "none", [])  # validate now, not lazily
         uid_of = {id(t): t.uid for r in self._records for t in (*r.inputs, r.output)
-                  if hasattr(t, "uid")}
-        if isinstance(target, (list, tuple)):
-            for t in target:
-                uid_of[id(t)] = t.uid
-        else:
-            uid_of[id(target)] = target.uid
-        for record in self._sweep(grads, keep=None, release=False):
-            yield record, {uid_of.get(k, k): v for k, v in grads.items()}
+                  if isinstance(t, Tensor)}
+        for t in (target if isinstance(target, (list, tuple)) else [target]):
+            uid_of[id(t)] = t.uid
+
+        def steps() -> Iterator[BackwardStep]:
+            for record in self._sweep(grads, keep=None, release=False):
+                yield BackwardStep(record, {uid_of.get(k, k): v for k, v in grads.items()})
+
+        return steps()
 
     def _start(self, target: Any, output_gradients: Any, unconnected: str,
                sources: list) -> dict[int, np.ndarray]:
-        from minikeras.autograd.tensor import Tensor
-
+        """Check the arguments of a sweep and seed the gradient dict with the targets'."""
         if unconnected not in _UNCONNECTED:
             raise ValueError(
                 f"GradientTape.gradient: unconnected_gradients must be 'none' or 'zero', "
@@ -308,18 +406,18 @@ class GradientTape:
         if self._used and not self.persistent:
             raise RuntimeError(
                 "GradientTape.gradient: a non-persistent GradientTape can only be used to compute "
-                "one set of gradients; create it with GradientTape(persistent=True) to call "
-                "gradient() more than once"
+                "one set of gradients (its saved arrays are freed by the first call); create it "
+                "with GradientTape(persistent=True) to call gradient() more than once"
             )
-        for s in sources:
+        for i, s in enumerate(sources):
             if not isinstance(s, Tensor):
                 raise TypeError(
                     f"GradientTape.gradient: sources must be minikeras Tensors, got "
-                    f"{type(s).__name__}"
+                    f"{type(s).__name__} for source {i}"
                 )
             if s.dtype.kind != "f":
                 raise TypeError(
-                    f"GradientTape.gradient: cannot differentiate with respect to a source of "
+                    f"GradientTape.gradient: cannot differentiate with respect to source {i} of "
                     f"dtype {s.dtype} (shape {s.shape}); sources must be floating tensors"
                 )
         targets = list(target) if isinstance(target, (list, tuple)) else [target]
@@ -351,7 +449,8 @@ class GradientTape:
             if seed is None:
                 g = np.ones(t.shape, dtype=t.dtype)
             else:
-                g = np.asarray(seed.data if isinstance(seed, Tensor) else seed, dtype=t.dtype)
+                # always a copy: the caller's array must not flow out as someone's gradient
+                g = np.array(seed.data if isinstance(seed, Tensor) else seed, dtype=t.dtype)
                 if g.shape != t.shape:
                     raise ValueError(
                         f"GradientTape.gradient: output_gradients has shape {g.shape}, "
@@ -359,44 +458,70 @@ class GradientTape:
                     )
             key = id(t)
             grads[key] = grads[key] + g if key in grads else g
-        self._used = True
         return grads
 
     def _sweep(self, grads: dict[int, np.ndarray], keep: set | None,
                release: bool = True) -> Iterator[Record]:
-        from minikeras.autograd.tensor import Tensor
+        """The reverse sweep: walk the records backwards, pushing gradients to inputs.
 
+        ``grads`` maps ``id(tensor)`` to its gradient and is updated in place.
+        An op output's gradient is dropped once its record has run, unless its
+        id is in ``keep`` (``None`` keeps all). Yields each record it ran.
+        """
         free = release and not self.persistent
+        get, pop = grads.get, grads.pop
         for record in reversed(self._records):
             key = id(record.output)
-            if keep is None or key in keep:
-                g = grads.get(key)
-            else:
-                g = grads.pop(key, None)
+            g = get(key) if keep is None or key in keep else pop(key, None)
             if g is None:
-                continue
+                continue  # the target does not depend on this op
             ctx = record.ctx
-            input_grads = record.function.backward(ctx, g)
+            if ctx.saved is RELEASED:
+                raise RuntimeError(
+                    f"GradientTape.gradient: the arrays saved by {record.op_name} were already "
+                    "released by a non-persistent tape's gradient(); use persistent=True"
+                )
+            try:
+                input_grads = record.function.backward(ctx, g)
+            except (ValueError, TypeError, IndexError) as err:
+                if type(err) not in (ValueError, TypeError, IndexError):
+                    raise  # a custom error type: keep it as its author wrote it
+                raise type(err)(
+                    f"{record.op_name}.backward failed for output shape {record.output.shape} "
+                    f"and input shapes {record.input_shapes}: {err}"
+                ) from err
+            if len(input_grads) != len(record.inputs):
+                raise ValueError(
+                    f"{record.op_name}.backward returned {len(input_grads)} gradients for "
+                    f"{len(record.inputs)} inputs"
+                )
             for x, gx, need in zip(record.inputs, input_grads, ctx.needs_input_grad):
-                if gx is None or not need or not isinstance(x, Tensor):
-                    continue
-                gx = fit_gradient(gx, x, record)
+                if not need or gx is None:
+                    continue  # only watched tensors are marked as needing a gradient
+                xd = x.data
+                if type(gx) is not np.ndarray or gx.shape != xd.shape or gx.dtype != xd.dtype:
+                    gx = fit_gradient(gx, x, record)
                 k = id(x)
-                prev = grads.get(k)
+                prev = get(k)
                 # `prev + gx`, never `+=`: an op may hand back the same array for two inputs.
                 grads[k] = gx if prev is None else prev + gx
-            if free:
-                ctx.release()
+            if free and record.holders <= 1:
+                ctx.release()  # nobody else holds the record: free its saved arrays now
             yield record
 
     def _release(self) -> None:
+        """Drop the records (and their saved arrays, if no other tape holds them)."""
+        watched = self._watched
         for record in self._records:
-            record.ctx.release()
+            watched.pop(id(record.output), None)
+            record.holders -= 1
+            if record.holders <= 0 and record.ctx.saved is not RELEASED:
+                record.ctx.release()
         self._records = []
 
 
-def fit_gradient(grad: np.ndarray, x: Tensor, record: Record) -> np.ndarray:
-    """Undo broadcasting: sum ``grad`` down to the shape of input ``x``.
+def fit_gradient(grad: Any, x: Tensor, record: Record) -> np.ndarray:
+    """Undo broadcasting: sum ``grad`` down to the shape of input ``x``, in its dtype.
 
     This is the one central place where broadcasting is reversed; it also
     checks that every op's backward produced a gradient of its input's shape.
@@ -404,9 +529,9 @@ def fit_gradient(grad: np.ndarray, x: Tensor, record: Record) -> np.ndarray:
     Raises:
         ValueError: Naming the op and both shapes when they cannot match.
     """
+    grad = np.asarray(grad)
     shape = x.shape
     if grad.shape != shape:
-        grad = np.asarray(grad)
         extra = grad.ndim - len(shape)
         if extra > 0:
             grad = grad.sum(axis=tuple(range(extra)))
@@ -425,6 +550,7 @@ def fit_gradient(grad: np.ndarray, x: Tensor, record: Record) -> np.ndarray:
 
 
 def _flatten_sources(sources: Any) -> tuple[list, Any]:
+    """Flatten a source, list, tuple or dict, with a function that rebuilds the structure."""
     if isinstance(sources, dict):
         keys = list(sources)
         return [sources[k] for k in keys], lambda gs: dict(zip(keys, gs))

@@ -102,8 +102,8 @@ class Tensor:
         return self.data.item()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        if dtype is None:
-            return self.data
+        if dtype is None or dtype == self.data.dtype:
+            return self.data.copy() if copy else self.data
         return self.data.astype(dtype)
 
     def __len__(self) -> int:
@@ -268,6 +268,26 @@ class Tensor:
         """Index of the maximum (not differentiable)."""
         return ops.argmax(self, axis)
 
+    def argmin(self, axis: Any = None) -> Tensor:
+        """Index of the minimum (not differentiable)."""
+        return ops.argmin(self, axis)
+
+    def abs(self) -> Tensor:
+        """Elementwise absolute value."""
+        return ops.abs(self)
+
+    def sign(self) -> Tensor:
+        """Elementwise sign (-1, 0 or 1; zero gradient)."""
+        return ops.sign(self)
+
+    def log1p(self) -> Tensor:
+        """Elementwise ``log(1 + x)``."""
+        return ops.log1p(self)
+
+    def dot(self, other: Any) -> Tensor:
+        """Dot product with ``other`` (numpy's ``dot``)."""
+        return ops.dot(self, other)
+
     def exp(self) -> Tensor:
         """Elementwise exponential."""
         return ops.exp(self)
@@ -340,14 +360,36 @@ class Variable(Tensor):
         return self
 
     def assign_add(self, delta: Any) -> Variable:
-        """Add ``delta`` in place."""
-        self.data += as_array(delta)
+        """Add ``delta`` in place (``delta`` may broadcast to the variable's shape).
+
+        Raises:
+            ValueError: If ``delta`` does not broadcast to the variable's shape.
+        """
+        self.data += self._delta("assign_add", delta)
         return self
 
     def assign_sub(self, delta: Any) -> Variable:
-        """Subtract ``delta`` in place."""
-        self.data -= as_array(delta)
+        """Subtract ``delta`` in place (``delta`` may broadcast to the variable's shape).
+
+        Raises:
+            ValueError: If ``delta`` does not broadcast to the variable's shape.
+        """
+        self.data -= self._delta("assign_sub", delta)
         return self
+
+    def _delta(self, op: str, delta: Any) -> np.ndarray:
+        arr = as_array(delta)
+        if arr.shape != self.data.shape:
+            try:
+                ok = np.broadcast_shapes(arr.shape, self.data.shape) == self.data.shape
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError(
+                    f"Variable {self.name!r}.{op}: expected a value of shape {self.data.shape} "
+                    f"(or one that broadcasts to it), got shape {arr.shape}"
+                )
+        return arr
 
     def __repr__(self) -> str:
         return (f"<Variable {self.name!r} shape={self.shape} dtype={self.dtype} "

@@ -45,7 +45,7 @@ from minikeras.autograd.ops.elementwise import (
     where,
 )
 from minikeras.autograd.ops.linalg import dot, matmul
-from minikeras.autograd.ops.reduction import argmax, max, mean, min, std, sum, var
+from minikeras.autograd.ops.reduction import argmax, argmin, max, mean, min, std, sum, var
 from minikeras.autograd.ops.shape import (
     broadcast_to,
     concatenate,
@@ -61,7 +61,8 @@ from minikeras.autograd.ops.shape import (
 )
 
 __all__ = [
-    "abs", "add", "argmax", "broadcast_to", "cast", "clip", "concatenate", "divide", "dot",
+    "abs", "add", "argmax", "argmin", "broadcast_to", "cast", "clip", "concatenate", "divide",
+    "dot",
     "elu", "equal", "exp", "expand_dims", "getitem", "greater", "greater_equal",
     "hard_sigmoid", "leaky_relu", "less", "less_equal", "log", "log1p", "log_softmax",
     "matmul", "max", "maximum", "mean", "min", "minimum", "multiply", "negative",

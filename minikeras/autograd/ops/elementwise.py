@@ -135,7 +135,7 @@ class Where(Function):
 
 
 class Cast(Function):
-    """Change dtype; the gradient is cast back to the input's dtype."""
+    """Change between floating dtypes; the gradient is cast back to the input's dtype."""
 
     def forward(self, ctx, x, *, dtype):
         ctx.in_dtype = x.dtype
@@ -143,6 +143,16 @@ class Cast(Function):
 
     def backward(self, ctx, grad):
         return (grad.astype(ctx.in_dtype),)
+
+
+class CastNoGrad(Function):
+    """Change to an integer or boolean dtype: the result carries no gradient (as TensorFlow)."""
+
+    name = "Cast"
+    differentiable = False
+
+    def forward(self, ctx, x, *, dtype):
+        return x.astype(dtype)
 
 
 # ---------------------------------------------------------------- math
@@ -273,8 +283,12 @@ GreaterEqual = _comparison("GreaterEqual", np.greater_equal)
 
 def _binary(cls: type[Function], name: str, a: Any, b: Any) -> Tensor:
     a, b = pair(a, b)
-    check_broadcast(name, a, b)
-    return cls.apply(a, b)
+    try:
+        return cls.apply(a, b)
+    except ValueError:
+        # checked only on failure, so the common case pays nothing for the clear message
+        check_broadcast(name, a, b)
+        raise
 
 
 def add(a: Any, b: Any) -> Tensor:
@@ -333,8 +347,18 @@ def negative(x: Any) -> Tensor:
 
 
 def cast(x: Any, dtype: Any) -> Tensor:
-    """Convert to ``dtype``."""
-    return Cast.apply(x, dtype=np.dtype(dtype))
+    """Convert to ``dtype`` (differentiable between floating dtypes only).
+
+    Raises:
+        TypeError: If ``dtype`` is not a numpy dtype.
+    """
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"cast: {dtype!r} is not a dtype") from None
+    if dtype.kind != "f":
+        return CastNoGrad.apply(x, dtype=dtype)
+    return Cast.apply(x, dtype=dtype)
 
 
 def exp(x: Any) -> Tensor:

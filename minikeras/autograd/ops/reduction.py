@@ -105,6 +105,15 @@ class Argmax(Function):
         return np.asarray(np.argmax(x, axis=axis))
 
 
+class Argmin(Function):
+    """Index of the minimum (not differentiable)."""
+
+    differentiable = False
+
+    def forward(self, ctx, x, *, axis):
+        return np.asarray(np.argmin(x, axis=axis))
+
+
 def _reduce(cls: type[Function], op: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
     ndim = len(shape_of(x))
     axes = norm_axis(op, axis, ndim)
@@ -150,7 +159,21 @@ def std(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 
 def argmax(x: Any, axis: Any = None) -> Tensor:
-    """Indices of the maxima along ``axis`` (an integer tensor)."""
+    """Indices of the maxima along ``axis`` (an integer tensor; flat index when ``None``)."""
+    return _arg(Argmax, "argmax", x, axis)
+
+
+def argmin(x: Any, axis: Any = None) -> Tensor:
+    """Indices of the minima along ``axis`` (an integer tensor; flat index when ``None``)."""
+    return _arg(Argmin, "argmin", x, axis)
+
+
+def _arg(cls: type[Function], op: str, x: Any, axis: Any) -> Tensor:
+    shape = shape_of(x)
+    if 0 in shape:
+        raise ValueError(f"{op}: cannot take {op} of an empty tensor of shape {shape}")
     if axis is not None:
-        norm_axis("argmax", axis, len(shape_of(x)))
-    return Argmax.apply(x, axis=axis)
+        if not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{op}: axis must be an int or None, got {axis!r}")
+        (axis,) = norm_axis(op, axis, len(shape))
+    return cls.apply(x, axis=axis)

@@ -59,8 +59,17 @@ class GetItem(Function):
 
     def backward(self, ctx, grad):
         out = np.zeros(ctx.shape, dtype=grad.dtype)
-        np.add.at(out, ctx.key, grad)
+        if _has_int_array(ctx.key):
+            np.add.at(out, ctx.key, grad)  # an index may repeat: accumulate (scatter-add)
+        else:
+            out[ctx.key] = grad  # slices, ints, None, masks: each element picked at most once
         return (out,)
+
+
+def _has_int_array(key: Any) -> bool:
+    """Whether an index contains an integer array (the only kind that can repeat elements)."""
+    parts = key if isinstance(key, tuple) else (key,)
+    return any(isinstance(k, np.ndarray) and k.dtype.kind in "iu" for k in parts)
 
 
 class Concatenate(Function):

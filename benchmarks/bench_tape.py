@@ -1,0 +1,128 @@
+"""Per-op overhead of the autograd tape, next to plain numpy in the same run (issue 9).
+
+Runs a chain of small elementwise ops three ways and prints microseconds per op:
+
+* ``numpy``        the same arithmetic on plain arrays (the floor);
+* ``no tape``      minikeras tensors, no tape active (op dispatch + wrapping);
+* ``tape+grad``    inside a GradientTape, then ``tape.gradient``: the forward
+                   plus its share of the reverse sweep, divided by the number
+                   of recorded ops.
+
+The target is at most 10 µs per recorded op for ``tape+grad`` on small arrays.
+
+Run:  python benchmarks/bench_tape.py [--ops 200] [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from minikeras.autograd import GradientTape, Tensor, Variable
+
+TARGET_US = 10.0
+
+
+def chain_numpy(x: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
+    """``n`` elementwise ops on arrays: mul, add, tanh, sub, repeated."""
+    y = x
+    for _ in range(n // 4):
+        y = y * c
+        y = y + x
+        y = np.tanh(y)
+        y = y - c
+    return y
+
+
+def chain_tensor(x: Tensor, c: Tensor, n: int) -> Tensor:
+    """The same chain on tensors (the op mix of ``chain_numpy``)."""
+    y = x
+    for _ in range(n // 4):
+        y = y * c
+        y = y + x
+        y = y.tanh()
+        y = y - c
+    return y
+
+
+def numpy_with_backward(x: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
+    """Hand-written forward and reverse sweep in numpy: the floor for tape+grad."""
+    saved = []
+    y = x
+    for _ in range(n // 4):
+        y = y * c
+        y = y + x
+        y = np.tanh(y)
+        saved.append(y)
+        y = y - c
+    g = np.ones_like(y)
+    gx = np.zeros_like(x)
+    for t in reversed(saved):
+        g = g * (1 - t * t)
+        gx = gx + g
+        g = g * c
+    return gx + g
+
+
+def best_time(fn, repeat: int) -> float:
+    """Best wall time of ``repeat`` runs, in seconds (after one warm-up run)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def run(shape: tuple[int, ...], n_ops: int, repeat: int) -> dict[str, float]:
+    """Microseconds per op for each variant at one array shape."""
+    rng = np.random.default_rng(0)
+    xa = rng.standard_normal(shape).astype(np.float32)
+    ca = np.full(shape, 0.5, dtype=np.float32)
+    x, c = Variable(xa, name="x"), Tensor(ca)
+
+    def recorded() -> None:
+        with GradientTape() as tape:
+            y = chain_tensor(x, c, n_ops)
+        tape.gradient(y, x)
+
+    n = n_ops // 4 * 4
+    return {
+        "numpy": best_time(lambda: chain_numpy(xa, ca, n_ops), repeat) / n * 1e6,
+        "numpy fwd+bwd": best_time(lambda: numpy_with_backward(xa, ca, n_ops), repeat) / n * 1e6,
+        "no tape": best_time(lambda: chain_tensor(x, c, n_ops), repeat) / n * 1e6,
+        "tape+grad": best_time(recorded, repeat) / n * 1e6,
+    }
+
+
+def main() -> None:
+    """Print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ops", type=int, default=400, help="ops in the chain (multiple of 4)")
+    parser.add_argument("--repeat", type=int, default=20, help="timed runs; the best is kept")
+    args = parser.parse_args()
+    print(f"chain of {args.ops} elementwise ops (mul, add, tanh, sub); best of {args.repeat}")
+    print(f"{'shape':>10} | {'numpy':>8} | {'np f+b':>8} | {'no tape':>8} | "
+          f"{'tape+grad':>9} | {'overhead':>8} | target")
+    print("-" * 78)
+    ok = True
+    for shape in [(32,), (32, 64)]:
+        r = run(shape, args.ops, args.repeat)
+        # overhead: what the tape adds per op on top of numpy doing forward and backward
+        overhead = r["tape+grad"] - r["numpy fwd+bwd"]
+        ok &= r["tape+grad"] <= TARGET_US
+        print(f"{str(shape):>10} | {r['numpy']:8.2f} | {r['numpy fwd+bwd']:8.2f} | "
+              f"{r['no tape']:8.2f} | {r['tape+grad']:9.2f} | {overhead:8.2f} | "
+              f"{'ok' if r['tape+grad'] <= TARGET_US else 'MISSED'} (<= {TARGET_US:g} µs)")
+        print(f"{'':>10}   ratios to numpy: no tape {r['no tape'] / r['numpy']:.1f}x, "
+              f"tape+grad {r['tape+grad'] / r['numpy']:.1f}x "
+              f"(vs numpy fwd+bwd {r['tape+grad'] / r['numpy fwd+bwd']:.1f}x)")
+    print("all columns in µs per op; 'np f+b' is a hand-written numpy forward+backward")
+    print("target met" if ok else "target MISSED")
+
+
+if __name__ == "__main__":
+    main()
