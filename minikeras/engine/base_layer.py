@@ -1,0 +1,883 @@
+"""`Layer`: the base class of every layer, with Keras 2 semantics.
+
+A layer is called two ways:
+
+* on **KerasTensors** (symbolic, from ``Input``): it builds itself from the
+  input shapes if needed, checks its ``input_spec``, infers output shapes with
+  ``compute_output_shape``, records a :class:`~minikeras.engine.node.Node`
+  and returns new KerasTensors. No data flows.
+* on **numpy arrays or Tensors** (eager): it builds itself from the concrete
+  shape if needed, casts floating numpy input to its dtype, runs ``call`` and
+  returns Tensors. Any active ``GradientTape`` records the ops.
+
+Losses and updates
+------------------
+A *loss* is a Tensor or a zero-argument callable returning one. Weight
+regularizers are stored as callables, so ``layer.losses`` always computes
+fresh Tensors from the current weights (recorded by an active tape).
+Losses added during an eager call (the activity regularizer, or ``add_loss``
+inside ``call``) go to the active :func:`collect_call_losses` list, and are also
+kept in the layer's last-call list (replaced at every call, never accumulating).
+
+An *update* is a pair ``(variable, new_value)`` or a zero-argument callable.
+Eager calls apply updates at once; symbolic ones record them
+(``updates``, ``get_updates_for``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import inspect
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from minikeras.autograd.tensor import Tensor, Variable
+from minikeras.backend.config import floatx
+from minikeras.engine.input_spec import assert_input_compatibility
+from minikeras.engine.keras_tensor import KerasTensor
+from minikeras.engine.node import Node
+
+# ---------------------------------------------------------------------------
+# names
+
+
+_name_counters: dict[str, int] = {}
+
+
+def to_snake_case(name: str) -> str:
+    """``SeparableConv2D`` -> ``separable_conv2d`` (Keras's rule; ``_X`` -> ``private_x``)."""
+    intermediate = re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    insecure = re.sub("([a-z])([A-Z])", r"\1_\2", intermediate).lower()
+    if insecure[0] != "_":
+        return insecure
+    return "private" + insecure
+
+
+def unique_name(prefix: str, zero_based: bool = True) -> str:
+    """Next name for ``prefix``: ``prefix``, ``prefix_1``, ... (counters kept per prefix).
+
+    Args:
+        prefix: The base name, e.g. ``"dense"``.
+        zero_based: If ``True`` the first name is ``prefix`` itself; else ``prefix_1``.
+    """
+    n = _name_counters.get(prefix, 0)
+    _name_counters[prefix] = n + 1
+    if zero_based:
+        return prefix if n == 0 else f"{prefix}_{n}"
+    return f"{prefix}_{n + 1}"
+
+
+def reset_names() -> None:
+    """Forget the automatic name counters (the next ``Dense()`` is named ``dense`` again)."""
+    _name_counters.clear()
+
+
+# ---------------------------------------------------------------------------
+# per-call losses
+
+
+class _CallState:
+    """Process-wide state of eager calls: nesting depth and the active loss collectors."""
+
+    __slots__ = ("depth", "collectors")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.collectors: list[list] = []
+
+
+CALL_STATE = _CallState()
+
+
+@contextlib.contextmanager
+def collect_call_losses() -> Iterator[list]:
+    """Collect the per-call losses of eager layer calls made inside the block.
+
+    Activity-regularizer losses and ``add_loss`` calls made inside ``call``
+    during eager execution are appended to the yielded list (Tensors).
+
+    Example:
+        >>> with GradientTape() as tape, collect_call_losses() as extra:
+        ...     y = model(x, training=True)
+        ...     loss = data_loss(y) + sum(extra)
+    """
+    bucket: list = []
+    CALL_STATE.collectors.append(bucket)
+    try:
+        yield bucket
+    finally:
+        CALL_STATE.collectors.remove(bucket)
+
+
+def _route_call_loss(layer: Layer, loss: Any) -> None:
+    """Deliver a loss made during an eager call to the collector and the last-call list."""
+    if callable(loss) and not isinstance(loss, Tensor):
+        loss = loss()
+    layer._eager_losses.append(loss)
+    if CALL_STATE.collectors:
+        CALL_STATE.collectors[-1].append(loss)
+
+
+class WeightRegularization:
+    """A weight regularizer's loss as a callable: ``regularizer(variable)`` on demand.
+
+    Stored instead of a closure so ``copy.deepcopy`` of a layer rebinds it to
+    the copy's variable.
+    """
+
+    __slots__ = ("regularizer", "variable")
+
+    def __init__(self, regularizer: Any, variable: Variable) -> None:
+        self.regularizer = regularizer
+        self.variable = variable
+
+    def __call__(self) -> Tensor:
+        """The regularization loss of the variable's current value."""
+        return self.regularizer(self.variable)
+
+    def __repr__(self) -> str:
+        return f"<WeightRegularization of {self.variable.name!r}>"
+
+
+def _inputs_key(inputs: Any) -> Any:
+    """Key identifying a set of inputs (``None`` for unconditional entries)."""
+    if inputs is None:
+        return None
+    if isinstance(inputs, (list, tuple)):
+        if not inputs:
+            return None
+        return tuple(id(x) for x in inputs)
+    return (id(inputs),)
+
+
+def _apply_update(update: Any) -> None:
+    if isinstance(update, tuple):
+        variable, value = update
+        variable.assign(value.data if isinstance(value, Tensor) else value)
+    elif callable(update):
+        update()
+    else:
+        raise TypeError(
+            f"An update must be a (variable, new_value) pair or a zero-argument callable, "
+            f"got {type(update).__name__}"
+        )
+
+
+def _as_list(x: Any) -> list:
+    if isinstance(x, list):
+        return x
+    if isinstance(x, tuple):
+        return list(x)
+    return [x]
+
+
+def _unwrap(xs: list) -> Any:
+    return xs[0] if len(xs) == 1 else xs
+
+
+# ---------------------------------------------------------------------------
+# call signature cache
+
+
+class CallSignature:
+    """What a layer class's ``call`` accepts (inspected once per class)."""
+
+    __slots__ = ("training", "mask", "var_kwargs")
+
+    def __init__(self, fn: Any) -> None:
+        params = inspect.signature(fn).parameters
+        self.var_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        self.training = "training" in params
+        self.mask = "mask" in params
+
+
+_signatures: dict[type, CallSignature] = {}
+
+
+def call_signature(cls: type) -> CallSignature:
+    """The cached :class:`CallSignature` of ``cls.call``."""
+    sig = _signatures.get(cls)
+    if sig is None:
+        sig = _signatures[cls] = CallSignature(cls.call)
+    return sig
+
+
+def _shape_of(x: Any) -> tuple:
+    return tuple(x.shape)
+
+
+_ALLOWED_KWARGS = frozenset({"input_shape", "batch_input_shape", "batch_size", "dtype", "name",
+                             "trainable", "weights", "input_dtype"})
+
+
+class Layer:
+    """Base class of all layers (Keras 2 API).
+
+    Subclasses implement ``build(input_shape)`` (create weights with
+    :meth:`add_weight`, then call ``super().build(input_shape)`` or set
+    ``self.built = True``), ``call(inputs, **kwargs)`` (may accept
+    ``training=None`` and/or ``mask=None``), ``compute_output_shape`` and
+    ``get_config``.
+
+    Args:
+        name: Layer name; unique by default (``dense``, ``dense_1``, ...).
+        trainable: Whether the layer's weights are trained.
+        dtype: Dtype of weights and (cast) inputs; ``floatx()`` by default.
+        input_shape: Shape without the batch dimension (first layer of a ``Sequential``).
+        batch_input_shape: Full input shape including the batch dimension.
+        batch_size: Batch size to combine with ``input_shape``.
+        weights: Initial weight values (numpy arrays) set once built.
+        input_dtype: Legacy alias of ``dtype``.
+
+    Raises:
+        TypeError: On an unknown keyword argument.
+
+    Example:
+        >>> class Scale(Layer):
+        ...     def build(self, input_shape):
+        ...         self.w = self.add_weight("w", (input_shape[-1],), initializer="ones")
+        ...         super().build(input_shape)
+        ...     def call(self, x):
+        ...         return x * self.w
+    """
+
+    activity_regularizer: Any = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        for kwarg in kwargs:
+            if kwarg not in _ALLOWED_KWARGS:
+                raise TypeError(
+                    f"{type(self).__name__}: keyword argument not understood: {kwarg!r} "
+                    f"(accepted: {', '.join(sorted(_ALLOWED_KWARGS))})"
+                )
+        name = kwargs.get("name")
+        if not name:
+            name = unique_name(to_snake_case(type(self).__name__))
+        self.name: str = name
+        self.trainable: bool = kwargs.get("trainable", True)
+        self.built = False
+        self.input_spec: Any = None
+        self.supports_masking = False
+        self._trainable_weights: list[Variable] = []
+        self._non_trainable_weights: list[Variable] = []
+        self._constraints: dict = {}
+        self._inbound_nodes: list[Node] = []
+        self._outbound_nodes: list[Node] = []
+        self._losses: list = []            # every loss added outside eager calls, in order
+        self._per_input_losses: dict = {}  # inputs key (None = unconditional) -> list
+        self._updates: list = []
+        self._per_input_updates: dict = {}
+        self._eager_losses: list = []      # losses of the last eager call
+        self._build_input_shape: Any = None
+        self._dtype_given = bool(kwargs.get("dtype") or kwargs.get("input_dtype"))
+        if "input_shape" in kwargs or "batch_input_shape" in kwargs:
+            if "batch_input_shape" in kwargs:
+                batch_input_shape = tuple(kwargs["batch_input_shape"])
+            else:
+                batch_input_shape = (kwargs.get("batch_size"),) + tuple(kwargs["input_shape"])
+            self.batch_input_shape = tuple(None if d is None else int(d)
+                                           for d in batch_input_shape)
+        self.dtype: str = np.dtype(kwargs.get("dtype") or kwargs.get("input_dtype")
+                                   or floatx()).name
+        self._initial_weights = kwargs.get("weights")
+
+    # ---- weights --------------------------------------------------------
+    def add_weight(self, name: str, shape: tuple, dtype: Any = None, initializer: Any = None,
+                   regularizer: Any = None, trainable: bool = True,
+                   constraint: Any = None) -> Variable:
+        """Create a weight ``Variable`` named ``"<layer name>/<name>"``.
+
+        Args:
+            name: Weight name, e.g. ``"kernel"``.
+            shape: Shape tuple.
+            dtype: Dtype (the layer's dtype by default).
+            initializer: Initializer instance, name or callable ``(shape, dtype) -> array``
+                (``glorot_uniform`` by default, ``zeros`` for integer dtypes).
+            regularizer: Optional regularizer (``reg(weight) -> Tensor``); its loss is
+                added unconditionally and recomputed from the current value on demand.
+            trainable: Whether optimizers should update it (if the layer is trainable).
+            constraint: Optional constraint applied after optimizer steps.
+
+        Returns:
+            The new ``Variable``.
+        """
+        dtype = np.dtype(dtype or self.dtype).name
+        shape = tuple(int(d) for d in shape)
+        init = _get_initializer(initializer, dtype)
+        value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
+        if value.shape != shape:
+            value = np.broadcast_to(value, shape)
+        regularizer = _get_helper("regularizers", regularizer)
+        constraint = _get_helper("constraints", constraint)
+        weight = Variable(value, trainable=trainable, name=f"{self.name}/{name}", dtype=dtype,
+                          constraint=constraint)
+        if regularizer is not None:
+            loss = WeightRegularization(regularizer, weight)
+            self._losses.append(loss)
+            self._per_input_losses.setdefault(None, []).append(loss)
+        if constraint is not None:
+            self._constraints[weight] = constraint
+        if trainable:
+            self._trainable_weights.append(weight)
+        else:
+            self._non_trainable_weights.append(weight)
+        return weight
+
+    def add_variable(self, name: str, shape: tuple, dtype: Any = None, initializer: Any = None,
+                     regularizer: Any = None, trainable: bool = True,
+                     constraint: Any = None) -> Variable:
+        """Alias of :meth:`add_weight` (TensorFlow's name)."""
+        return self.add_weight(name, shape, dtype=dtype, initializer=initializer,
+                               regularizer=regularizer, trainable=trainable,
+                               constraint=constraint)
+
+    @property
+    def trainable_weights(self) -> list[Variable]:
+        """Weights trained by optimizers (``[]`` when ``trainable`` is ``False``)."""
+        return list(self._trainable_weights) if self.trainable else []
+
+    @trainable_weights.setter
+    def trainable_weights(self, weights: list) -> None:
+        self._trainable_weights = list(weights)
+
+    @property
+    def non_trainable_weights(self) -> list[Variable]:
+        """Weights not trained (all of them when ``trainable`` is ``False``)."""
+        if self.trainable:
+            return list(self._non_trainable_weights)
+        return self._trainable_weights + self._non_trainable_weights
+
+    @non_trainable_weights.setter
+    def non_trainable_weights(self, weights: list) -> None:
+        self._non_trainable_weights = list(weights)
+
+    @property
+    def weights(self) -> list[Variable]:
+        """``trainable_weights + non_trainable_weights``."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    @property
+    def variables(self) -> list[Variable]:
+        """Alias of :attr:`weights`."""
+        return self.weights
+
+    @property
+    def trainable_variables(self) -> list[Variable]:
+        """Alias of :attr:`trainable_weights`."""
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self) -> list[Variable]:
+        """Alias of :attr:`non_trainable_weights`."""
+        return self.non_trainable_weights
+
+    @property
+    def constraints(self) -> dict:
+        """``{weight: constraint}`` for weights created with a constraint."""
+        return dict(self._constraints)
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Current weight values as numpy arrays (copies), in :attr:`weights` order."""
+        return [w.data.copy() for w in self.weights]
+
+    def set_weights(self, weights: list) -> None:
+        """Set weight values from numpy arrays (all checked before any is assigned).
+
+        Raises:
+            ValueError: If the number of arrays or any shape does not match.
+        """
+        params = self.weights
+        if len(params) != len(weights):
+            raise ValueError(
+                f"You called set_weights(weights) on layer {self.name!r} with a weight list of "
+                f"length {len(weights)}, but the layer was expecting {len(params)} weights"
+            )
+        arrays = [np.asarray(w) for w in weights]
+        for p, w in zip(params, arrays):
+            if p.shape != w.shape:
+                raise ValueError(
+                    f"Layer {self.name!r}: weight {p.name!r} has shape {p.shape}, not "
+                    f"compatible with the provided weight shape {w.shape}"
+                )
+        for p, w in zip(params, arrays):
+            p.assign(w)
+
+    def count_params(self) -> int:
+        """Total number of scalars in the layer's weights.
+
+        Raises:
+            RuntimeError: If the layer is not built yet.
+        """
+        if not self.built:
+            raise RuntimeError(
+                f"You tried to call count_params on layer {self.name!r}, but the layer isn't "
+                f"built. You can build it manually via: `{self.name}.build(batch_input_shape)`."
+            )
+        return _count_params(self.weights)
+
+    # ---- the layer interface --------------------------------------------
+    def build(self, input_shape: Any) -> None:
+        """Create the layer's weights for ``input_shape``; subclasses call ``super().build``."""
+        self._build_input_shape = input_shape
+        self.built = True
+
+    def call(self, inputs: Any, **kwargs: Any) -> Any:
+        """The layer's computation on Tensors (identity by default)."""
+        return inputs
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """Output shape(s) for ``input_shape`` (the same shape by default)."""
+        return input_shape
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """Output mask for ``inputs`` given the input ``mask``.
+
+        Raises:
+            TypeError: If a mask is given to a layer that does not support masking.
+        """
+        if not self.supports_masking:
+            if mask is not None:
+                masks = mask if isinstance(mask, list) else [mask]
+                if any(m is not None for m in masks):
+                    raise TypeError(
+                        f"Layer {self.name} does not support masking, but was passed an "
+                        f"input_mask: {mask}"
+                    )
+            return None
+        return mask
+
+    def get_config(self) -> dict:
+        """``{'name', 'trainable'}`` plus ``batch_input_shape``/``dtype`` when given."""
+        config: dict = {"name": self.name, "trainable": self.trainable}
+        if hasattr(self, "batch_input_shape"):
+            config["batch_input_shape"] = self.batch_input_shape
+        if hasattr(self, "batch_input_shape") or self._dtype_given:
+            config["dtype"] = self.dtype
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> Layer:
+        """Create a layer from its config (``cls(**config)``)."""
+        return cls(**config)
+
+    # ---- calling ----------------------------------------------------------
+    def __call__(self, inputs: Any, **kwargs: Any) -> Any:
+        """Call the layer: symbolic on KerasTensors, eager on arrays/Tensors.
+
+        Raises:
+            ValueError: On inputs incompatible with the layer's ``input_spec``,
+                or a mix of symbolic and concrete inputs.
+        """
+        first = inputs
+        if type(inputs) is list or type(inputs) is tuple:
+            if not inputs:
+                raise ValueError(f"Layer {self.name} was called on an empty list of inputs")
+            first = inputs[0]
+        if isinstance(first, KerasTensor):
+            return self._symbolic_call(_as_list(inputs), kwargs, type(inputs) in (list, tuple))
+        return self._eager_call(inputs, kwargs)
+
+    def apply(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        """Same as calling the layer (TensorFlow's name)."""
+        return self.__call__(inputs, *args, **kwargs)
+
+    def _convert_inputs(self, inputs: Any) -> Any:
+        """Turn numpy/array-like inputs into Tensors (floating ones cast to the layer dtype)."""
+        if isinstance(inputs, Tensor):
+            return inputs
+        if type(inputs) is list or type(inputs) is tuple:
+            return [self._convert_one(x) for x in inputs]
+        return self._convert_one(inputs)
+
+    def _convert_one(self, x: Any) -> Tensor:
+        if isinstance(x, Tensor):
+            return x
+        if isinstance(x, KerasTensor):
+            raise ValueError(
+                f"Layer {self.name} was called on a mix of symbolic (KerasTensor) and concrete "
+                "inputs; pass all KerasTensors or all arrays/Tensors"
+            )
+        arr = np.asarray(x)
+        if arr.dtype.kind == "f" and arr.dtype.name != self.dtype:
+            arr = arr.astype(self.dtype)
+        elif arr.dtype.kind == "O":
+            raise TypeError(f"Layer {self.name}: cannot convert input of type "
+                            f"{type(x).__name__} to a tensor")
+        return Tensor(arr)
+
+    def _eager_call(self, inputs: Any, kwargs: dict) -> Any:
+        inputs = self._convert_inputs(inputs)
+        if not self.built:
+            if self.input_spec is not None:
+                assert_input_compatibility(self, self.input_spec, _as_list(inputs))
+            self._build_and_set_initial_weights(
+                [_shape_of(x) for x in inputs] if isinstance(inputs, list) else _shape_of(inputs)
+            )
+        if self.input_spec is not None:
+            assert_input_compatibility(self, self.input_spec, _as_list(inputs))
+        sig = _signatures.get(type(self)) or call_signature(type(self))
+        if "training" in kwargs and not (sig.training or sig.var_kwargs):
+            del kwargs["training"]
+        if self._eager_losses:
+            self._eager_losses = []
+        CALL_STATE.depth += 1
+        try:
+            outputs = self.call(inputs, **kwargs)
+        finally:
+            CALL_STATE.depth -= 1
+        if self.activity_regularizer is not None:
+            for y in _as_list(outputs):
+                _route_call_loss(self, self.activity_regularizer(y))
+        return outputs
+
+    def _build_and_set_initial_weights(self, input_shape: Any) -> None:
+        self.build(input_shape)
+        self.built = True
+        if self._build_input_shape is None:
+            self._build_input_shape = input_shape
+        if self._initial_weights is not None:
+            self.set_weights(self._initial_weights)
+            self._initial_weights = None
+
+    def _symbolic_call(self, inputs: list, kwargs: dict, was_list: bool) -> Any:
+        for x in inputs:
+            if not isinstance(x, KerasTensor):
+                raise ValueError(
+                    f"Layer {self.name} was called with an input that isn't a symbolic tensor: "
+                    f"{x!r}. All inputs to the layer should be KerasTensors (from Input or "
+                    "another layer), or all should be concrete arrays/Tensors."
+                )
+        arg_inputs = inputs if was_list else inputs[0]
+        if not self.built:
+            if self.input_spec is not None:
+                assert_input_compatibility(self, self.input_spec, inputs)
+            shapes = [x.shape for x in inputs]
+            self._build_and_set_initial_weights(shapes if was_list else shapes[0])
+        if self.input_spec is not None:
+            assert_input_compatibility(self, self.input_spec, inputs)
+        user_kwargs = dict(kwargs)
+        input_masks = [x._keras_mask for x in inputs]
+        previous_mask = input_masks if was_list else input_masks[0]
+        sig = call_signature(type(self))
+        if sig.mask and "mask" not in kwargs:
+            kwargs["mask"] = previous_mask
+        input_shapes = [x.shape for x in inputs]
+        output_shape = self.compute_output_shape(input_shapes if was_list else input_shapes[0])
+        multi = isinstance(output_shape, list)
+        output_shapes = output_shape if multi else [output_shape]
+        output_mask = self.compute_mask(arg_inputs, kwargs.get("mask", previous_mask))
+        output_masks = output_mask if isinstance(output_mask, list) else \
+            [output_mask] * len(output_shapes)
+        node_index = len(self._inbound_nodes)
+        outputs = []
+        for i, shape in enumerate(output_shapes):
+            t = KerasTensor(tuple(shape), self._output_dtype(inputs, i),
+                            name=f"{self.name}/output:{node_index}:{i}" if len(output_shapes) > 1
+                            else f"{self.name}/output:{node_index}")
+            t._keras_history = (self, node_index, i)
+            t._keras_mask = output_masks[i] if i < len(output_masks) else None
+            outputs.append(t)
+        inbound_layers, node_indices, tensor_indices = [], [], []
+        for x in inputs:
+            layer, n, t = x._keras_history
+            inbound_layers.append(layer)
+            node_indices.append(n)
+            tensor_indices.append(t)
+        Node(self, inbound_layers, node_indices, tensor_indices, inputs, outputs, input_masks,
+             [t._keras_mask for t in outputs], input_shapes, [t.shape for t in outputs],
+             user_kwargs)
+        if self.activity_regularizer is not None:
+            # symbolic placeholders: the real losses are computed by eager calls
+            self.add_loss([KerasTensor((), self.dtype, name=f"{self.name}/activity_regularization")
+                           for _ in outputs], inputs=arg_inputs)
+        return outputs if multi else outputs[0]
+
+    def _output_dtype(self, inputs: list, index: int) -> str:
+        """Dtype of symbolic output ``index`` (the layer's dtype)."""
+        return self.dtype
+
+    # ---- losses and updates ---------------------------------------------
+    def add_loss(self, losses: Any, inputs: Any = None) -> None:
+        """Add loss tensor(s) or zero-argument callables, conditional on ``inputs``.
+
+        During an eager ``call`` the losses go to the active
+        :func:`collect_call_losses` list and the layer's last-call list.
+        Otherwise they are stored under ``inputs`` (``None``: unconditional).
+        """
+        if losses is None or (isinstance(losses, (list, tuple)) and not losses):
+            return
+        items = list(losses) if isinstance(losses, (list, tuple)) else [losses]
+        if CALL_STATE.depth > 0 and not any(isinstance(x, KerasTensor) for x in items):
+            for loss in items:
+                _route_call_loss(self, loss)
+            return
+        self._losses.extend(items)
+        self._per_input_losses.setdefault(_inputs_key(inputs), []).extend(items)
+
+    def add_update(self, updates: Any, inputs: Any = None) -> None:
+        """Add update(s): ``(variable, new_value)`` pairs or zero-argument callables.
+
+        During an eager ``call`` they are applied at once; otherwise they are
+        stored under ``inputs`` (``None``: unconditional) for the training loop.
+        """
+        if updates is None or (isinstance(updates, list) and not updates):
+            return
+        if isinstance(updates, list):
+            items = updates
+        else:
+            items = [updates]
+        if CALL_STATE.depth > 0:
+            for update in items:
+                _apply_update(update)
+            return
+        self._updates.extend(items)
+        self._per_input_updates.setdefault(_inputs_key(inputs), []).extend(items)
+
+    @property
+    def losses(self) -> list:
+        """All losses: the stored ones (callables evaluated now) and the last eager call's."""
+        out = [loss() if callable(loss) else loss for loss in self._losses]
+        return out + list(self._eager_losses)
+
+    @property
+    def updates(self) -> list:
+        """All stored (symbolic-call and unconditional) updates."""
+        return list(self._updates)
+
+    def get_losses_for(self, inputs: Any) -> list:
+        """Losses conditional on ``inputs`` (``None``: unconditional ones, e.g. regularizers)."""
+        items = self._per_input_losses.get(_inputs_key(inputs), [])
+        return [loss() if callable(loss) else loss for loss in items]
+
+    def get_updates_for(self, inputs: Any) -> list:
+        """Updates conditional on ``inputs`` (``None``: unconditional ones)."""
+        return list(self._per_input_updates.get(_inputs_key(inputs), []))
+
+    def apply_updates(self) -> None:
+        """Apply every stored update once (the training loop calls this after a step)."""
+        for update in self._updates:
+            _apply_update(update)
+
+    # ---- nodes ----------------------------------------------------------
+    @property
+    def inbound_nodes(self) -> list[Node]:
+        """The nodes where this layer was called (one per call on symbolic inputs)."""
+        return self._inbound_nodes
+
+    @property
+    def outbound_nodes(self) -> list[Node]:
+        """The nodes of calls that consumed this layer's outputs."""
+        return self._outbound_nodes
+
+    def _node_attr(self, node_index: int, attr: str, attr_name: str) -> Any:
+        if not self._inbound_nodes:
+            raise RuntimeError(
+                f"The layer {self.name} has never been called and thus has no defined "
+                f"{attr_name}."
+            )
+        if not 0 <= node_index < len(self._inbound_nodes):
+            raise ValueError(
+                f"Asked to get {attr_name} at node {node_index}, but the layer {self.name} has "
+                f"only {len(self._inbound_nodes)} inbound node(s)."
+            )
+        values = getattr(self._inbound_nodes[node_index], attr)
+        return values[0] if len(values) == 1 else list(values)
+
+    def get_input_at(self, node_index: int) -> Any:
+        """Input tensor(s) of the call number ``node_index``.
+
+        Raises:
+            RuntimeError: If the layer was never called.
+            ValueError: If ``node_index`` is out of range.
+        """
+        return self._node_attr(node_index, "input_tensors", "input")
+
+    def get_output_at(self, node_index: int) -> Any:
+        """Output tensor(s) of the call number ``node_index`` (errors as :meth:`get_input_at`)."""
+        return self._node_attr(node_index, "output_tensors", "output")
+
+    def get_input_shape_at(self, node_index: int) -> Any:
+        """Input shape(s) of the call number ``node_index`` (errors as :meth:`get_input_at`)."""
+        return self._node_attr(node_index, "input_shapes", "input shape")
+
+    def get_output_shape_at(self, node_index: int) -> Any:
+        """Output shape(s) of the call number ``node_index`` (errors as :meth:`get_input_at`)."""
+        return self._node_attr(node_index, "output_shapes", "output shape")
+
+    def get_input_mask_at(self, node_index: int) -> Any:
+        """Input mask(s) of the call number ``node_index`` (errors as :meth:`get_input_at`)."""
+        return self._node_attr(node_index, "input_masks", "input mask")
+
+    def get_output_mask_at(self, node_index: int) -> Any:
+        """Output mask(s) of the call number ``node_index`` (errors as :meth:`get_input_at`)."""
+        return self._node_attr(node_index, "output_masks", "output mask")
+
+    def _single_node_attr(self, attr: str, what: str, getter: str) -> Any:
+        if len(self._inbound_nodes) > 1:
+            raise AttributeError(
+                f"Layer {self.name} has multiple inbound nodes, hence the notion of "
+                f'"layer {what}" is ill-defined. Use `{getter}(node_index)` instead.'
+            )
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer {self.name} is not connected, no {what} to return.")
+        return self._node_attr(0, attr, what)
+
+    @property
+    def input(self) -> Any:
+        """Input tensor(s) of the only inbound node.
+
+        Raises:
+            AttributeError: If the layer has several inbound nodes or none.
+        """
+        return self._single_node_attr("input_tensors", "input", "get_input_at")
+
+    @property
+    def output(self) -> Any:
+        """Output tensor(s) of the only inbound node (errors as :attr:`input`)."""
+        return self._single_node_attr("output_tensors", "output", "get_output_at")
+
+    @property
+    def input_mask(self) -> Any:
+        """Input mask(s) of the only inbound node (errors as :attr:`input`)."""
+        return self._single_node_attr("input_masks", "input mask", "get_input_mask_at")
+
+    @property
+    def output_mask(self) -> Any:
+        """Output mask(s) of the only inbound node (errors as :attr:`input`)."""
+        return self._single_node_attr("output_masks", "output mask", "get_output_mask_at")
+
+    def _common_shape(self, attr: str, what: str, getter: str) -> Any:
+        if not self._inbound_nodes:
+            raise AttributeError(
+                f"The layer {self.name} has never been called and thus has no defined {what}."
+            )
+        shapes = {repr(getattr(node, attr)) for node in self._inbound_nodes}
+        if len(shapes) != 1:
+            raise AttributeError(
+                f'The layer "{self.name}" has multiple inbound nodes with different {what}s. '
+                f'Hence the notion of "{what}" is ill-defined for the layer. '
+                f"Use `{getter}(node_index)` instead."
+            )
+        return self._node_attr(0, attr, what)
+
+    @property
+    def input_shape(self) -> Any:
+        """Input shape if every inbound node agrees (a tuple, or a list of tuples).
+
+        Raises:
+            AttributeError: If the layer was never called, or its nodes' shapes differ.
+        """
+        return self._common_shape("input_shapes", "input shape", "get_input_shape_at")
+
+    @property
+    def output_shape(self) -> Any:
+        """Output shape if every inbound node agrees (errors as :attr:`input_shape`)."""
+        return self._common_shape("output_shapes", "output shape", "get_output_shape_at")
+
+    # ---- misc -------------------------------------------------------------
+    @property
+    def scope_name(self) -> str:
+        """The name scope the layer's weights live under (``"<name>/..."``)."""
+        return self.name
+
+    @property
+    def graph(self) -> Any:
+        """The layer graph this layer belongs to (drawable in notebooks)."""
+        from minikeras.engine.graph import LayerGraph
+
+        return LayerGraph.around(self)
+
+    def __deepcopy__(self, memo: dict) -> Layer:
+        """An independent copy: same config and state, its own weights, no nodes."""
+        cls = type(self)
+        new = cls.__new__(cls)
+        memo[id(self)] = new
+        for w in self._trainable_weights + self._non_trainable_weights:
+            if id(w) not in memo:
+                memo[id(w)] = Variable(w.data, trainable=w.trainable, name=w.name,
+                                       dtype=w.dtype, constraint=w.constraint)
+        fresh = {"_inbound_nodes": [], "_outbound_nodes": [], "_eager_losses": []}
+        for key, value in self.__dict__.items():
+            if key in fresh:
+                new.__dict__[key] = fresh[key]
+            else:
+                new.__dict__[key] = copy.deepcopy(value, memo)
+        # conditional losses/updates belong to the original's calls
+        new._per_input_losses = {k: v for k, v in new._per_input_losses.items() if k is None}
+        new._losses = list(new._per_input_losses.get(None, []))
+        new._per_input_updates = {k: v for k, v in new._per_input_updates.items() if k is None}
+        new._updates = list(new._per_input_updates.get(None, []))
+        new._constraints = {memo.get(id(w), w): c for w, c in self._constraints.items()}
+        return new
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def _count_params(weights: list) -> int:
+    seen: set[int] = set()
+    total = 0
+    for w in weights:
+        if id(w) not in seen:
+            seen.add(id(w))
+            total += int(np.prod(w.shape))
+    return total
+
+
+# ---------------------------------------------------------------------------
+# helpers resolved lazily from the floors above (initializers, regularizers, constraints)
+
+
+def _zeros(shape: tuple, dtype: Any = None) -> np.ndarray:
+    return np.zeros(shape, dtype=dtype)
+
+
+def _glorot_uniform(shape: tuple, dtype: Any = None) -> np.ndarray:
+    from minikeras.backend.random import get_rng
+
+    if len(shape) < 1:
+        fan_in = fan_out = 1
+    elif len(shape) == 1:
+        fan_in = fan_out = shape[0]
+    else:
+        receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+        fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
+    limit = np.sqrt(6.0 / max(1.0, fan_in + fan_out))
+    return get_rng().uniform(-limit, limit, size=shape).astype(dtype or floatx())
+
+
+_FALLBACK_INITIALIZERS = {
+    "zeros": _zeros,
+    "ones": lambda shape, dtype=None: np.ones(shape, dtype=dtype),
+    "glorot_uniform": _glorot_uniform,
+}
+
+
+def _get_initializer(identifier: Any, dtype: str) -> Any:
+    if identifier is None:
+        identifier = "glorot_uniform" if np.dtype(dtype).kind == "f" else "zeros"
+    if callable(identifier) and not isinstance(identifier, (str, dict)):
+        return identifier
+    try:
+        from minikeras import initializers
+    except ImportError:
+        initializers = None
+    if initializers is not None and hasattr(initializers, "get"):
+        return initializers.get(identifier)
+    if isinstance(identifier, str) and identifier in _FALLBACK_INITIALIZERS:
+        return _FALLBACK_INITIALIZERS[identifier]
+    raise ValueError(f"add_weight: unknown initializer {identifier!r}")
+
+
+def _get_helper(module: str, identifier: Any) -> Any:
+    if identifier is None:
+        return None
+    if callable(identifier) and not isinstance(identifier, (str, dict)):
+        return identifier
+    import importlib
+
+    return importlib.import_module(f"minikeras.{module}").get(identifier)
