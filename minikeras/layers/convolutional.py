@@ -212,9 +212,9 @@ class Conv2D(Layer):
         fn = self._activation_fn
         return out if fn is None else fn(out)
 
-    def get_config(self) -> dict:
-        """Keras 2's keys: the window arguments, activation by name, the rest as configs."""
-        config = {
+    def _window_config(self) -> dict:
+        return {
+            **Layer.get_config(self),
             "filters": self.filters,
             "kernel_size": self.kernel_size,
             "strides": self.strides,
@@ -223,15 +223,25 @@ class Conv2D(Layer):
             "dilation_rate": self.dilation_rate,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+        }
+
+    def _bias_config(self) -> dict:
+        return {
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
         }
-        return {**super().get_config(), **config}
+
+    def get_config(self) -> dict:
+        """Keras 2's keys: the window arguments, activation by name, the rest as configs."""
+        return {
+            **self._window_config(),
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            **self._bias_config(),
+        }
 
 
 class SeparableConv2D(Conv2D):
@@ -338,9 +348,7 @@ class SeparableConv2D(Conv2D):
 
     def get_config(self) -> dict:
         """Conv2D's keys without ``kernel_*``, plus the depthwise/pointwise ones."""
-        config = super().get_config()
-        for key in ("kernel_initializer", "kernel_regularizer", "kernel_constraint"):
-            config.pop(key)
+        config = {**self._window_config(), **self._bias_config()}
         config.update(
             depth_multiplier=self.depth_multiplier,
             depthwise_initializer=initializers.serialize(self.depthwise_initializer),
@@ -438,9 +446,8 @@ class DepthwiseConv2D(Conv2D):
 
     def get_config(self) -> dict:
         """Conv2D's keys without ``filters``/``kernel_*``, plus the depthwise ones."""
-        config = super().get_config()
-        for key in ("filters", "kernel_initializer", "kernel_regularizer", "kernel_constraint"):
-            config.pop(key)
+        config = {**self._window_config(), **self._bias_config()}
+        del config["filters"]
         config.update(
             depth_multiplier=self.depth_multiplier,
             depthwise_initializer=initializers.serialize(self.depthwise_initializer),
