@@ -34,7 +34,9 @@ class GradcheckError(AssertionError):
 def _evaluate(func: Callable, arrays: list[np.ndarray]) -> np.ndarray:
     with no_grad():
         out = func(*[Tensor(a) for a in arrays])
-    return np.asarray(out.data if isinstance(out, Tensor) else out, dtype=np.float64)
+    # a copy: the output of a view op (reshape, transpose, slicing) shares memory with the
+    # input, which the finite differences perturb in place
+    return np.array(out.data if isinstance(out, Tensor) else out, dtype=np.float64)
 
 
 def _analytic(func: Callable, arrays: list[np.ndarray], seeds: list[np.ndarray],
