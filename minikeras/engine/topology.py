@@ -631,7 +631,7 @@ class Container(Layer):
         from minikeras.engine.saving import deserialize_layer
 
         if not isinstance(config, dict) or "layers" not in config:
-            raise ValueError(f"{cls.__name__}.from_config: improperly formatted model config "
+            raise ValueError(f"{cls.__name__}.from_config: Improperly formatted model config "
                              f"(expected a dict with 'layers'): {str(config)[:200]}")
         created: dict[str, Layer] = {}
         queue: dict[str, list] = {}
