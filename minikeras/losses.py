@@ -202,6 +202,13 @@ class _CategoricalCrossentropyLogits(Function):
         return gz, gt
 
 
+def _rows(a: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``a`` as ``(samples, classes)``, the flat labels, and each row's index."""
+    a2 = a.reshape(-1, a.shape[-1])
+    flat = labels.reshape(-1)
+    return a2, flat, np.arange(len(flat))
+
+
 class _SparseCategoricalCrossentropy(Function):
     """Keras's probability form: clip, then ``log(sum(c)) - log(c[label])``.
 
@@ -213,17 +220,19 @@ class _SparseCategoricalCrossentropy(Function):
 
     def forward(self, ctx, p, *, labels, eps):
         c, mask = _clip_mask(p, eps)
-        s = c.sum(axis=-1)
-        c_y = np.take_along_axis(c, labels[..., None], axis=-1)[..., 0]
-        ctx.save(c, mask, s, labels)
-        return np.log(s) - np.log(c_y)
+        c2, flat, rows = _rows(c, labels)
+        s = c2.sum(axis=-1)
+        c_y = c2[rows, flat]
+        ctx.save(c2, mask, s, c_y, flat, rows, p.shape)
+        return (np.log(s) - np.log(c_y)).reshape(labels.shape)
 
     def backward(self, ctx, grad):
-        c, mask, s, labels = ctx.saved
-        g = np.broadcast_to((grad / s)[..., None], c.shape).copy()
-        c_y = np.take_along_axis(c, labels[..., None], axis=-1)
-        cur = np.take_along_axis(g, labels[..., None], axis=-1)
-        np.put_along_axis(g, labels[..., None], cur - grad[..., None] / c_y, axis=-1)
+        c2, mask, s, c_y, flat, rows, shape = ctx.saved
+        g1 = grad.reshape(-1)
+        g = np.empty_like(c2)
+        g[...] = (g1 / s)[:, None]
+        g[rows, flat] -= g1 / c_y
+        g = g.reshape(shape)
         g *= mask
         return (g,)
 
@@ -234,20 +243,45 @@ class _SparseCategoricalCrossentropyLogits(Function):
     name = "SparseCategoricalCrossentropyFromLogits"
 
     def forward(self, ctx, z, *, labels):
-        m = z.max(axis=-1, keepdims=True)
-        e = np.exp(z - m)
+        z2, flat, rows = _rows(z, labels)
+        m = z2.max(axis=-1, keepdims=True)
+        e = np.exp(z2 - m)
         se = e.sum(axis=-1, keepdims=True)
-        z_y = np.take_along_axis(z, labels[..., None], axis=-1)
-        ctx.save(e, se, labels)
-        return (m + np.log(se) - z_y)[..., 0]
+        out = m[:, 0] + np.log(se[:, 0]) - z2[rows, flat]
+        ctx.save(e, se, flat, rows, z.shape)
+        return out.reshape(labels.shape)
 
     def backward(self, ctx, grad):
-        e, se, labels = ctx.saved
+        e, se, flat, rows, shape = ctx.saved
         g = e / se
-        cur = np.take_along_axis(g, labels[..., None], axis=-1)
-        np.put_along_axis(g, labels[..., None], cur - 1, axis=-1)
-        g *= grad[..., None]
-        return (g,)
+        g[rows, flat] -= 1
+        g *= grad.reshape(-1, 1)
+        return (g.reshape(shape),)
+
+
+class _BatchMean:
+    """Mixin: the batch mean of a per-sample fused loss, still one recorded op.
+
+    ``fit`` uses these on targets it has validated once, so a step records a
+    single op for the whole loss.
+    """
+
+    def forward(self, ctx, p, **params):
+        per = super().forward(ctx, p, **params)
+        ctx.per_shape = per.shape
+        return np.asarray(per.mean(), dtype=p.dtype)
+
+    def backward(self, ctx, grad):
+        n = max(int(np.prod(ctx.per_shape)), 1)
+        return super().backward(ctx, np.full(ctx.per_shape, grad / n, dtype=np.result_type(grad)))
+
+
+class _SparseCategoricalCrossentropyMean(_BatchMean, _SparseCategoricalCrossentropy):
+    name = "SparseCategoricalCrossentropyMean"
+
+
+class _SparseCategoricalCrossentropyLogitsMean(_BatchMean, _SparseCategoricalCrossentropyLogits):
+    name = "SparseCategoricalCrossentropyFromLogitsMean"
 
 
 # ---------------------------------------------------------------------------
