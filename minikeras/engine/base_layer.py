@@ -569,6 +569,11 @@ class Layer:
         output_shape = self.compute_output_shape(input_shapes if was_list else input_shapes[0])
         multi = isinstance(output_shape, list)
         output_shapes = output_shape if multi else [output_shape]
+        if not all(isinstance(s, (tuple, list)) for s in output_shapes):
+            raise TypeError(
+                f"Layer {self.name}: compute_output_shape must return a shape tuple (or a list "
+                f"of them) for input shape(s) {input_shapes}, got {output_shape!r}"
+            )
         output_mask = self.compute_mask(arg_inputs, kwargs.get("mask", previous_mask))
         output_masks = output_mask if isinstance(output_mask, list) else \
             [output_mask] * len(output_shapes)
