@@ -357,3 +357,43 @@ def test_seeded_initializers_repeatable():
         return layer.get_weights()[0]
 
     np.testing.assert_array_equal(build(), build())
+
+
+# --------------------------------------------------------- the seed page's properties and methods
+
+def test_seed_properties_and_methods_on_a_shared_layer():
+    layer = L.SeparableConv2D(2, 3, padding="same", name="sep_api")
+    with pytest.raises(AttributeError, match="sep_api.*not connected"):
+        _ = layer.input
+    with pytest.raises(AttributeError, match="sep_api.*never been called"):
+        _ = layer.output_shape
+    with pytest.raises(RuntimeError, match="sep_api.*never been called"):
+        layer.get_input_at(0)
+    a, b = Input((5, 5, 2)), Input((7, 7, 2))
+    ya = layer.apply(a)  # TF's alias of __call__
+    yb = layer(b)
+    assert layer.get_input_at(1) is b and layer.get_output_at(0) is ya
+    assert layer.get_input_shape_at(1) == (None, 7, 7, 2)
+    assert layer.get_output_shape_at(1) == yb.shape == (None, 7, 7, 2)
+    assert layer.get_input_mask_at(0) is None and layer.get_output_mask_at(1) is None
+    with pytest.raises(ValueError, match="sep_api.*2 inbound node"):
+        layer.get_output_at(2)
+    for prop in ("input", "output", "input_mask", "output_mask"):
+        with pytest.raises(AttributeError, match="multiple inbound nodes"):
+            getattr(layer, prop)
+    with pytest.raises(AttributeError, match="get_input_shape_at"):
+        _ = layer.input_shape
+    assert layer.variables == layer.weights == layer.trainable_weights
+    assert layer.trainable_variables == layer.trainable_weights
+    assert layer.non_trainable_variables == layer.non_trainable_weights == []
+    assert layer.updates == [] and layer.losses == []
+    assert layer.constraints == {}
+    assert layer.scope_name == "sep_api"
+    assert layer in layer.graph.layers
+    extra = layer.add_variable("extra", (2,), initializer="ones", trainable=False)
+    assert extra.name == "sep_api/extra" and layer.non_trainable_weights == [extra]
+    assert layer.compute_mask(a, None) is None
+    with pytest.raises(TypeError, match="sep_api"):
+        layer.compute_mask(a, np.ones((1, 5, 5), bool))
+    layer.add_update([(extra, np.zeros(2))], inputs=a)
+    assert len(layer.get_updates_for(a)) == 1 and layer.get_updates_for(None) == []
