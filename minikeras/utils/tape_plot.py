@@ -135,6 +135,7 @@ def tape_to_dot(
     target: Any = None,
     grads: Mapping[int, Any] | None = None,
     rankdir: str = "LR",
+    max_ops: int | None = 500,
 ) -> DotGraph:
     """Convert a tape's records to a Graphviz graph of tensors and ops.
 
@@ -148,20 +149,29 @@ def tape_to_dot(
         grads: Gradients to show instead of computing them: a mapping from
             tensor ``uid`` to array (as ``tape.step_backward`` yields).
         rankdir: ``"LR"`` (left to right, default) or ``"TB"``.
+        max_ops: Refuse to draw more ops than this (Graphviz gets slow and the
+            picture unreadable); ``None`` draws any number.
 
     Returns:
         A ``graphviz.Digraph`` (:class:`~minikeras.utils.render.DotGraph`)
         that displays inline in Jupyter.
 
     Raises:
-        ValueError: If ``target`` was not produced on this tape, or
-            ``show_grads`` is asked of a tape whose arrays were freed.
+        ValueError: If ``target`` was not produced on this tape, ``show_grads``
+            is asked of a tape whose arrays were freed, or there are more than
+            ``max_ops`` ops.
     """
     from minikeras.autograd.tensor import Tensor, Variable
 
     records = _records_of(tape)
     if target is not None:
         records = _ancestors(records, target)
+    if max_ops is not None and len(records) > max_ops:
+        raise ValueError(
+            f"plot_tape: {len(records)} ops to draw, more than max_ops={max_ops}: the layout "
+            "would be slow and unreadable. Record a smaller computation, draw one tensor's "
+            "history (plot_tape(tensor, tape=tape)), or pass max_ops=None"
+        )
     if show_grads and grads is None:
         grads = tape_gradients(tape, target)
     graph = DotGraph(name="tape")
@@ -228,6 +238,7 @@ def plot_tape(
     target: Any = None,
     grads: Mapping[int, Any] | None = None,
     rankdir: str = "LR",
+    max_ops: int | None = 500,
 ) -> Drawing:
     """Draw the operations a tape recorded; shows inline in Jupyter.
 
@@ -246,6 +257,7 @@ def plot_tape(
             op's output, or ``tape_or_tensor`` when it is a tensor).
         grads: Precomputed gradients by tensor ``uid`` to show instead.
         rankdir: ``"LR"`` (default) or ``"TB"``.
+        max_ops: Refuse to draw more ops than this; ``None`` for no limit.
 
     Returns:
         A :class:`~minikeras.utils.render.Drawing`.
@@ -274,7 +286,7 @@ def plot_tape(
             "GradientTape(persistent=True)"
         )
     graph = tape_to_dot(tape, show_values=show_values, show_grads=show_grads, target=target,
-                        grads=grads, rankdir=rankdir)
+                        grads=grads, rankdir=rankdir, max_ops=max_ops)
     if to_file is None:
         return Drawing(graph)
     fmt = format_for_path(to_file)

@@ -124,3 +124,15 @@ def test_inline_svg_without_system_dot_and_files(no_system_dot, tmp_path):
     drawing = plot_tape(tape, to_file=tmp_path / "tape.svg", rankdir="TB")
     assert isinstance(drawing, Drawing) and (tmp_path / "tape.svg").exists()
     assert "[3] Mean" in drawing._repr_mimebundle_()["image/svg+xml"]
+
+
+def test_long_tapes_are_refused_unless_asked():
+    x = Variable(np.ones(2), name="x")
+    with GradientTape() as tape:
+        y = x
+        for _ in range(30):
+            y = y * 1.0
+    with pytest.raises(ValueError, match="max_ops=None"):
+        tape_to_dot(tape, max_ops=20)
+    assert len([k for k in dot_structure(tape_to_dot(tape, max_ops=None)).nodes
+                if k.startswith("op")]) == 30
