@@ -1,0 +1,142 @@
+"""JIT kernels against their numpy twins on Hypothesis-generated problems, float32 and float64.
+
+The same tests run without the JIT in test_kernels_nojit.py (a subprocess with
+NUMBA_DISABLE_JIT=1), where they exercise the kernels as plain Python.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from kernel_cases import tolerance, window_problems
+
+from minikeras import kernels
+from minikeras.kernels import reference as ref
+
+# Few examples when the kernels run as plain Python (slow), more under the JIT.
+EXAMPLES = 6 if os.environ.get("NUMBA_DISABLE_JIT") == "1" else 40
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None)
+
+
+def _data(p, shape):
+    return p["rng"].standard_normal(shape).astype(p["dtype"])
+
+
+def _geometry(p):
+    return p["strides"], p["dilation"], p["pads"]
+
+
+def _close(actual, expected, dtype):
+    assert actual.dtype == dtype
+    assert actual.shape == expected.shape
+    np.testing.assert_allclose(actual, expected, **tolerance(dtype))
+
+
+@SETTINGS
+@given(window_problems())
+def test_depthwise_matches_twin(p):
+    kh, kw = p["kernel_hw"]
+    x = _data(p, p["shape"])
+    k = _data(p, (kh, kw, p["shape"][3], p["dm"]))
+    geo = _geometry(p)
+    out = kernels.depthwise_conv2d_forward(x, k, *geo)
+    _close(out, ref.depthwise_conv2d_forward(x, k, *geo), p["dtype"])
+    g = _data(p, out.shape)
+    _close(
+        kernels.depthwise_conv2d_grad_input(g, k, x.shape, *geo),
+        ref.depthwise_conv2d_grad_input(g, k, x.shape, *geo),
+        p["dtype"],
+    )
+    _close(
+        kernels.depthwise_conv2d_grad_kernel(x, g, k.shape, *geo),
+        ref.depthwise_conv2d_grad_kernel(x, g, k.shape, *geo),
+        p["dtype"],
+    )
+
+
+@SETTINGS
+@given(window_problems())
+def test_conv2d_matches_twin(p):
+    kh, kw = p["kernel_hw"]
+    x = _data(p, p["shape"])
+    k = _data(p, (kh, kw, p["shape"][3], p["dm"] + 1))
+    geo = _geometry(p)
+    out = kernels.conv2d_forward(x, k, *geo)
+    _close(out, ref.conv2d_forward(x, k, *geo), p["dtype"])
+    g = _data(p, out.shape)
+    _close(
+        kernels.conv2d_grad_input(g, k, x.shape, *geo),
+        ref.conv2d_grad_input(g, k, x.shape, *geo),
+        p["dtype"],
+    )
+    _close(
+        kernels.conv2d_grad_kernel(x, g, k.shape, *geo),
+        ref.conv2d_grad_kernel(x, g, k.shape, *geo),
+        p["dtype"],
+    )
+
+
+@SETTINGS
+@given(window_problems(depth_multiplier=False))
+def test_pools_match_twins(p):
+    size = p["kernel_hw"]
+    x = _data(p, p["shape"])
+    geo = _geometry(p)
+    out = kernels.max_pool2d_forward(x, size, *geo)
+    _close(out, ref.max_pool2d_forward(x, size, *geo), p["dtype"])
+    g = _data(p, out.shape)
+    _close(
+        kernels.max_pool2d_grad_input(x, g, size, *geo),
+        ref.max_pool2d_grad_input(x, g, size, *geo),
+        p["dtype"],
+    )
+    _close(kernels.avg_pool2d_forward(x, size, *geo), ref.avg_pool2d_forward(x, size, *geo),
+           p["dtype"])
+    _close(
+        kernels.avg_pool2d_grad_input(g, x.shape, size, *geo),
+        ref.avg_pool2d_grad_input(g, x.shape, size, *geo),
+        p["dtype"],
+    )
+
+
+def test_pointwise_conv_is_a_matmul():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 4, 5))
+    k = rng.standard_normal((1, 1, 5, 6))
+    np.testing.assert_allclose(kernels.conv2d_forward(x, k), x @ k[0, 0], rtol=1e-12)
+
+
+def test_max_pool_ties_route_to_first_maximum():
+    x = np.ones((1, 2, 2, 1))
+    g = np.full((1, 1, 1, 1), 3.0)
+    gx = kernels.max_pool2d_grad_input(x, g, (2, 2), (2, 2))
+    np.testing.assert_array_equal(gx[0, :, :, 0], [[3.0, 0.0], [0.0, 0.0]])
+
+
+def test_kernel_cast_to_input_dtype():
+    x = np.ones((1, 3, 3, 2), np.float32)
+    out = kernels.depthwise_conv2d_forward(x, np.ones((3, 3, 2, 1)), pads=((1, 1), (1, 1)))
+    assert out.dtype == np.float32
+    assert out[0, 1, 1, 0] == 9.0 and out[0, 0, 0, 0] == 4.0
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_weight_gradient_independent_of_thread_count(threads):
+    # The per-thread accumulators are summed at the end: their number must not change results
+    # beyond rounding.
+    import numba
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 6, 7, 4))
+    g = rng.standard_normal((3, 6, 7, 4))
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        gk = kernels.depthwise_conv2d_grad_kernel(x, g, (3, 3, 4, 1), pads=((1, 1), (1, 1)))
+    finally:
+        numba.set_num_threads(before)
+    expected = ref.depthwise_conv2d_grad_kernel(x, g, (3, 3, 4, 1), pads=((1, 1), (1, 1)))
+    np.testing.assert_allclose(gk, expected, rtol=1e-12, atol=1e-12)
