@@ -201,7 +201,11 @@ def layer_test(layer_cls: type, kwargs: dict | None = None, input_shape: tuple |
         with GradientTape() as tape:
             out = model(input_data, training=True)
             loss = (out * out).mean()
-        grads = tape.gradient(loss, layer.trainable_weights)
+        try:
+            grads = tape.gradient(loss, layer.trainable_weights)
+        except ValueError as e:  # the output does not depend on any weight
+            raise AssertionError(f"{layer_cls.__name__}: no gradient reaches the trainable "
+                                 f"weights ({e})") from None
         for w, g in zip(layer.trainable_weights, grads):
             assert g is not None, f"no gradient reaches {w.name!r}"
             assert g.shape == w.shape, f"gradient of {w.name!r} has shape {g.shape}"
