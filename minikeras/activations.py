@@ -137,8 +137,6 @@ def get(identifier: Any) -> Callable:
         return linear
     if isinstance(identifier, str):
         return deserialize(identifier)
-    if isinstance(identifier, dict):  # a layer serialised as an activation (e.g. LeakyReLU)
-        return deserialize(identifier)
     if callable(identifier):
         return identifier
     raise ValueError(

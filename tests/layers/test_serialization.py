@@ -106,3 +106,17 @@ def test_small_functional_model_json_round_trip():
     again.set_weights(model.get_weights())
     np.testing.assert_allclose(again(data).data, out, rtol=1e-5, atol=1e-6)
     assert again.count_params() == model.count_params()
+
+
+def test_models_are_in_the_registry_nested():
+    from minikeras.engine import Sequential
+
+    inner = Sequential([L.Dense(3, input_shape=(4,)), L.Activation("relu")])
+    x = Input((4,))
+    model = Model(x, L.Dense(2)(inner(x)))
+    again = L.deserialize(json.loads(json.dumps(L.serialize(model))))
+    again.set_weights(model.get_weights())
+    assert [type(layer).__name__ for layer in again.layers] == ["InputLayer", "Sequential",
+                                                                "Dense"]
+    data = np.random.default_rng(1).random((2, 4)).astype(np.float32)
+    np.testing.assert_allclose(again(data).data, model(data).data, rtol=1e-6)
