@@ -442,8 +442,12 @@ class ModelCheckpoint(Callback):
         try:
             if self.save_weights_only:
                 self.model.save_weights(tmp)
-            else:
+            elif hasattr(self.model, "save"):
                 self.model.save(tmp)
+            else:
+                from minikeras.engine.saving import save_model
+
+                save_model(self.model, tmp)
             # numpy's savez appends ".npz" to a name without it; take whichever was written
             written = tmp + ".npz" if os.path.exists(tmp + ".npz") else tmp
             with open(written, "rb+") as f:

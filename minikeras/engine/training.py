@@ -119,12 +119,13 @@ class TrainingMixin:
         self.metrics = metrics
         self.loss_weights = loss_weights
         self.stop_training = False
-        self._is_compiled = True
         self._outputs_config: list[_Output] | None = None
         self._metrics_names: list[str] | None = None
+        self._is_compiled = False
         if self._graph_known():
-            self._prepare()
+            self._prepare()  # a mismatch with the outputs leaves the model uncompiled
             self.optimizer.build(self.trainable_weights)
+        self._is_compiled = True
 
     def _graph_known(self) -> bool:
         return bool(getattr(self, "outputs", None)) and bool(getattr(self, "inputs", None))

@@ -1,0 +1,149 @@
+"""EarlyStopping, ModelCheckpoint, LearningRateScheduler, CSVLogger, LambdaCallback."""
+
+import csv
+import os
+
+import numpy as np
+import pytest
+
+from minikeras import Input, Model, callbacks, optimizers
+from minikeras.layers import Dense
+from minikeras.models import load_model
+from minikeras.utils import set_random_seed
+
+
+def problem():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 5)).astype(np.float32)
+    y = (x @ np.array([1.0, -2.0, 0.5, 0.0, 1.0]) > 0).astype(np.int64)
+    return x, y
+
+
+def model(lr=0.05):
+    set_random_seed(0)
+    i = Input((5,))
+    m = Model(i, Dense(2, activation="softmax")(Dense(8, activation="relu")(i)))
+    m.compile(optimizers.SGD(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return m
+
+
+class Scripted(callbacks.Callback):
+    """Feeds a scripted val_loss to the callbacks after it."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.values = values
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_loss"] = self.values[epoch]
+
+
+def test_early_stopping_patience_and_restore():
+    x, y = problem()
+    m = model()
+    weights_at = {}
+    rec = callbacks.LambdaCallback(
+        on_epoch_end=lambda e, logs: weights_at.__setitem__(e, m.get_weights()))
+    stop = callbacks.EarlyStopping(patience=2, restore_best_weights=True)
+    hist = m.fit(x, y, epochs=10, verbose=0,
+                 callbacks=[Scripted([1.0, 0.5, 0.6, 0.55, 0.4, 0.3, 0.2, 0.1, 0, 0]), rec, stop])
+    assert hist.epoch == [0, 1, 2, 3]  # best at epoch 1, two epochs without improvement
+    assert stop.stopped_epoch == 3 and stop.best == 0.5
+    for a, b in zip(m.get_weights(), weights_at[1]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_early_stopping_mode_auto_and_min_delta():
+    assert callbacks.EarlyStopping(monitor="val_acc").monitor_op is np.greater
+    assert callbacks.EarlyStopping(monitor="val_loss").monitor_op is np.less
+    es = callbacks.EarlyStopping(monitor="loss", min_delta=0.1, patience=0)
+
+    class Fake:
+        stop_training = False
+
+    es.set_model(Fake())
+    es.on_train_begin()
+    es.on_epoch_end(0, {"loss": 1.0})
+    es.on_epoch_end(1, {"loss": 0.95})  # improvement smaller than min_delta
+    assert es.model.stop_training
+
+
+def test_checkpoint_best_only_loads_back_to_same_predictions(tmp_path):
+    x, y = problem()
+    m = model()
+    path = tmp_path / "best.npz"
+    saved_epochs = []
+
+    ck = callbacks.ModelCheckpoint(str(path), monitor="val_loss", save_best_only=True)
+    note = callbacks.LambdaCallback(
+        on_epoch_end=lambda e, logs: saved_epochs.append(e) if ck.best == logs["val_loss"]
+        else None)
+    m.fit(x, y, epochs=4, verbose=0, callbacks=[Scripted([0.9, 0.5, 0.7, 0.8]), ck, note])
+    assert saved_epochs == [0, 1] and ck.best == 0.5
+    assert not [f for f in os.listdir(tmp_path) if f != "best.npz"]  # no temp files left
+    # the file holds epoch 1's model: refit a fresh copy to epoch 1 and compare
+    again = model()
+    again.fit(x, y, epochs=2, verbose=0, callbacks=[Scripted([0, 0])])
+    loaded = load_model(path)
+    np.testing.assert_allclose(loaded.predict(x), again.predict(x), rtol=1e-6)
+    # the optimizer state came back too: one more step gives the same weights
+    loaded.train_on_batch(x[:10], y[:10])
+    again.train_on_batch(x[:10], y[:10])
+    for a, b in zip(loaded.get_weights(), again.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_checkpoint_weights_only_with_formatted_name(tmp_path):
+    x, y = problem()
+    m = model()
+    pattern = str(tmp_path / "w-{epoch:02d}-{loss:.2f}.npz")
+    m.fit(x, y, epochs=2, verbose=0,
+          callbacks=[callbacks.ModelCheckpoint(pattern, save_weights_only=True)])
+    names = sorted(os.listdir(tmp_path))
+    assert len(names) == 2 and names[0].startswith("w-01-") and names[1].startswith("w-02-")
+    fresh = model()
+    fresh.load_weights(str(tmp_path / names[1]))
+    np.testing.assert_allclose(fresh.predict(x), m.predict(x), rtol=1e-6)
+
+
+def test_learning_rate_scheduler_sets_rate_each_epoch():
+    x, y = problem()
+    m = model()
+    rates = []
+    log = callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: rates.append(m.optimizer.lr))
+    sched = callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))
+    hist = m.fit(x, y, epochs=3, verbose=0, callbacks=[sched, log])
+    assert rates == pytest.approx([0.1, 0.05, 0.1 / 3])
+    assert hist.history["lr"] == pytest.approx(rates)
+    old_style = callbacks.LearningRateScheduler(lambda epoch: 0.01)
+    m.fit(x, y, epochs=1, verbose=0, callbacks=[old_style])
+    assert m.optimizer.lr == 0.01
+    with pytest.raises(ValueError, match="finite float"):
+        m.fit(x, y, epochs=1, verbose=0,
+              callbacks=[callbacks.LearningRateScheduler(lambda e, lr: "fast")])
+
+
+def test_csv_logger(tmp_path):
+    x, y = problem()
+    m = model()
+    path = tmp_path / "log.csv"
+    m.fit(x, y, epochs=2, verbose=0, validation_split=0.25,
+          callbacks=[callbacks.CSVLogger(str(path))])
+    m.fit(x, y, epochs=1, verbose=0, validation_split=0.25,
+          callbacks=[callbacks.CSVLogger(str(path), append=True)])
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+    assert [r["epoch"] for r in rows] == ["0", "1", "0"]
+    assert float(rows[1]["loss"]) > 0
+
+
+def test_lambda_callback_hooks_only_when_given():
+    cb = callbacks.LambdaCallback(on_epoch_end=lambda e, logs: None)
+    assert not callbacks.CallbackList([cb]).wants_batch_logs
+    got = []
+    cb2 = callbacks.LambdaCallback(on_batch_end=lambda b, logs: got.append(b))
+    lst = callbacks.CallbackList([cb2])
+    assert lst.wants_batch_logs
+    lst.on_batch_end(4, {})
+    assert got == [4]
