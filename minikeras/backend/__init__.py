@@ -15,10 +15,18 @@ from minikeras.backend.config import (
     set_floatx,
     set_image_data_format,
 )
+from minikeras.backend.conv import (
+    bias_add,
+    conv2d,
+    depthwise_conv2d,
+    pool2d,
+    separable_conv2d,
+)
 from minikeras.backend.random import get_rng, set_seed
 
 __all__ = [
     *_ops_all,
+    "bias_add", "conv2d", "depthwise_conv2d", "pool2d", "separable_conv2d",
     "epsilon", "floatx", "get_rng", "image_data_format", "normalize_data_format",
     "set_epsilon", "set_floatx", "set_image_data_format", "set_seed",
 ]
