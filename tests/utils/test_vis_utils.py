@@ -390,3 +390,20 @@ def test_real_model_svg_and_layer_graph_inline_without_system_dot(no_system_dot,
     assert "shared: Dense" in around and "in_b: InputLayer" in around
     # model_to_dot accepts a plain layer: it draws the graph around it
     assert "in_a" in dot_structure(model_to_dot(model.get_layer("shared"))).nodes
+
+
+def test_jupyter_shows_drawings_models_and_graphs_as_svg_without_system_dot(no_system_dot):
+    formatters = pytest.importorskip("IPython.core.formatters")
+    from minikeras.autograd import GradientTape, Variable
+
+    fmt = formatters.DisplayFormatter()
+    model = real_big()
+    w = Variable([1.0, 2.0], name="w")
+    with GradientTape() as tape:
+        (w * w).sum()
+    shown = [plot_model(model, to_file=None), model_to_dot(model), model,
+             model.get_layer("shared").graph, tape]
+    for obj in shown:
+        data, _ = fmt.format(obj)
+        assert "image/svg+xml" in data, type(obj).__name__
+        svg_texts(data["image/svg+xml"])  # parses as SVG
