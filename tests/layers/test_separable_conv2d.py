@@ -397,3 +397,48 @@ def test_seed_properties_and_methods_on_a_shared_layer():
         layer.compute_mask(a, np.ones((1, 5, 5), bool))
     layer.add_update([(extra, np.zeros(2))], inputs=a)
     assert len(layer.get_updates_for(a)) == 1 and layer.get_updates_for(None) == []
+
+
+# ----------------------------------------------------------------- random configurations
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def _configs(draw):
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dilated = draw(st.booleans())
+    if dilated:
+        strides, dilation = (1, 1), (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    else:
+        strides, dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3))), (1, 1)
+    padding = draw(st.sampled_from(["valid", "same"]))
+    h = draw(st.integers(kh + (kh - 1) * (dilation[0] - 1), 8))
+    w = draw(st.integers(kw + (kw - 1) * (dilation[1] - 1), 8))
+    return dict(kernel=(kh, kw), strides=strides, dilation=dilation, padding=padding,
+                dm=draw(st.integers(1, 3)), filters=draw(st.integers(1, 4)),
+                channels=draw(st.integers(1, 3)), hw=(h, w), batch=draw(st.integers(1, 2)),
+                fmt=draw(st.sampled_from(["channels_last", "channels_first"])),
+                use_bias=draw(st.booleans()))
+
+
+@settings(max_examples=40, deadline=None)
+@given(_configs())
+def test_random_configurations_match_reference(c):
+    layer = L.SeparableConv2D(
+        c["filters"], c["kernel"], strides=c["strides"], padding=c["padding"],
+        data_format=c["fmt"], depth_multiplier=c["dm"], dilation_rate=c["dilation"],
+        use_bias=c["use_bias"], dtype="float64", bias_initializer="random_normal")
+    if c["fmt"] == "channels_last":
+        shape = (c["batch"], *c["hw"], c["channels"])
+    else:
+        shape = (c["batch"], c["channels"], *c["hw"])
+    x = np.random.default_rng(0).normal(size=shape)
+    out = layer(x)
+    expected = _reference(layer, x, c["fmt"])
+    np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-10)
+    assert layer.compute_output_shape(shape) == expected.shape
+    assert layer.count_params() == (
+        c["kernel"][0] * c["kernel"][1] * c["channels"] * c["dm"]
+        + c["channels"] * c["dm"] * c["filters"] + (c["filters"] if c["use_bias"] else 0))
