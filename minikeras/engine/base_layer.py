@@ -281,8 +281,7 @@ class Layer:
                 batch_input_shape = (kwargs.get("batch_size"),) + tuple(kwargs["input_shape"])
             self.batch_input_shape = tuple(None if d is None else int(d)
                                            for d in batch_input_shape)
-        self.dtype: str = np.dtype(kwargs.get("dtype") or kwargs.get("input_dtype")
-                                   or floatx()).name
+        self.dtype = kwargs.get("dtype") or kwargs.get("input_dtype") or floatx()
         self._initial_weights = kwargs.get("weights")
 
     # ---- weights --------------------------------------------------------
@@ -472,28 +471,60 @@ class Layer:
             ValueError: On inputs incompatible with the layer's ``input_spec``,
                 or a mix of symbolic and concrete inputs.
         """
-        first = inputs
-        if type(inputs) is list or type(inputs) is tuple:
-            if not inputs:
-                raise ValueError(f"Layer {self.name} was called on an empty list of inputs")
-            first = inputs[0]
-        if isinstance(first, KerasTensor):
-            return self._symbolic_call(_as_list(inputs), kwargs, type(inputs) in (list, tuple))
-        return self._eager_call(inputs, kwargs)
+        # the eager path is the hot one (every training step): keep it flat
+        if not isinstance(inputs, Tensor):
+            if type(inputs) is list or type(inputs) is tuple:
+                if not inputs:
+                    raise ValueError(f"Layer {self.name} was called on an empty list of inputs")
+                if isinstance(inputs[0], KerasTensor):
+                    return self._symbolic_call(list(inputs), kwargs, True)
+            elif isinstance(inputs, KerasTensor):
+                return self._symbolic_call([inputs], kwargs, False)
+            inputs = self._convert_inputs(inputs)
+        if not self.built:
+            self._build_for_eager(inputs)
+        if self.input_spec is not None:
+            assert_input_compatibility(self, self.input_spec, _as_list(inputs))
+        if kwargs and "training" in kwargs:
+            sig = _signatures.get(type(self)) or call_signature(type(self))
+            if not (sig.training or sig.var_kwargs):
+                del kwargs["training"]
+        if self._eager_losses:
+            self._eager_losses = []
+        state = CALL_STATE
+        state.depth += 1
+        try:
+            outputs = self.call(inputs, **kwargs)
+        finally:
+            state.depth -= 1
+        if self.activity_regularizer is not None:
+            for y in _as_list(outputs):
+                _route_call_loss(self, self.activity_regularizer(y))
+        return outputs
 
     def apply(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         """Same as calling the layer (TensorFlow's name)."""
         return self.__call__(inputs, *args, **kwargs)
+
+    @property
+    def dtype(self) -> str:
+        """Dtype name of the layer's weights and (cast) floating inputs."""
+        return self._dtype
+
+    @dtype.setter
+    def dtype(self, value: Any) -> None:
+        self._np_dtype = np.dtype(value)
+        self._dtype = self._np_dtype.name
 
     def _convert_inputs(self, inputs: Any) -> Any:
         """Turn numpy/array-like inputs into Tensors (floating ones cast to the layer dtype)."""
         if isinstance(inputs, Tensor):
             return inputs
         if type(inputs) is list or type(inputs) is tuple:
-            return [self._convert_one(x) for x in inputs]
-        return self._convert_one(inputs)
+            return [self._convert_one(x, self._np_dtype) for x in inputs]
+        return self._convert_one(inputs, self._np_dtype)
 
-    def _convert_one(self, x: Any) -> Tensor:
+    def _convert_one(self, x: Any, dtype: np.dtype) -> Tensor:
         if isinstance(x, Tensor):
             return x
         if isinstance(x, KerasTensor):
@@ -502,37 +533,23 @@ class Layer:
                 "inputs; pass all KerasTensors or all arrays/Tensors"
             )
         arr = np.asarray(x)
-        if arr.dtype.kind == "f" and arr.dtype.name != self.dtype:
-            arr = arr.astype(self.dtype)
-        elif arr.dtype.kind == "O":
+        kind = arr.dtype.kind
+        if kind == "f":
+            if arr.dtype != dtype and dtype.kind == "f":
+                arr = arr.astype(dtype)
+        elif kind == "O":
             raise TypeError(f"Layer {self.name}: cannot convert input of type "
                             f"{type(x).__name__} to a tensor")
         return Tensor(arr)
 
-    def _eager_call(self, inputs: Any, kwargs: dict) -> Any:
-        inputs = self._convert_inputs(inputs)
-        if not self.built:
-            if self.input_spec is not None:
-                assert_input_compatibility(self, self.input_spec, _as_list(inputs))
-            self._build_and_set_initial_weights(
-                [_shape_of(x) for x in inputs] if isinstance(inputs, list) else _shape_of(inputs)
-            )
+    def _build_for_eager(self, inputs: Any) -> None:
+        """Build from the concrete input shape(s) on the first eager call."""
         if self.input_spec is not None:
             assert_input_compatibility(self, self.input_spec, _as_list(inputs))
-        sig = _signatures.get(type(self)) or call_signature(type(self))
-        if "training" in kwargs and not (sig.training or sig.var_kwargs):
-            del kwargs["training"]
-        if self._eager_losses:
-            self._eager_losses = []
-        CALL_STATE.depth += 1
-        try:
-            outputs = self.call(inputs, **kwargs)
-        finally:
-            CALL_STATE.depth -= 1
-        if self.activity_regularizer is not None:
-            for y in _as_list(outputs):
-                _route_call_loss(self, self.activity_regularizer(y))
-        return outputs
+        if isinstance(inputs, list):
+            self._build_and_set_initial_weights([_shape_of(x) for x in inputs])
+        else:
+            self._build_and_set_initial_weights(_shape_of(inputs))
 
     def _build_and_set_initial_weights(self, input_shape: Any) -> None:
         self.build(input_shape)

@@ -176,12 +176,10 @@ class Sequential(Model):
             raise ValueError(f"Sequential {self.name} has no layers to build")
         self._connect_all()
 
-    def _eager_call(self, inputs: Any, kwargs: dict) -> Any:
-        if not self.built:
-            first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
-            shape = tuple(np.shape(first))
-            self.build((None,) + shape[1:])
-        return super()._eager_call(inputs, kwargs)
+    def _build_for_eager(self, inputs: Any) -> None:
+        first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        shape = tuple(np.shape(first))
+        self.build((None,) + shape[1:])
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         """Output shape for ``input_shape`` (builds the model first if needed)."""

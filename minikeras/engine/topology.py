@@ -84,6 +84,7 @@ class Container(Layer):
         self.layers_by_depth: dict[int, list[Layer]] = {}
         self._network_nodes: set[str] = set()
         self._plan: list = []
+        self._input_dtypes: list = []
         if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
                 raise TypeError(f"{type(self).__name__}: both inputs and outputs are required")
@@ -273,7 +274,7 @@ class Container(Layer):
         self._n_slots = len(slots)
         self._output_slots = [slots[id(x)] for x in self.outputs]
         self._uses_masks = uses_masks
-        self._input_dtypes = [x.dtype for x in self.inputs]
+        self._input_dtypes = [np.dtype(x.dtype) for x in self.inputs]
 
     # ---- running ------------------------------------------------------------
     def _convert_inputs(self, inputs: Any) -> Any:
@@ -282,19 +283,8 @@ class Container(Layer):
         return self._convert_input(inputs, 0)
 
     def _convert_input(self, x: Any, index: int) -> Tensor:
-        if isinstance(x, Tensor):
-            return x
-        if isinstance(x, KerasTensor):
-            raise ValueError(
-                f"Model {self.name} was called on a mix of symbolic (KerasTensor) and "
-                "concrete inputs; pass all KerasTensors or all arrays/Tensors"
-            )
-        arr = np.asarray(x)
         dtypes = self._input_dtypes
-        dtype = dtypes[index] if index < len(dtypes) else self.dtype
-        if arr.dtype.kind == "f" and np.dtype(dtype).kind == "f" and arr.dtype.name != dtype:
-            arr = arr.astype(dtype)
-        return Tensor(arr)
+        return self._convert_one(x, dtypes[index] if index < len(dtypes) else self._np_dtype)
 
     def call(self, inputs: Any, training: Any = None, mask: Any = None) -> Any:
         """Run the graph on concrete inputs, node by node.
