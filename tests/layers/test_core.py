@@ -224,3 +224,19 @@ def test_lambda_shapes_arguments_and_lists():
     assert fixed.compute_output_shape((None, 7)) == (None, 7)
     with pytest.raises(ValueError, match="could not infer"):
         L.Lambda(lambda t: t @ np.ones((9, 9)))(Input((4,)))
+
+
+def test_model_with_lambda_from_json_needs_permission():
+    from minikeras.engine import Model
+    from minikeras.models import model_from_json
+
+    x = Input((3,))
+    model = Model(x, L.Dense(2)(L.Lambda(lambda t: t * 3.0)(x)))
+    text = model.to_json()
+    with pytest.raises(ValueError, match="bytecode"):
+        model_from_json(text)
+    with L.unsafe_deserialization():
+        again = model_from_json(text)
+    again.set_weights(model.get_weights())
+    data = np.ones((2, 3), dtype=np.float32)
+    np.testing.assert_allclose(again(data).data, model(data).data, rtol=1e-6)
