@@ -153,6 +153,9 @@ def _cached_wasm_backend() -> Any:
             module = wasmtime.Module.from_file(engine, str(wasm_path))
             with contextlib.suppress(OSError):  # a read-only home only costs speed
                 _atomic_write(cached, module.serialize())
+                for old in cached.parent.glob("graphviz-*.cwasm"):  # other versions' copies
+                    if old != cached:
+                        old.unlink()
         backend = WasmtimeBackend.__new__(WasmtimeBackend)
         backend.wasm_path = wasm_path
         backend._engine = engine

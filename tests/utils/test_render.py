@@ -156,9 +156,12 @@ def test_compiled_webassembly_is_cached_on_disk(no_system_dot, monkeypatch, tmp_
         assert R._WASM_BACKEND  # the cached backend is in use, not the fallback
     # a damaged cache file is compiled afresh and replaced, never trusted
     cached.write_bytes(b"not a module")
+    stale = cache / "graphviz-0123456789abcdef-wasmtime-1.0.cwasm"
+    stale.write_bytes(b"an older version's module")
     monkeypatch.setattr(R, "_WASM_BACKEND", None)
     assert "alpha: Dense" in svg_texts(R.render_svg(DOT))
     assert cached.stat().st_size > 1000
+    assert not stale.exists()  # copies for other versions are cleaned up
 
 
 def wasmtime_version():
