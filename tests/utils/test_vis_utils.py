@@ -407,3 +407,19 @@ def test_jupyter_shows_drawings_models_and_graphs_as_svg_without_system_dot(no_s
         data, _ = fmt.format(obj)
         assert "image/svg+xml" in data, type(obj).__name__
         svg_texts(data["image/svg+xml"])  # parses as SVG
+
+
+def test_real_nested_sequential_expands_with_its_input_layer():
+    import minikeras as mk
+    from minikeras import layers as L
+
+    seq = mk.Sequential([L.Dense(4, input_shape=(3,), name="s1"), L.Dense(2, name="s2")],
+                        name="seq")
+    x = mk.Input((3,), name="x")
+    model = mk.Model(x, L.Dense(1, name="out")(seq(x)), name="m")
+    s = dot_structure(model_to_dot(model, expand_nested=True))
+    (inp,) = s.clusters["cluster_seq"][1] - {"seq/s1", "seq/s2"}
+    assert s.edges == {("x", inp), (inp, "seq/s1"), ("seq/s1", "seq/s2"), ("seq/s2", "out")}
+    assert dot_structure(model_to_dot(model)).edges == {("x", "seq"), ("seq", "out")}
+    with pytest.raises(ValueError, match="not built"):
+        model_to_dot(mk.Sequential([L.Dense(3)]))
