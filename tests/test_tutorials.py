@@ -31,7 +31,7 @@ def test_the_course_is_complete():
 
 def test_notebooks_match_their_sources():
     proc = subprocess.run(
-        [sys.executable, str(TUTORIALS / "_build" / "build.py"), "--check"],
+        [sys.executable, str(TUTORIALS / "source" / "build.py"), "--check"],
         capture_output=True, text=True, check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,4 +1,4 @@
-"""Write the tutorial notebooks (``tutorials/NN_*.ipynb``) from their sources in ``src/``.
+"""Write the tutorial notebooks (``tutorials/NN_*.ipynb``) from their sources beside this file.
 
 Each source is a Python file in the "percent" format that Jupytext and VS Code understand:
 ``# %%`` starts a code cell and ``# %% [markdown]`` a markdown cell whose lines are comments.
@@ -8,8 +8,8 @@ them. ``tests/test_tutorials.py`` checks the two stay in sync.
 
 Usage::
 
-    python tutorials/_build/build.py          # rewrite every notebook
-    python tutorials/_build/build.py --check  # exit 1 if a notebook is out of date
+    python tutorials/source/build.py          # rewrite every notebook
+    python tutorials/source/build.py --check  # exit 1 if a notebook is out of date
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 
 HERE = Path(__file__).resolve().parent
-SOURCES = HERE / "src"
+SOURCES = HERE
 TUTORIALS = HERE.parent
 
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             target.write_text(text, encoding="utf-8")
             print(f"wrote {target.relative_to(TUTORIALS.parent)}")
     if args.check and stale:
-        print("out of date (run python tutorials/_build/build.py): " + ", ".join(stale))
+        print("out of date (run python tutorials/source/build.py): " + ", ".join(stale))
         return 1
     return 0
 

@@ -228,7 +228,7 @@ except ValueError as err:
 # the layers you will meet in notebook 5:
 
 # %%
-from minikeras.layers import Dense  # noqa: E402
+from minikeras.layers import Dense
 
 layer = Dense(3, activation=swish)
 print(layer(np.ones((2, 5))))

@@ -220,7 +220,7 @@ plt.show()
 # notebook. It takes a function of tensors and the point at which to check it:
 
 # %%
-from minikeras import gradcheck  # noqa: E402
+from minikeras import gradcheck
 
 gradcheck(lambda w_: ((((w_ * x).sum() + b).tanh() - t) ** 2), [w.data])
 

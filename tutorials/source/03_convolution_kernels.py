@@ -1,0 +1,334 @@
+# %% [markdown]
+# # 3. Convolution kernels
+#
+# Convolutions are where a small deep-learning library spends nearly all of its time. This
+# notebook looks at how minikeras computes them, from the definition to a fast kernel:
+#
+# 1. the definition, and the **numpy reference twin** that reads like it;
+# 2. the **Numba kernel** the library runs, checked against the twin;
+# 3. why **loop order and memory layout** decide the speed: three versions of the same loop;
+# 4. a **timing plot** of kernel against reference;
+# 5. **depthwise vs standard** convolution.
+#
+# minikeras keeps images *channels last* (NHWC): an array of shape `(N, H, W, C)` holds `N`
+# images of `H` rows and `W` columns, each pixel a vector of `C` channels.
+
+# %%
+import inspect
+import time
+
+import matplotlib.pyplot as plt
+import numba
+import numpy as np
+
+from minikeras import kernels
+from minikeras.kernels import reference
+from minikeras.utils import set_random_seed
+
+set_random_seed(0)
+rng = np.random.default_rng(0)
+
+
+def best_time(fn, *args, repeat=5):
+    """The fastest of a few runs, in milliseconds (the minimum is the least noisy estimate)."""
+    fn(*args)  # warm up: the first call of a JIT kernel compiles it
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - start)
+    return 1000 * min(times)
+
+# %% [markdown]
+# ## The definition
+#
+# A **depthwise** convolution slides one small filter over each channel separately. With a
+# `(kh, kw, C)` kernel, stride 1 and no padding:
+#
+# $$ \text{out}[n, i, j, c] = \sum_{a < k_h} \sum_{b < k_w} x[n, i + a, j + b, c]\;
+#    k[a, b, c] . $$
+#
+# Written as loops, straight from the formula, in plain Python:
+
+# %%
+def depthwise_loops(x, k):
+    """Depthwise convolution exactly as the formula reads (stride 1, no padding)."""
+    n_img, height, width, channels = x.shape
+    kh, kw, _ = k.shape
+    out = np.zeros((n_img, height - kh + 1, width - kw + 1, channels), dtype=x.dtype)
+    for n in range(n_img):
+        for i in range(out.shape[1]):
+            for j in range(out.shape[2]):
+                for c in range(channels):
+                    for a in range(kh):
+                        for b in range(kw):
+                            out[n, i, j, c] += x[n, i + a, j + b, c] * k[a, b, c]
+    return out
+
+
+small_x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)
+small_k = rng.standard_normal((3, 3, 3)).astype(np.float32)
+print("output shape:", depthwise_loops(small_x, small_k).shape)
+
+# %% [markdown]
+# ## The numpy reference twin
+#
+# Six nested Python loops are far too slow for real data. The library's **reference** version
+# (`minikeras.kernels.reference`) turns the formula around: for one kernel tap `(a, b)`, the input
+# pixels it meets form a shifted *window* of the input with the output's shape. So a convolution
+# is "for each tap, add window times weight", two Python loops over the 9 taps and numpy doing
+# the rest. It handles strides, dilation and padding, and a depth multiplier `dm` (each channel
+# may have several filters, so the kernel is `(kh, kw, C, dm)`). Here it is, straight from the
+# library:
+
+# %%
+print(inspect.getsource(reference.depthwise_conv2d_forward))
+
+# %% [markdown]
+# The reference is short enough to trust by reading, so it is the *definition* every fast kernel
+# is tested against (with Hypothesis, on many random shapes). Let us check it against our loops:
+
+# %%
+twin = reference.depthwise_conv2d_forward(small_x, small_k[..., None])  # dm = 1
+print("reference == loops:", np.allclose(twin, depthwise_loops(small_x, small_k), atol=1e-5))
+
+# %% [markdown]
+# ## The Numba kernel
+#
+# `minikeras.kernels.depthwise_conv2d_forward` computes the same numbers with Numba, a compiler
+# that turns a Python function on numpy arrays into machine code. Its first call compiles (or
+# loads the compiled code from Numba's on-disk cache); later calls are fast.
+
+# %%
+x = rng.standard_normal((16, 32, 32, 32)).astype(np.float32)
+k = rng.standard_normal((3, 3, 32, 1)).astype(np.float32)
+
+start = time.perf_counter()
+fast = kernels.depthwise_conv2d_forward(x, k)
+print(f"first call (compile or load from cache): {1000 * (time.perf_counter() - start):.0f} ms")
+start = time.perf_counter()
+fast = kernels.depthwise_conv2d_forward(x, k)
+print(f"second call: {1000 * (time.perf_counter() - start):.1f} ms")
+slow = reference.depthwise_conv2d_forward(x, k)
+print("kernel == reference:", np.allclose(fast, slow, atol=1e-4))
+
+# %% [markdown]
+# ## Why loop order and layout matter
+#
+# The formula does not say in which order to run its loops, and the result is the same in any
+# order. The speed is not. Modern CPUs are fastest when the innermost loop walks **contiguous
+# memory** and does the **same multiply-add on neighbouring numbers**, because the compiler can
+# then use vector instructions (8 or 16 floats at a time) and the memory system can stream.
+#
+# Where do neighbouring numbers sit in an NHWC array? The strides tell us how many bytes to skip
+# to move one step along each axis:
+
+# %%
+print("shape  :", x.shape)
+print("strides:", x.strides, "bytes")
+
+# %% [markdown]
+# Channels are 4 bytes apart, columns `4*C` bytes apart. So **one image row is one contiguous
+# stream of `W*C` floats**, with the channels of pixel 0, then of pixel 1, and so on.
+#
+# Here are three Numba versions of the depthwise convolution (serial, to compare loop orders
+# alone):
+#
+# 1. **textbook**: the loops of the formula; for each output number, a scalar sum over taps;
+# 2. **channel innermost**: for each output pixel and tap, a loop over the `C` channels
+#    (contiguous, but short, and restarted for every pixel);
+# 3. **row stream**: for each output row and tap, one long loop over the whole row of `Wo*C`
+#    numbers. The tap's `C` weights are tiled along the row once, so the inner loop is
+#    `out_row[t] += x_row[t + shift] * k_tiled[t]`: contiguous, long, and trivially vectorised.
+#
+# Version 3 is the idea behind the library's kernel (`minikeras/kernels/depthwise.py`), which adds
+# strides, dilation, padding and threads.
+
+# %%
+@numba.njit
+def dw_textbook(x, k, out):
+    n_img, _, _, channels = x.shape
+    kh, kw, _ = k.shape
+    _, out_h, out_w, _ = out.shape
+    for n in range(n_img):
+        for i in range(out_h):
+            for j in range(out_w):
+                for c in range(channels):
+                    acc = 0.0
+                    for a in range(kh):
+                        for b in range(kw):
+                            acc += x[n, i + a, j + b, c] * k[a, b, c]
+                    out[n, i, j, c] = acc
+
+
+@numba.njit
+def dw_channel_inner(x, k, out):
+    n_img, _, _, channels = x.shape
+    kh, kw, _ = k.shape
+    _, out_h, out_w, _ = out.shape
+    out[:] = 0
+    for n in range(n_img):
+        for i in range(out_h):
+            for j in range(out_w):
+                for a in range(kh):
+                    for b in range(kw):
+                        for c in range(channels):
+                            out[n, i, j, c] += x[n, i + a, j + b, c] * k[a, b, c]
+
+
+@numba.njit(fastmath={"contract"})
+def dw_row_stream(x_rows, k_tiled, out_rows, channels):
+    # x_rows: (N, H, W*C); k_tiled: (kh, kw, Wo*C); out_rows: (N, Ho, Wo*C)
+    n_img = x_rows.shape[0]
+    kh, kw, length = k_tiled.shape
+    out_h = out_rows.shape[1]
+    out_rows[:] = 0
+    for n in range(n_img):
+        for i in range(out_h):
+            out_row = out_rows[n, i]
+            for a in range(kh):
+                x_row = x_rows[n, i + a]
+                for b in range(kw):
+                    src = x_row[b * channels : b * channels + length]
+                    weights = k_tiled[a, b]
+                    for t in range(length):
+                        out_row[t] += src[t] * weights[t]
+
+
+def run_row_stream(x, k2):
+    n_img, height, width, channels = x.shape
+    out_h, out_w = height - 2, width - 2
+    k_tiled = np.ascontiguousarray(np.tile(k2[:, :, None, :], (1, 1, out_w, 1)))
+    out = np.empty((n_img, out_h, out_w * channels), dtype=x.dtype)
+    dw_row_stream(x.reshape(n_img, height, width * channels),
+                  k_tiled.reshape(3, 3, out_w * channels), out, channels)
+    return out.reshape(n_img, out_h, out_w, channels)
+
+
+k2 = k[..., 0]
+out = np.empty((16, 30, 30, 32), dtype=np.float32)
+timings = {}
+timings["textbook"] = best_time(dw_textbook, x, k2, out)
+assert np.allclose(out, slow, atol=1e-4)
+timings["channel innermost"] = best_time(dw_channel_inner, x, k2, out)
+assert np.allclose(out, slow, atol=1e-4)
+timings["row stream"] = best_time(run_row_stream, x, k2)
+assert np.allclose(run_row_stream(x, k2), slow, atol=1e-4)
+timings["minikeras kernel (threads)"] = best_time(kernels.depthwise_conv2d_forward, x, k)
+timings["numpy reference"] = best_time(reference.depthwise_conv2d_forward, x, k)
+
+for name, ms in timings.items():
+    print(f"{name:28s} {ms:7.2f} ms   ({ms / timings['row stream']:4.1f}x the row stream)")
+
+# %% [markdown]
+# Same arithmetic, same compiler, very different times. The textbook order reads `x` with a jump
+# of `4*C` bytes for every tap and adds into one scalar, which the compiler cannot vectorise
+# without reordering the sum. The channel loop is contiguous but only `C` long and restarts for
+# every pixel and tap. The row stream does the most work per loop and the least bookkeeping.
+# (Timings vary from run to run on a busy machine; the order rarely changes.)
+#
+# ## A timing plot against the reference
+#
+# How does the gap grow with the image size? The reference does 9 numpy passes over the data, each
+# allocating temporaries; the kernel makes one pass per tap over rows that stay in cache.
+
+# %%
+sizes = [8, 16, 32, 48]
+ref_ms, jit_ms = [], []
+for size in sizes:
+    xs = rng.standard_normal((16, size, size, 32)).astype(np.float32)
+    ref_ms.append(best_time(reference.depthwise_conv2d_forward, xs, k, repeat=3))
+    jit_ms.append(best_time(kernels.depthwise_conv2d_forward, xs, k, repeat=3))
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(sizes, ref_ms, "o-", label="numpy reference")
+ax.plot(sizes, jit_ms, "s-", label="Numba kernel")
+ax.set_yscale("log")
+ax.set_xlabel("image height = width (batch 16, 32 channels, 3x3 kernel)")
+ax.set_ylabel("forward time (ms, log scale)")
+ax.set_title("Depthwise convolution forward")
+ax.legend()
+ax.grid(alpha=0.3, which="both")
+plt.show()
+print("speed-up:", [f"{r / j:.1f}x" for r, j in zip(ref_ms, jit_ms)])
+
+# %% [markdown]
+# ## Depthwise vs standard convolution
+#
+# A **standard** convolution mixes channels: every output channel `o` sums over *all* input
+# channels, with a kernel of shape `(kh, kw, Cin, Cout)`:
+#
+# $$ \text{out}[n, i, j, o] = \sum_{a, b, c} x[n, i + a, j + b, c]\; k[a, b, c, o]. $$
+#
+# A depthwise convolution is the special case where output channel `c` only looks at input
+# channel `c`: a standard kernel that is zero off the "channel diagonal". We can check that with
+# the library's standard-convolution kernel:
+
+# %%
+channels = small_x.shape[-1]
+block_diagonal = np.zeros((3, 3, channels, channels), dtype=np.float32)
+for c in range(channels):
+    block_diagonal[:, :, c, c] = small_k[:, :, c]
+standard = kernels.conv2d_forward(small_x, block_diagonal)
+depthwise = kernels.depthwise_conv2d_forward(small_x, small_k[..., None])
+print("depthwise == standard conv with a diagonal kernel:",
+      np.allclose(standard, depthwise, atol=1e-5))
+
+# %% [markdown]
+# Most of that standard kernel is zeros, i.e. wasted multiplications. Per output pixel, a
+# standard convolution does `kh*kw*Cin*Cout` multiply-adds; a depthwise one `kh*kw*C`. The two are
+# computed differently, too. The standard kernel lays every window out as one row of a matrix
+# ("im2col") and lets BLAS do a big matrix product; the depthwise kernel is the row stream above.
+
+# %%
+x_std = rng.standard_normal((16, 32, 32, 32)).astype(np.float32)
+k_std = rng.standard_normal((3, 3, 32, 32)).astype(np.float32)
+t_std = best_time(kernels.conv2d_forward, x_std, k_std)
+t_dw = best_time(kernels.depthwise_conv2d_forward, x_std, k)
+print(f"standard 3x3, 32 -> 32 channels: {t_std:6.2f} ms, {3 * 3 * 32 * 32:6d} MACs per pixel")
+print(f"depthwise 3x3, 32 channels:      {t_dw:6.2f} ms, {3 * 3 * 32:6d} MACs per pixel")
+
+# %% [markdown]
+# The depthwise convolution does 32 times less arithmetic, but it is not 32 times faster: it does
+# so little work per number loaded that memory, not arithmetic, limits it. That is why its kernel
+# must stream memory so carefully, and why a depthwise convolution alone is not a replacement for
+# a standard one: it never mixes channels. Notebook 4 adds the missing piece, a 1x1 "pointwise"
+# convolution, and gets the **separable** convolution.
+#
+# ## Gradients and threads
+#
+# Each kernel comes with its two gradients (`..._grad_input`, `..._grad_kernel`), each with a
+# numpy twin, and `minikeras.backend` wraps them into differentiable ops exactly as in notebook 2.
+# A quick `gradcheck` of the backend op in float64 (tiny shapes, so the full Jacobian is cheap):
+
+# %%
+from minikeras import backend as K
+from minikeras import gradcheck
+
+gradcheck(lambda a, b: K.depthwise_conv2d(a, b, strides=(2, 1), padding="same"),
+          [rng.standard_normal((1, 5, 4, 2)), rng.standard_normal((3, 3, 2, 2))])
+
+# %% [markdown]
+# The parallel kernels split their rows over Numba's threads. On a small machine two thread
+# pools (Numba's and the BLAS library's behind numpy) can fight for the cores when both *spin*
+# while idle, so before Numba starts its first pool minikeras picks the `workqueue` threading
+# layer, whose threads sleep when idle. You can override it with the environment variables
+# `NUMBA_THREADING_LAYER` or `MINIKERAS_THREADING_LAYER`, and the thread count with
+# `MINIKERAS_NUM_THREADS` (see the *Design* page of the documentation).
+
+# %%
+print("threading layer:", numba.threading_layer(), " threads:", numba.get_num_threads())
+
+# %% [markdown]
+# ## Summary
+#
+# * Every kernel has a numpy **reference twin** that reads as its definition; the tests hold the
+#   kernel to the twin.
+# * NHWC makes each image row one contiguous stream of `W*C` numbers; the fast depthwise kernel is
+#   a long multiply-add over such rows.
+# * Loop order changes the speed many times over without changing the result.
+# * A depthwise convolution is a standard one with a diagonal kernel: far less arithmetic, but
+#   no mixing of channels.
+#
+# **Try it:** time `dw_channel_inner` with `C = 4` and with `C = 128` channels. Which loop order
+# suffers most from few channels, and why?
