@@ -171,12 +171,16 @@ class Function:
         fn = cls._instance
         if fn is None:
             fn = cls._instance = cls()
-        arrays = [x.data if isinstance(x, Tensor) else as_array(x) for x in inputs]
-        watching = None
+        arrays = []
+        for x in inputs:  # a plain loop: cheaper than a comprehension for one or two inputs
+            arrays.append(x.data if isinstance(x, Tensor) else as_array(x))
         # STATE.active lists the tapes recording right now (empty under no_grad)
         if _tape.STATE.active and cls.differentiable:
             watching, needs = _tape.watchers(inputs)
-        ctx = Context(needs if watching else _NO_GRADS[len(arrays)])
+            ctx = Context(needs or _NO_GRADS[len(arrays)])
+        else:
+            watching = None
+            ctx = Context(_NO_GRADS[len(arrays)])
         try:
             out = fn.forward(ctx, *arrays, **params)
         except (ValueError, TypeError, IndexError) as err:

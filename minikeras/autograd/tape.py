@@ -81,38 +81,41 @@ class _RecordingState:
 STATE = _RecordingState()
 
 
-def watchers(inputs: tuple) -> tuple[list[GradientTape], tuple[bool, ...] | None]:
+def watchers(inputs: tuple) -> tuple[list[GradientTape] | None, tuple[bool, ...] | None]:
     """Find the recording tapes that watch any of ``inputs``.
 
     Trainable floating variables read inside a tape with
     ``watch_accessed_variables`` are watched on the spot (TensorFlow's behaviour).
 
     Returns:
-        The tapes that must record this op, and for each input whether its
-        gradient can be needed by any of them (``None`` when no tape watches).
+        The tapes that must record this op (empty or ``None`` when none), and
+        for each input whether its gradient can be needed by any of them
+        (``None`` when no tape watches).
     """
     active = STATE.active
     if len(active) == 1:
         # the common case, one open tape: one pass over the inputs, no bookkeeping
         tape = active[0]
-        needs = [_watches(tape, x) for x in inputs]
-        return (active, tuple(needs)) if True in needs else ([], None)
+        watched = tape._watched
+        needs = []
+        for x in inputs:
+            needs.append(id(x) in watched or (isinstance(x, Variable) and _autowatch(tape, x)))
+        return (active, tuple(needs)) if True in needs else (None, None)
     watching = []
     any_needs = [False] * len(inputs)
     for tape in active:
-        needs = [_watches(tape, x) for x in inputs]
+        watched = tape._watched
+        needs = [id(x) in watched or (isinstance(x, Variable) and _autowatch(tape, x))
+                 for x in inputs]
         if True in needs:
             watching.append(tape)
             any_needs = [a or b for a, b in zip(any_needs, needs)]
     return watching, (tuple(any_needs) if watching else None)
 
 
-def _watches(tape: GradientTape, x: Any) -> bool:
-    """Whether ``tape`` watches ``x``, auto-watching a trainable variable on first read."""
-    if id(x) in tape._watched:
-        return True
-    if (tape._watch_accessed_variables and isinstance(x, Variable) and x.trainable
-            and x.data.dtype.kind == "f"):
+def _autowatch(tape: GradientTape, x: Variable) -> bool:
+    """Watch a trainable floating variable the first time an op reads it on ``tape``."""
+    if tape._watch_accessed_variables and x.trainable and x.data.dtype.kind == "f":
         tape._watched[id(x)] = x
         return True
     return False
@@ -470,13 +473,14 @@ class GradientTape:
         """
         free = release and not self.persistent
         get, pop = grads.get, grads.pop
+        released = RELEASED
         for record in reversed(self._records):
             key = id(record.output)
             g = get(key) if keep is None or key in keep else pop(key, None)
             if g is None:
                 continue  # the target does not depend on this op
             ctx = record.ctx
-            if ctx.saved is RELEASED:
+            if ctx.saved is released:
                 raise RuntimeError(
                     f"GradientTape.gradient: the arrays saved by {record.op_name} were already "
                     "released by a non-persistent tape's gradient(); use persistent=True"
@@ -499,7 +503,9 @@ class GradientTape:
                 if not need or gx is None:
                     continue  # only watched tensors are marked as needing a gradient
                 xd = x.data
-                if type(gx) is not np.ndarray or gx.shape != xd.shape or gx.dtype != xd.dtype:
+                # fast path: the common gradient already has its input's shape and dtype
+                # (`is not` on dtypes: numpy shares one dtype object per builtin type)
+                if type(gx) is not np.ndarray or gx.shape != xd.shape or gx.dtype is not xd.dtype:
                     gx = fit_gradient(gx, x, record)
                 k = id(x)
                 prev = get(k)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 _uids = itertools.count()
+_new_object = object.__new__
 
 
 def as_array(value: Any, dtype: Any = None) -> np.ndarray:
@@ -58,10 +59,11 @@ class Tensor:
         self.name = name
         self.uid = next(_uids)
 
-    @classmethod
-    def _wrap(cls, data: np.ndarray, op: Any) -> Tensor:
-        t = Tensor.__new__(Tensor)
-        t.data = data if isinstance(data, np.ndarray) else np.asarray(data)
+    @staticmethod
+    def _wrap(data: np.ndarray, op: Any) -> Tensor:
+        """Make an op's output tensor: the fast constructor ``Function.apply`` uses."""
+        t = _new_object(Tensor)  # skips __init__ and its conversions: data is already an array
+        t.data = data if type(data) is np.ndarray else np.asarray(data)
         t.op = op
         t.name = None
         t.uid = next(_uids)

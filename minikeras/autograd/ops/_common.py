@@ -18,6 +18,8 @@ def pair(a: Any, b: Any) -> tuple[Any, Any]:
     ``x * 2.0`` keeps ``x`` in ``float32`` (numpy's 0-d arrays would not be
     "weak" and would promote to ``float64``).
     """
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        return a, b  # the common case, decided in two cheap checks
     if isinstance(a, _SCALARS) and not isinstance(b, _SCALARS):
         a = _scalar_like(a, b)
     elif isinstance(b, _SCALARS) and not isinstance(a, _SCALARS):

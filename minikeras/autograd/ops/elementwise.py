@@ -400,7 +400,7 @@ def clip(x: Any, lo: float | None, hi: float | None) -> Tensor:
     """Clip values into ``[lo, hi]`` (either bound may be ``None``)."""
     if lo is None and hi is None:
         raise ValueError("clip: at least one of lo and hi must be given, got None and None")
-    if lo is not None and hi is not None and lo > hi:
+    if lo is not None and hi is not None and np.any(np.asarray(lo) > np.asarray(hi)):
         raise ValueError(f"clip: lo must be <= hi, got lo={lo} and hi={hi}")
     return Clip.apply(x, lo=lo, hi=hi)
 
