@@ -1,0 +1,222 @@
+# %% [markdown]
+# # 4. Separable convolutions
+#
+# A standard 3x3 convolution from 64 to 128 channels has 73,728 weights and does that many
+# multiply-adds at every pixel. MobileNet and Xception showed that most of that work can be
+# skipped with little loss in accuracy, by **separating** the convolution into two cheap steps:
+#
+# 1. a **depthwise** convolution filters each input channel on its own (notebook 3);
+# 2. a **pointwise** 1x1 convolution mixes the channels at each pixel.
+#
+# This notebook takes `SeparableConv2D` apart: what it computes (verified by hand), its weights,
+# what it saves against `Conv2D` (a table and a plot), and the rules for its output shape.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from minikeras import Input
+from minikeras import backend as K
+from minikeras.kernels import conv_output_length, explicit_pads
+from minikeras.layers import Conv2D, SeparableConv2D
+from minikeras.utils import set_random_seed
+
+set_random_seed(0)
+rng = np.random.default_rng(0)
+
+# %% [markdown]
+# ## What it computes
+#
+# Let us make a layer with 4 input channels, a depth multiplier of 2 (each input channel gets two
+# depthwise filters) and 5 output filters, and call it on a batch of random images. Calling a
+# layer on a numpy array runs it at once ("eagerly") and builds its weights on the way.
+
+# %%
+layer = SeparableConv2D(5, 3, depth_multiplier=2, padding="same", activation="relu")
+images = rng.standard_normal((2, 6, 6, 4)).astype(np.float32)
+output = layer(images)
+print("output:", output.shape)
+for weight in layer.weights:
+    print(f"{weight.name:40s} {weight.shape}")
+
+# %% [markdown]
+# Three weights, in Keras's layouts:
+#
+# * `depthwise_kernel` `(kh, kw, in, depth_multiplier)` = `(3, 3, 4, 2)`: the depthwise filters.
+#   Depthwise output channel `c*dm + m` is input channel `c` filtered by `[:, :, c, m]`.
+# * `pointwise_kernel` `(1, 1, in*dm, filters)` = `(1, 1, 8, 5)`: a 1x1 convolution, i.e. one
+#   8x5 matrix applied at every pixel.
+# * `bias` `(filters,)`.
+#
+# Now compute the same output by hand, step by step, with the backend ops:
+
+# %%
+depthwise_kernel, pointwise_kernel, bias = (w.numpy() for w in layer.weights)
+
+step1 = K.depthwise_conv2d(images, depthwise_kernel, padding="same")
+print("after the depthwise step:", step1.shape, "(4 channels x depth multiplier 2)")
+
+step2 = K.conv2d(step1, pointwise_kernel)   # a 1x1 convolution...
+as_matmul = step1.numpy() @ pointwise_kernel[0, 0]   # ...is a matrix product at every pixel
+print("after the pointwise step:", step2.shape,
+      " 1x1 conv == matmul:", np.allclose(step2.numpy(), as_matmul, atol=1e-5))
+
+by_hand = np.maximum(step2.numpy() + bias, 0.0)   # bias, then the relu activation
+print("layer == depthwise, then pointwise, then bias and relu:",
+      np.allclose(output.numpy(), by_hand, atol=1e-5))
+
+# %% [markdown]
+# The layer itself does not run two separate ops: it calls one fused op,
+# `K.separable_conv2d`, which never stores the depthwise result in a separate tensor on the tape
+# and computes both gradients in one backward. The numbers are the same:
+
+# %%
+fused = K.separable_conv2d(images, depthwise_kernel, pointwise_kernel, padding="same")
+print("fused op == two steps:", np.allclose(fused.numpy(), step2.numpy(), atol=1e-5))
+
+# %% [markdown]
+# ## Parameters: a table
+#
+# For a `k x k` window, `C` input channels, depth multiplier `dm` and `F` filters (with biases):
+#
+# | layer | weights |
+# |---|---|
+# | `Conv2D` | $k^2 C F + F$ |
+# | `SeparableConv2D` | $k^2 C\,dm + C\,dm\,F + F$ |
+#
+# Let the layers count for themselves (`count_params()`), and check the formulas:
+
+# %%
+def conv_params(k, c, f):
+    return k * k * c * f + f
+
+
+def separable_params(k, c, f, dm=1):
+    return k * k * c * dm + c * dm * f + f
+
+
+print(f"{'k':>2} {'in':>4} {'filters':>7} | {'Conv2D':>9} {'Separable':>10} | {'ratio':>6}")
+for k, c, f in [(3, 3, 16), (3, 16, 32), (3, 64, 128), (3, 256, 256), (5, 64, 128)]:
+    inputs = Input((16, 16, c))
+    conv = Conv2D(f, k)
+    separable = SeparableConv2D(f, k)
+    conv(inputs)          # calling on a symbolic Input builds the weights
+    separable(inputs)
+    assert conv.count_params() == conv_params(k, c, f)
+    assert separable.count_params() == separable_params(k, c, f)
+    ratio = conv.count_params() / separable.count_params()
+    print(f"{k:>2} {c:>4} {f:>7} | {conv.count_params():>9,} {separable.count_params():>10,} "
+          f"| {ratio:>5.1f}x")
+
+# %% [markdown]
+# ## Multiply-adds: a plot
+#
+# The work per output pixel follows the same pattern (ignoring the bias): a standard convolution
+# does $k^2 C F$ multiply-adds, a separable one $k^2 C\,dm + C\,dm\,F$. With $dm = 1$ the ratio is
+#
+# $$ \frac{\text{separable}}{\text{standard}} = \frac{1}{F} + \frac{1}{k^2}, $$
+#
+# so for many filters a 3x3 separable convolution costs about 1/9 of a standard one, and a 5x5
+# about 1/25: the depthwise step is nearly free and the pointwise step dominates.
+
+# %%
+filters = np.array([8, 16, 32, 64, 128, 256, 512])
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for k in (3, 5, 7):
+    ratio = (k * k * 64 + 64 * filters) / (k * k * 64 * filters)
+    ax.plot(filters, ratio, "o-", label=f"{k}x{k} window")
+    ax.axhline(1 / (k * k), ls=":", color=ax.lines[-1].get_color())
+ax.set_xscale("log", base=2)
+ax.set_yscale("log")
+ax.set_xlabel("filters F (64 input channels)")
+ax.set_ylabel("separable / standard multiply-adds")
+ax.set_title("Cost of a separable convolution relative to Conv2D (dotted: 1/k²)")
+ax.legend()
+ax.grid(alpha=0.3, which="both")
+plt.show()
+
+# %% [markdown]
+# The price is expressiveness: a separable convolution can only represent kernels that factor
+# into "filter each channel, then mix". In practice networks built from them (MobileNet,
+# Xception) reach nearly the same accuracy with far fewer weights; notebook 6 trains one.
+#
+# ## The output shape rules
+#
+# Along each spatial axis, with input length $n$, window $k$, stride $s$ and dilation $d$ (the
+# dilated window spans $k_d = k + (k - 1)(d - 1)$ pixels), Keras defines:
+#
+# * `padding="valid"`: windows only where they fit, $\;n_\text{out} = \lceil (n - k_d + 1) / s
+#   \rceil$;
+# * `padding="same"`: pad with zeros so that $\;n_\text{out} = \lceil n / s \rceil$. The padding
+#   needed, $(n_\text{out} - 1)s + k_d - n$, is split in half, the odd pixel going **after**
+#   (TensorFlow's convention).
+#
+# The library's `conv_output_length` is that rule; here it is against what the layer reports
+# (`compute_output_shape`) and what a real call produces:
+
+# %%
+print(f"{'n':>3} {'k':>2} {'s':>2} {'d':>2} {'padding':>8} | {'formula':>7} {'layer':>5} "
+      f"{'call':>4} | pads")
+for n, k, s, d, padding in [(8, 3, 1, 1, "valid"), (8, 3, 1, 1, "same"), (8, 3, 2, 1, "valid"),
+                            (8, 3, 2, 1, "same"), (7, 3, 2, 1, "same"), (7, 5, 3, 1, "valid"),
+                            (9, 3, 1, 2, "valid"), (9, 3, 1, 2, "same")]:
+    formula = conv_output_length(n, k, padding, s, d)
+    layer = SeparableConv2D(2, k, strides=s, dilation_rate=d, padding=padding)
+    declared = layer.compute_output_shape((None, n, n, 1))[1]
+    actual = layer(np.zeros((1, n, n, 1), dtype=np.float32)).shape[1]
+    pads = explicit_pads(padding, (n, n), (k, k), (s, s), (d, d))[0]
+    print(f"{n:>3} {k:>2} {s:>2} {d:>2} {padding:>8} | {formula:>7} {declared:>5} {actual:>4} "
+          f"| {pads}")
+
+# %% [markdown]
+# A picture makes the rule concrete. Each row below is one output pixel; the shaded cells are
+# the input pixels its window reads (grey cells are zero padding). Input length 7, a 3-wide window
+# and stride 2:
+
+# %%
+def draw_windows(ax, n, k, s, padding):
+    before, after = explicit_pads(padding, (n, n), (k, k), (s, s))[0]
+    out = conv_output_length(n, k, padding, s)
+    for i in range(out):
+        for p in range(-before, n + after):
+            start = i * s - before
+            inside = start <= p < start + k
+            pad = p < 0 or p >= n
+            colour = ("tab:blue" if inside and not pad else "lightgrey" if inside
+                      else "whitesmoke" if pad else "white")
+            ax.add_patch(plt.Rectangle((p, -i), 0.9, 0.9, color=colour, ec="grey"))
+    ax.set_xlim(-before - 0.2, n + after + 0.1)
+    ax.set_ylim(-out + 0.8, 1.1)
+    ax.set_title(f'padding="{padding}": {out} outputs, pads {(before, after)}')
+    ax.set_xticks([p + 0.45 for p in range(n)], labels=[str(p) for p in range(n)])
+    ax.set_yticks([])
+    ax.set_xlabel("input pixel")
+
+
+fig, axes = plt.subplots(1, 2, figsize=(9, 2.6))
+draw_windows(axes[0], 7, 3, 2, "valid")
+draw_windows(axes[1], 7, 3, 2, "same")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# When a `"valid"` window does not fit at all, the layer says so when it is called (here on a
+# symbolic `Input`, before any data flows):
+
+# %%
+try:
+    SeparableConv2D(4, 5)(Input((3, 3, 1)))
+except ValueError as err:
+    print("ValueError:", err)
+
+# %% [markdown]
+# ## Summary
+#
+# * `SeparableConv2D` = depthwise convolution (`(kh, kw, in, dm)`), then a 1x1 pointwise
+#   convolution (`(1, 1, in*dm, filters)`), then bias and activation; the library fuses them.
+# * It needs about $1/F + 1/k^2$ of the weights and multiply-adds of a `Conv2D`.
+# * Output length: `valid` $\lceil (n - k_d + 1)/s \rceil$, `same` $\lceil n/s \rceil$ with the
+#   odd padding pixel after.
+#
+# **Try it:** with `depth_multiplier=4`, when is a separable convolution *more* expensive than a
+# standard one? Work it out with `separable_params`, then check with `count_params()`.
