@@ -30,3 +30,13 @@ class Model(Container, TrainingMixin):
         init = TrainingMixin.__dict__.get("__init__")
         if init is not None:
             init(self)
+
+    def save(self, filepath: str, overwrite: bool = True, include_optimizer: bool = True) -> None:
+        """Save architecture, weights and optimizer state to one ``.npz`` file (atomically).
+
+        Same as ``minikeras.models.save_model(self, filepath, ...)``; load it
+        back with ``minikeras.models.load_model``.
+        """
+        from minikeras.engine.saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
