@@ -157,3 +157,30 @@ def test_works_with_tape_gradients_float32():
     optimizers.Adam(0.1).apply_gradients([(g, w)])
     assert w.dtype == np.float32
     np.testing.assert_allclose(w.data, [0.9, 1.9], rtol=1e-5)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+    lambda: optimizers.RMSprop(0.01),
+    lambda: optimizers.Adagrad(0.1),
+    lambda: optimizers.Adam(0.01, amsgrad=True),
+])
+def test_fused_kernel_matches_numpy_path(monkeypatch, make):
+    rng = np.random.default_rng(1)
+    grads = [rng.normal(size=(4, 3)).astype(np.float32) for _ in range(4)]
+    results = []
+    for use_jit in (True, False):
+        monkeypatch.setattr(optimizers, "_USE_JIT", use_jit)
+        v = Variable(np.ones((4, 3), np.float32))
+        opt = make()
+        for g in grads:
+            opt.apply_gradients([(g, v)])
+        results.append(v.data.copy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-7)
+
+
+def test_non_contiguous_gradient_takes_numpy_path():
+    v = Variable(np.zeros((3, 2)))
+    g = np.arange(6.0).reshape(2, 3).T  # a transposed view
+    optimizers.SGD(1.0, momentum=0.5).apply_gradients([(g, v)])
+    np.testing.assert_allclose(v.data, -g)
