@@ -147,3 +147,13 @@ def test_lambda_callback_hooks_only_when_given():
     assert lst.wants_batch_logs
     lst.on_batch_end(4, {})
     assert got == [4]
+
+
+def test_progress_bar_when_display_is_dynamic(monkeypatch, capsys):
+    monkeypatch.setattr(callbacks, "_dynamic_display", lambda: True)
+    x, y = problem()
+    m = model()
+    m.fit(x, y, epochs=2, batch_size=40, verbose=1)
+    err = capsys.readouterr().err
+    assert "Epoch 1/2" in err and "Epoch 2/2" in err and "120/120" in err
+    assert "loss:" in err
