@@ -83,11 +83,12 @@ def reset_names() -> None:
 class _CallState:
     """Process-wide state of eager calls: nesting depth and the active loss collectors."""
 
-    __slots__ = ("depth", "collectors")
+    __slots__ = ("depth", "collectors", "dry_run")
 
     def __init__(self) -> None:
         self.depth = 0
         self.collectors: list[list] = []
+        self.dry_run = False  # shape inference by running `call` on zeros: no side effects
 
 
 CALL_STATE = _CallState()
@@ -583,7 +584,13 @@ class Layer:
         if sig.mask and "mask" not in kwargs:
             kwargs["mask"] = previous_mask
         input_shapes = [x.shape for x in inputs]
-        output_shape = self.compute_output_shape(input_shapes if was_list else input_shapes[0])
+        inferred_dtypes = None
+        if type(self).compute_output_shape is Layer.compute_output_shape and \
+                type(self).call is not Layer.call:
+            output_shape, inferred_dtypes = self._infer_by_dry_run(inputs, was_list, kwargs)
+        else:
+            output_shape = self.compute_output_shape(
+                input_shapes if was_list else input_shapes[0])
         multi = isinstance(output_shape, list)
         output_shapes = output_shape if multi else [output_shape]
         if not all(isinstance(s, (tuple, list)) for s in output_shapes):
@@ -597,7 +604,8 @@ class Layer:
         node_index = len(self._inbound_nodes)
         outputs = []
         for i, shape in enumerate(output_shapes):
-            t = KerasTensor(tuple(shape), self._output_dtype(inputs, i),
+            dtype = inferred_dtypes[i] if inferred_dtypes else self._output_dtype(inputs, i)
+            t = KerasTensor(tuple(shape), dtype,
                             name=f"{self.name}/output:{node_index}:{i}" if len(output_shapes) > 1
                             else f"{self.name}/output:{node_index}")
             t._keras_history = (self, node_index, i)
@@ -618,6 +626,44 @@ class Layer:
                            for _ in outputs], inputs=arg_inputs)
         return outputs if multi else outputs[0]
 
+    def _infer_by_dry_run(self, inputs: list, was_list: bool, kwargs: dict) -> tuple:
+        """Output shapes and dtypes of a layer without ``compute_output_shape``.
+
+        Runs ``call`` once on zeros (unknown dimensions set to 2) with recording,
+        losses and updates switched off, then marks as unknown (``None``) every
+        output dimension that changes when the unknown input dimensions change
+        (checked with a second run where they are 3). Falls back to the input
+        shape when ``call`` fails on zeros.
+        """
+        from minikeras.autograd.tape import no_grad
+
+        def run(fill: int) -> list:
+            arrays = [Tensor(np.zeros(tuple(fill if d is None else d for d in x.shape),
+                                      dtype=x.dtype)) for x in inputs]
+            call_kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
+            state = CALL_STATE
+            previous = state.dry_run, state.depth
+            state.dry_run, state.depth = True, state.depth + 1
+            try:
+                with no_grad():
+                    out = self.call(arrays if was_list else arrays[0], **call_kwargs)
+            finally:
+                state.dry_run, state.depth = previous
+            return out if isinstance(out, (list, tuple)) else [out]
+
+        input_shapes = [x.shape for x in inputs]
+        fallback = input_shapes if was_list else input_shapes[0]
+        try:
+            first = run(2)
+            second = run(3) if any(d is None for s in input_shapes for d in s) else first
+        except Exception:  # noqa: BLE001 - an unknown layer: identity, as Keras 2 assumed
+            return fallback, None
+        shapes = []
+        for a, b in zip(first, second):
+            shapes.append(tuple(d if d == e else None for d, e in zip(a.shape, b.shape)))
+        dtypes = [np.dtype(a.dtype).name for a in first]
+        return (shapes if len(shapes) > 1 else shapes[0]), dtypes
+
     def _output_dtype(self, inputs: list, index: int) -> str:
         """Dtype of symbolic output ``index`` (the layer's dtype)."""
         return self.dtype
@@ -633,6 +679,8 @@ class Layer:
         if losses is None or (isinstance(losses, (list, tuple)) and not losses):
             return
         items = list(losses) if isinstance(losses, (list, tuple)) else [losses]
+        if CALL_STATE.dry_run:
+            return
         if CALL_STATE.depth > 0 and not any(isinstance(x, KerasTensor) for x in items):
             for loss in items:
                 _route_call_loss(self, loss)
@@ -652,6 +700,8 @@ class Layer:
             items = updates
         else:
             items = [updates]
+        if CALL_STATE.dry_run:
+            return
         if CALL_STATE.depth > 0:
             for update in items:
                 _apply_update(update)

@@ -343,3 +343,32 @@ def test_graph_property_collects_connected_layers_and_nodes():
     assert isinstance(g, LayerGraph)
     assert [layer.name for layer in g.layers][-2:] == ["ga", "gb"]
     assert len(g.nodes) == 3 and "3 layers" in repr(g)
+
+
+# ---- shape inference for layers without compute_output_shape ----------------------
+def test_missing_compute_output_shape_is_inferred_by_a_side_effect_free_dry_run():
+    class FirstTwoAndArgmax(Layer):
+        def build(self, input_shape):
+            self.moving = self.add_weight("moving", (1,), initializer="zeros", trainable=False)
+            super().build(input_shape)
+
+        def call(self, x):
+            self.add_update((self.moving, np.ones(1)))
+            self.add_loss(x.sum())
+            from minikeras import backend as K
+
+            return [x[:, :2] * 1.0, K.argmax(x, axis=-1)]
+
+    layer = FirstTwoAndArgmax()
+    with collect_call_losses() as extra, GradientTape() as tape:
+        a, b = layer(Input((5,)))
+    assert a.shape == (None, 2) and a.dtype == "float32"
+    assert b.shape == (None,) and b.dtype.startswith("int")
+    assert extra == [] and len(tape) == 0 and layer.moving.data[0] == 0.0
+    assert layer.output_shape == [(None, 2), (None,)]
+
+    class Broken(Layer):
+        def call(self, x):
+            raise RuntimeError("needs real data")
+
+    assert Broken()(Input((3,))).shape == (None, 3)  # falls back to identity
