@@ -66,14 +66,21 @@ def numpy_with_backward(x: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
     return gx + g
 
 
-def best_time(fn, repeat: int) -> float:
-    """Best wall time of ``repeat`` runs, in seconds (after one warm-up run)."""
-    fn()
-    best = float("inf")
+def best_times(fns: dict, repeat: int) -> dict[str, float]:
+    """Best wall time of each function over ``repeat`` rounds, in seconds.
+
+    The variants take turns within each round, so a burst of load from other
+    processes on the machine hits them all alike; the minimum is the least
+    disturbed run.
+    """
+    for fn in fns.values():
+        fn()  # warm-up
+    best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
@@ -90,19 +97,20 @@ def run(shape: tuple[int, ...], n_ops: int, repeat: int) -> dict[str, float]:
         tape.gradient(y, x)
 
     n = n_ops // 4 * 4
-    return {
-        "numpy": best_time(lambda: chain_numpy(xa, ca, n_ops), repeat) / n * 1e6,
-        "numpy fwd+bwd": best_time(lambda: numpy_with_backward(xa, ca, n_ops), repeat) / n * 1e6,
-        "no tape": best_time(lambda: chain_tensor(x, c, n_ops), repeat) / n * 1e6,
-        "tape+grad": best_time(recorded, repeat) / n * 1e6,
-    }
+    seconds = best_times({
+        "numpy": lambda: chain_numpy(xa, ca, n_ops),
+        "numpy fwd+bwd": lambda: numpy_with_backward(xa, ca, n_ops),
+        "no tape": lambda: chain_tensor(x, c, n_ops),
+        "tape+grad": recorded,
+    }, repeat)
+    return {name: t / n * 1e6 for name, t in seconds.items()}
 
 
 def main() -> None:
     """Print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=400, help="ops in the chain (multiple of 4)")
-    parser.add_argument("--repeat", type=int, default=20, help="timed runs; the best is kept")
+    parser.add_argument("--repeat", type=int, default=50, help="timed runs; the best is kept")
     args = parser.parse_args()
     print(f"chain of {args.ops} elementwise ops (mul, add, tanh, sub); best of {args.repeat}")
     print(f"{'shape':>10} | {'numpy':>8} | {'np f+b':>8} | {'no tape':>8} | "

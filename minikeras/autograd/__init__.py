@@ -10,11 +10,17 @@ Example:
     array([2., 4., 6.], dtype=float32)
 """
 
+from minikeras.autograd import _memory
+
 from minikeras.autograd.tensor import Tensor, Variable, as_array  # isort: skip
 from minikeras.autograd import ops
 from minikeras.autograd.function import Context, Function, Record
 from minikeras.autograd.gradcheck import GradcheckError, gradcheck
 from minikeras.autograd.tape import GradientTape, no_grad
+
+# every training step frees and re-allocates its arrays: keep that memory in the process
+# instead of page-faulting it back each step (see _memory.py; MINIKERAS_MALLOC=default opts out)
+_memory.keep_freed_memory()
 
 __all__ = [
     "Context", "Function", "GradcheckError", "GradientTape", "Record", "Tensor", "Variable",

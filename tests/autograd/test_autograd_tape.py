@@ -360,3 +360,25 @@ def test_iteration_and_len():
         x * 2.0
         x + 1.0
     assert len(tape) == 2 and [r.op_name for r in tape] == ["Multiply", "Add"]
+
+
+def test_freed_memory_is_kept_in_process_on_glibc():
+    # every step frees and re-allocates its arrays; glibc must reuse them, not page-fault them
+    # back in (minikeras.autograd._memory). Checked in a fresh process: the setting is global.
+    import subprocess
+
+    code = ("import minikeras.autograd._memory as m, minikeras; print(m.applied)")
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("MALLOC_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout.strip()
+    if not sys.platform.startswith("linux"):
+        assert out == "False"
+        return
+    opted_out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               env={**env, "MINIKERAS_MALLOC": "default"}, check=True)
+    assert opted_out.stdout.strip() == "False"
+    assert out in ("True", "False")  # False only where libc is not glibc (e.g. musl)
+    import platform
+
+    if platform.libc_ver()[0] == "glibc":
+        assert out == "True"
