@@ -598,7 +598,8 @@ class Layer:
                 f"Layer {self.name}: compute_output_shape must return a shape tuple (or a list "
                 f"of them) for input shape(s) {input_shapes}, got {output_shape!r}"
             )
-        output_mask = self.compute_mask(arg_inputs, kwargs.get("mask", previous_mask))
+        output_mask = self._symbolic_mask(arg_inputs, kwargs.get("mask", previous_mask),
+                                          output_shapes)
         output_masks = output_mask if isinstance(output_mask, list) else \
             [output_mask] * len(output_shapes)
         node_index = len(self._inbound_nodes)
@@ -625,6 +626,25 @@ class Layer:
             self.add_loss([KerasTensor((), self.dtype, name=f"{self.name}/activity_regularization")
                            for _ in outputs], inputs=arg_inputs)
         return outputs if multi else outputs[0]
+
+    def _symbolic_mask(self, inputs: Any, mask: Any, output_shapes: list) -> Any:
+        """``compute_mask`` on KerasTensors; a mask computed from values becomes a placeholder.
+
+        A layer whose ``compute_mask`` needs data (e.g. ``x != 0``) cannot run
+        on symbolic inputs; its output is then marked as masked with a boolean
+        KerasTensor of the output shape without the last axis. The real masks
+        are computed when the model runs on data.
+        """
+        try:
+            return self.compute_mask(inputs, mask)
+        except TypeError:
+            if not self.supports_masking and mask is not None:
+                raise
+        except (AttributeError, ValueError, IndexError):
+            pass
+        masks = [KerasTensor(tuple(s)[:-1], "bool", name=f"{self.name}/mask") for s in
+                 output_shapes]
+        return masks if len(masks) > 1 else masks[0]
 
     def _infer_by_dry_run(self, inputs: list, was_list: bool, kwargs: dict) -> tuple:
         """Output shapes and dtypes of a layer without ``compute_output_shape``.

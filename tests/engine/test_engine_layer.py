@@ -372,3 +372,22 @@ def test_missing_compute_output_shape_is_inferred_by_a_side_effect_free_dry_run(
             raise RuntimeError("needs real data")
 
     assert Broken()(Input((3,))).shape == (None, 3)  # falls back to identity
+
+
+def test_data_dependent_compute_mask_gets_a_symbolic_placeholder():
+    class ZeroMask(Layer):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.supports_masking = True
+
+        def compute_mask(self, inputs, mask=None):
+            return inputs.data != 0  # needs values
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+    y = ZeroMask(name="zm")(Input((4, 3)))
+    assert isinstance(y._keras_mask, KerasTensor)
+    assert y._keras_mask.shape == (None, 4) and y._keras_mask.dtype == "bool"
+    with pytest.raises(TypeError, match="does not support masking"):
+        Lin(2, name="nomask2")(y)
