@@ -1,23 +1,11 @@
-"""Utilities: model summaries, drawing (``plot_model``), random seeds, helpers.
+"""Utilities: model summaries, drawing both graphs, random seeds, serialisation helpers."""
 
-Other parts of minikeras add their names here; optional modules are
-imported only if present so a missing one never breaks ``import minikeras``.
-"""
-
+from minikeras.utils.random import set_random_seed
 from minikeras.utils.summary import count_params, print_summary
+from minikeras.utils.tape_plot import plot_tape, tape_to_dot
+from minikeras.utils.vis_utils import model_to_dot, plot_model
 
-__all__ = ["count_params", "print_summary"]
-
-try:
-    from minikeras.utils.vis_utils import model_to_dot, plot_model
-except ImportError:  # drawing support not installed / not written yet
-    pass
-else:
-    __all__ += ["model_to_dot", "plot_model"]
-
-try:
-    from minikeras.utils.random import set_random_seed
-except ImportError:
-    pass
-else:
-    __all__ += ["set_random_seed"]
+__all__ = [
+    "count_params", "model_to_dot", "plot_model", "plot_tape", "print_summary",
+    "set_random_seed", "tape_to_dot",
+]
