@@ -873,7 +873,17 @@ class Layer:
     # ---- misc -------------------------------------------------------------
     @property
     def scope_name(self) -> str:
-        """The name scope the layer's weights live under (``"<name>/..."``)."""
+        """The name scope the layer's weights live under (``"<name>/..."``).
+
+        Raises:
+            ValueError: Before the layer is built or called, as TensorFlow's
+                layers did: the scope only exists once weights are created.
+        """
+        if not self.built and not self._inbound_nodes:
+            raise ValueError(
+                f"No name scope available for layer {self.name!r}: it has not been used yet. "
+                "The scope is set the first time the layer is built or called."
+            )
         return self.name
 
     @property

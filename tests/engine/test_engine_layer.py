@@ -391,3 +391,11 @@ def test_data_dependent_compute_mask_gets_a_symbolic_placeholder():
     assert y._keras_mask.shape == (None, 4) and y._keras_mask.dtype == "bool"
     with pytest.raises(TypeError, match="does not support masking"):
         Lin(2, name="nomask2")(y)
+
+
+def test_scope_name_before_use_raises_value_error():
+    layer = Stats(name="unused")
+    with pytest.raises(ValueError, match="unused.*not been used"):
+        _ = layer.scope_name
+    layer.build((None, 3))
+    assert layer.scope_name == "unused"
