@@ -13,8 +13,9 @@ Usage::
     python benchmarks/bench_kernels.py --repeat 50 --workloads W1 W2
     python benchmarks/bench_kernels.py --skip-extras   # only the table
 
-Measurements alternate between the frameworks repetition by repetition, so a noisy neighbour on
-the machine slows all of them alike instead of whichever happened to run at that moment.
+Measurements alternate between the frameworks in blocks, so a noisy neighbour on the machine slows
+all of them alike instead of whichever happened to run at that moment. The output gradient (all
+ones) is made once, outside the timed steps, for every framework.
 """
 
 from __future__ import annotations
@@ -67,11 +68,13 @@ def minikeras_steps(spec, arrays):
     def forward():
         return separable_conv2d(x, dk, pk, strides=s, padding=pad, bias=b)
 
+    seed = np.ones(forward().shape, np.float32)
+
     def forward_backward():
         with GradientTape() as tape:
             tape.watch([x, dk, pk, b])
             z = separable_conv2d(x, dk, pk, strides=s, padding=pad, bias=b)
-        return tape.gradient(z, [x, dk, pk, b], output_gradients=np.ones(z.shape, np.float32))
+        return tape.gradient(z, [x, dk, pk, b], output_gradients=seed)
 
     return forward, forward_backward
 
@@ -90,16 +93,17 @@ def numpy_steps(spec, arrays):
         y = ref.depthwise_conv2d_forward(x, dk, strides, (1, 1), pads)
         return y @ p2 + b
 
+    g = np.ones_like(forward())
+
     def forward_backward():
         y = ref.depthwise_conv2d_forward(x, dk, strides, (1, 1), pads)
-        z = y @ p2 + b
-        g = np.ones_like(z)
+        z = y @ p2 + b  # the forward output, as the other frameworks compute it too
         gb = g.reshape(-1, f).sum(axis=0)
         gp = y.reshape(-1, c * dm).T @ g.reshape(-1, f)
         gy = g @ p2.T
         gx = ref.depthwise_conv2d_grad_input(gy, dk, x.shape, strides, (1, 1), pads)
         gk = ref.depthwise_conv2d_grad_kernel(x, gy, dk.shape, strides, (1, 1), pads)
-        return gx, gk, gp, gb
+        return z, (gx, gk, gp, gb)
 
     return forward, forward_backward
 
@@ -126,9 +130,11 @@ def torch_steps(spec, arrays, torch):
         with torch.no_grad():
             return conv(conv(x, dk, stride=s, padding=padding, groups=c), pk, b)
 
+    seed = torch.ones_like(forward())
+
     def forward_backward():
         z = conv(conv(x, dk, stride=s, padding=padding, groups=c), pk, b)
-        return torch.autograd.grad(z, [x, dk, pk, b], grad_outputs=torch.ones_like(z))
+        return torch.autograd.grad(z, [x, dk, pk, b], grad_outputs=seed)
 
     return forward, forward_backward
 
@@ -145,17 +151,24 @@ def load_torch(threads):
 # ------------------------------------------------------------------------------ timing
 
 
-def interleaved_medians(candidates, repeat, warmup):
-    """Median seconds per candidate, running them in turn each repetition."""
+def interleaved_medians(candidates, repeat, warmup, rounds=3):
+    """Median seconds per candidate, running them in turn, in blocks of ``repeat // rounds``.
+
+    Blocks rather than single calls: after a call, the other framework's idle thread pool may
+    still be spinning for a moment, which would slow whichever runs next. Several rounds
+    spread a noisy neighbour's bursts over all candidates alike.
+    """
     for fn in candidates.values():
         for _ in range(warmup):
             fn()
     times = {name: [] for name in candidates}
-    for _ in range(repeat):
+    block = max(1, repeat // rounds)
+    for _ in range(rounds):
         for name, fn in candidates.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(block):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
@@ -166,7 +179,7 @@ def check_agreement(spec, arrays, torch):
     scale = lambda a: max(1.0, float(np.abs(a).max()))  # noqa: E731
     z_mk, z_np = mk_f().numpy(), np_f()
     assert np.abs(z_mk - z_np).max() < 1e-3 * scale(z_np), "minikeras forward != numpy"
-    for g_mk, g_np in zip(mk_fb(), np_fb()):
+    for g_mk, g_np in zip(mk_fb(), np_fb()[1]):
         g_mk = g_mk.numpy() if hasattr(g_mk, "numpy") else g_mk
         assert np.abs(g_mk - g_np).max() < 1e-3 * scale(g_np), "minikeras gradient != numpy"
     if torch is not None:
@@ -175,7 +188,7 @@ def check_agreement(spec, arrays, torch):
         assert np.abs(z_t - z_np).max() < 1e-3 * scale(z_np), "torch forward != numpy"
 
 
-def run_table(names, repeat, warmup, threads):
+def run_table(names, repeat, warmup, threads, with_numpy=True):
     torch = load_torch(threads)
     rows = []
     for name in names:
@@ -190,10 +203,10 @@ def run_table(names, repeat, warmup, threads):
             if th is not None:
                 candidates["torch"] = th[index]
             result = interleaved_medians(candidates, repeat, warmup)
-            # The numpy reference is 10-100x slower: a few repetitions are enough.
-            result["numpy"] = interleaved_medians({"numpy": npy[index]}, max(3, repeat // 10), 1)[
-                "numpy"
-            ]
+            if with_numpy:  # 10-100x slower: a few repetitions are enough
+                result["numpy"] = interleaved_medians(
+                    {"numpy": npy[index]}, max(3, repeat // 10), 1, rounds=1
+                )["numpy"]
             rows.append((name, phase, result))
     print_table(rows, torch is not None)
     return rows
@@ -203,14 +216,16 @@ def print_table(rows, with_torch):
     head = f"{'workload':8} {'phase':8} {'minikeras ms':>12}"
     if with_torch:
         head += f" {'torch ms':>9} {'mk/torch':>8}"
-    head += f" {'numpy ms':>9} {'mk/numpy':>8}"
+    if rows and "numpy" in rows[0][2]:
+        head += f" {'numpy ms':>9} {'mk/numpy':>8}"
     print(head)
     print("-" * len(head))
     for name, phase, r in rows:
         line = f"{name:8} {phase:8} {1e3 * r['minikeras']:12.2f}"
         if with_torch:
             line += f" {1e3 * r['torch']:9.2f} {r['minikeras'] / r['torch']:8.2f}"
-        line += f" {1e3 * r['numpy']:9.2f} {r['minikeras'] / r['numpy']:8.3f}"
+        if "numpy" in r:
+            line += f" {1e3 * r['numpy']:9.2f} {r['minikeras'] / r['numpy']:8.3f}"
         print(line)
 
 
@@ -287,12 +302,14 @@ def main():
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--torch-threads", type=int, default=2)
     parser.add_argument("--skip-extras", action="store_true", help="only the timing table")
+    parser.add_argument("--no-numpy", action="store_true", help="skip the (slow) numpy reference")
     args = parser.parse_args()
     from minikeras.kernels.threads import num_threads
 
     env = {k: v for k, v in os.environ.items() if k.startswith(("NUMBA_", "OMP_", "OPENBLAS_"))}
     print(f"numba threads: {num_threads()}, env: {env or 'defaults'}")
-    run_table(args.workloads, args.repeat, args.warmup, args.torch_threads)
+    print(f"load average before: {os.getloadavg()[0]:.2f} (other processes skew timings)")
+    run_table(args.workloads, args.repeat, args.warmup, args.torch_threads, not args.no_numpy)
     import numba
 
     print(f"numba threading layer: {numba.threading_layer()}")

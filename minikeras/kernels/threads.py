@@ -15,9 +15,17 @@ What minikeras does, once, on the first kernel call (never at ``import minikeras
   so idle OpenMP threads sleep instead of spinning.
 * ``MINIKERAS_NUM_THREADS=n`` sets numba's thread count (``numba.set_num_threads``); otherwise numba
   uses ``NUMBA_NUM_THREADS`` (default: the number of cores).
+* OpenBLAS (numpy's matmul) is limited to ``MINIKERAS_BLAS_THREADS`` threads, default **1**, through
+  OpenBLAS's runtime ``set_num_threads`` (numpy is already loaded by then, so its environment
+  variables would come too late). ``MINIKERAS_BLAS_THREADS=0`` leaves OpenBLAS alone, and so does
+  setting ``OPENBLAS_NUM_THREADS`` or ``OMP_NUM_THREADS`` yourself.
 
-OpenBLAS's own thread count is left alone (set ``OPENBLAS_NUM_THREADS`` before importing numpy if
-you want to change it); the measurements behind these choices are in ``benchmarks/README.md``.
+Why one BLAS thread: OpenBLAS's idle workers busy-wait for a while after every call. A separable
+convolution alternates matmuls with numba kernels many times per step, so those spinning workers
+sit on the cores the numba kernels need. On this 2-core machine (shared with other jobs) the
+forward+backward step of the benchmark workloads took 2-10x longer with two BLAS threads than
+with one; single-threaded BLAS costs at most ~2x on the matmuls alone on an idle machine. The
+measurements are in ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -58,6 +66,54 @@ def configure() -> None:
         if count < 1:
             raise ValueError(f"MINIKERAS_NUM_THREADS must be a positive integer, got {requested!r}")
         numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+    blas = os.environ.get("MINIKERAS_BLAS_THREADS")
+    if blas is None and not (
+        "OPENBLAS_NUM_THREADS" in os.environ or "OMP_NUM_THREADS" in os.environ
+    ):
+        blas = "1"
+    if blas and blas != "0":
+        set_blas_threads(int(blas))
+
+
+# Names of OpenBLAS's runtime thread setter across builds (plain, 64-bit-int, numpy's scipy_ one).
+_BLAS_SETTERS = (
+    "scipy_openblas_set_num_threads64_",
+    "openblas_set_num_threads64_",
+    "openblas_set_num_threads",
+)
+
+
+def set_blas_threads(count: int) -> bool:
+    """Set the thread count of the OpenBLAS that numpy loaded, at run time.
+
+    Args:
+        count: Number of threads for subsequent BLAS calls.
+
+    Returns:
+        True if an OpenBLAS library was found and told; False otherwise (another BLAS, or not
+        Linux): nothing is changed then.
+    """
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
+    except OSError:
+        return False
+    done = False
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in _BLAS_SETTERS:
+            setter = getattr(lib, name, None)
+            if setter is not None:
+                setter.argtypes = [ctypes.c_int]
+                setter(count)
+                done = True
+                break
+    return done
 
 
 def num_threads() -> int:

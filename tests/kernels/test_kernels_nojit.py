@@ -22,8 +22,16 @@ def _run(args, **env):
 
 def test_jit_tests_pass_with_jit_disabled():
     result = _run(
-        ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/kernels/test_kernels_jit.py",
-         "-k", "twin or ties or cast"],
+        [
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/kernels/test_kernels_jit.py",
+            "-k",
+            "twin or ties or cast",
+        ],
         NUMBA_DISABLE_JIT="1",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -52,16 +60,52 @@ def test_importing_minikeras_does_not_import_numba():
     assert result.stdout.strip() == "False"
 
 
-def test_threading_default_and_user_override():
-    code = (
-        "import numpy as np, numba\n"
-        "from minikeras import kernels\n"
-        "kernels.depthwise_conv2d_forward(np.ones((1, 3, 3, 1)), np.ones((1, 1, 1, 1)))\n"
-        "print(numba.threading_layer(), numba.get_num_threads())\n"
+_THREADS_REPORT = (
+    "import ctypes, numpy as np, numba\n"
+    "blas = [l.split()[-1] for l in open('/proc/self/maps') if 'openblas' in l.lower()]\n"
+    "get = getattr(ctypes.CDLL(blas[0]), 'scipy_openblas_get_num_threads64_', None)\n"
+    "before = get() if get else -1\n"
+    "from minikeras import kernels\n"
+    "kernels.depthwise_conv2d_forward(np.ones((1, 3, 3, 1)), np.ones((1, 1, 1, 1)))\n"
+    "after = get() if get else -1\n"
+    "print(numba.threading_layer(), numba.get_num_threads(), before, after)\n"
+)
+
+
+def _clean_env():
+    # The defaults only apply when the user has not chosen; start from a clean slate.
+    names = (
+        "NUMBA_THREADING_LAYER",
+        "OPENBLAS_NUM_THREADS",
+        "OMP_NUM_THREADS",
+        "MINIKERAS_BLAS_THREADS",
+        "MINIKERAS_NUM_THREADS",
+        "MINIKERAS_THREADING_LAYER",
     )
-    default = _run(["-c", code])
-    assert default.returncode == 0, default.stderr
-    assert default.stdout.split()[0] == "workqueue"
-    user = _run(["-c", code], NUMBA_THREADING_LAYER="omp", MINIKERAS_NUM_THREADS="1")
-    assert user.returncode == 0, user.stderr
-    assert user.stdout.split() == ["omp", "1"]
+    return {k: v for k, v in os.environ.items() if k not in names}
+
+
+def _run_clean(**env):
+    full_env = dict(_clean_env(), PYTHONPATH=str(ROOT), **env)
+    return subprocess.run(
+        [sys.executable, "-c", _THREADS_REPORT], capture_output=True, text=True, env=full_env
+    )
+
+
+def test_threading_defaults():
+    result = _run_clean()
+    assert result.returncode == 0, result.stderr
+    layer, _, blas_before, blas_after = result.stdout.split()
+    assert layer == "workqueue"
+    if blas_before != "-1":  # numpy's bundled OpenBLAS: limited to one thread
+        assert blas_after == "1"
+
+
+def test_threading_user_choices_win():
+    result = _run_clean(
+        NUMBA_THREADING_LAYER="omp", MINIKERAS_NUM_THREADS="1", MINIKERAS_BLAS_THREADS="0"
+    )
+    assert result.returncode == 0, result.stderr
+    layer, threads, blas_before, blas_after = result.stdout.split()
+    assert (layer, threads) == ("omp", "1")
+    assert blas_after == blas_before  # 0 = leave OpenBLAS alone
