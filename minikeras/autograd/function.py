@@ -24,8 +24,10 @@ from minikeras.autograd.tensor import Tensor, as_array
 class Context:
     """Scratch space an op keeps between its forward and its backward.
 
-    ``forward`` stores arrays with ``ctx.save(...)`` and any other value as a
-    plain attribute (``ctx.axis = axis``); ``backward`` reads them back.
+    ``forward`` stores arrays with ``ctx.save(...)`` and small values (axes,
+    shapes, flags) as plain attributes (``ctx.axis = axis``); ``backward``
+    reads them back. Keep arrays in ``save``: that is what a non-persistent
+    tape frees as soon as the reverse sweep has used them.
 
     Attributes:
         saved: The arrays saved by ``ctx.save(...)`` during forward.
@@ -47,9 +49,13 @@ class Context:
         self.saved = arrays
 
     def release(self) -> None:
-        """Drop everything the op kept, so memory is freed once the gradient is taken."""
+        """Drop the saved arrays, so memory is freed once the gradient is taken.
+
+        Only what ``save`` kept is dropped here, which is why ops keep arrays
+        with ``ctx.save`` and only small values (axes, shapes) as attributes:
+        those go when the record itself goes.
+        """
         self.saved = _tape.RELEASED
-        self.__dict__.clear()
 
     @property
     def released(self) -> bool:
