@@ -124,8 +124,8 @@ def _numeric_grad(func: Callable, arrays: list[np.ndarray], i: int, w: np.ndarra
     return g
 
 
-def _report(i: int, analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float,
-            what: str) -> str | None:
+def _report(i: int, shape: tuple, analytic: np.ndarray, numeric: np.ndarray, atol: float,
+            rtol: float, what: str) -> str | None:
     err = np.abs(analytic - numeric)
     bad = err > atol + rtol * np.abs(numeric)
     if not bad.any():
@@ -134,7 +134,8 @@ def _report(i: int, analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol
     a, n = analytic[worst], numeric[worst]
     rel = abs(a - n) / max(abs(n), 1e-300)
     return (
-        f"gradcheck: {what} for input {i} disagrees at index {tuple(int(k) for k in worst)}: "
+        f"gradcheck: {what} for input {i} (shape {shape}) disagrees at index "
+        f"{tuple(int(k) for k in worst)}: "
         f"analytic {a:.8g}, numerical {n:.8g}, absolute error {abs(a - n):.3g}, relative "
         f"error {rel:.3g} ({int(bad.sum())} of {bad.size} entries out of tolerance)"
     )
@@ -160,7 +161,8 @@ def _full(func, arrays, out0, eps, atol, rtol, rng) -> str | None:
             down = _evaluate(func, arrays).reshape(-1)
             flat[j] = old
             numeric[:, j] = (up - down) / (2 * eps)
-        msg = _report(i, analytic, numeric, atol, rtol, "the Jacobian (output, input)")
+        msg = _report(i, x.shape, analytic, numeric, atol, rtol,
+                      "the Jacobian (flat output index, flat input index)")
         if msg:
             return msg
     return None
@@ -184,7 +186,8 @@ def _directional(func, arrays, out0, eps, atol, rtol, rng) -> str | None:
             if x.size <= 20000:
                 # find where it goes wrong, so the message names an index
                 full = _numeric_grad(func, arrays, i, w, eps)
-                msg = _report(i, grads[i], full, atol, rtol, "the gradient of a random projection")
+                msg = _report(i, x.shape, grads[i], full, atol, rtol,
+                              "the gradient of a random projection")
                 if msg:
                     return msg
             return (
