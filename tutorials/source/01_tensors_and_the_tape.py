@@ -80,8 +80,7 @@ print(tape)
 # %% [markdown]
 # Read the listing line by line. `[i]` is the op's place on the tape; `%n` is a tensor's
 # identity number (`tensor.uid`), and `[3]` or `[]` its shape (`[]` is a scalar). Named tensors
-# (our variables and `x`) appear by name; a plain number such as `t` or the exponent `2` appears
-# as a constant.
+# (our variables and `x`) appear by name; a plain number such as `t` appears as a constant.
 #
 # Each record is a small object you can inspect:
 
