@@ -205,8 +205,14 @@ def _format_logs(logs: dict, keys: Iterable[str]) -> str:
 
 def _dynamic_display() -> bool:
     """Whether a live bar will render: a terminal, or a Jupyter kernel."""
-    if "ipykernel" in sys.modules:
-        return True
+    ipython = sys.modules.get("IPython")
+    if ipython is not None:  # a Jupyter kernel, not just a process that imported ipykernel
+        try:
+            shell = ipython.get_ipython()
+        except Exception:  # noqa: BLE001 - any failure means "not in a kernel"
+            shell = None
+        if shell is not None and getattr(shell, "kernel", None) is not None:
+            return True
     stream = sys.stderr
     return hasattr(stream, "isatty") and stream.isatty()
 
