@@ -105,6 +105,8 @@ class TrainingMixin:
             raise ValueError("Model.compile: a loss is required, e.g. loss='mse'")
         self.optimizer = optimizers.get(optimizer)
         # resolve every name now, so a typo fails at compile time
+        if isinstance(loss, dict) and set(loss) == {"class_name", "config"}:
+            loss = losses.get(loss)  # one serialized loss object, not a dict by output
         if isinstance(loss, dict):
             resolved_loss: Any = {k: losses.get(v) for k, v in loss.items()}
         elif isinstance(loss, (list, tuple)):

@@ -298,3 +298,10 @@ def test_verbose_1_in_a_log_is_line_based(data, capsys):
         m.fit(xt[:64], yt[:64], epochs=2, verbose=1)
     out = capsys.readouterr().out
     assert "\r" not in out and out.count("Epoch") == 2 and "accuracy:" in out
+
+
+def test_compile_accepts_a_serialized_loss_object():
+    m = mlp()
+    m.compile("adam", losses.serialize(losses.SparseCategoricalCrossentropy(from_logits=True)))
+    assert isinstance(m.loss, losses.SparseCategoricalCrossentropy)
+    assert m.loss.get_config()["from_logits"] is True
