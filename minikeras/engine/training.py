@@ -350,6 +350,8 @@ class TrainingMixin:
         values[0] = loss
         if not math.isfinite(loss):
             return None
+        if not weights:  # everything frozen: report the loss, nothing to update
+            return values
         grads = tape.gradient(total, weights)
         self.optimizer.apply_gradients(zip(grads, weights))
         return values

@@ -305,3 +305,15 @@ def test_compile_accepts_a_serialized_loss_object():
     m.compile("adam", losses.serialize(losses.SparseCategoricalCrossentropy(from_logits=True)))
     assert isinstance(m.loss, losses.SparseCategoricalCrossentropy)
     assert m.loss.get_config()["from_logits"] is True
+
+
+def test_frozen_model_trains_nothing_but_reports_loss(data):
+    (xt, yt), _ = data
+    m = mlp()
+    for layer in m.layers:
+        layer.trainable = False
+    m.compile("adam", "sparse_categorical_crossentropy")
+    before = m.get_weights()
+    hist = m.fit(xt[:64], yt[:64], epochs=2, verbose=0)
+    assert len(hist.history["loss"]) == 2
+    assert same_weights(m, before)
