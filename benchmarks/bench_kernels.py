@@ -304,6 +304,9 @@ def main():
     parser.add_argument("--skip-extras", action="store_true", help="only the timing table")
     parser.add_argument("--no-numpy", action="store_true", help="skip the (slow) numpy reference")
     args = parser.parse_args()
+    # torch first, so it starts with its own defaults: minikeras's first kernel call may set
+    # OMP_WAIT_POLICY (for numba's OpenMP layer), which torch's OpenMP would otherwise pick up.
+    load_torch(args.torch_threads)
     from minikeras.kernels.threads import num_threads
 
     env = {k: v for k, v in os.environ.items() if k.startswith(("NUMBA_", "OMP_", "OPENBLAS_"))}

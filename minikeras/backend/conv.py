@@ -20,6 +20,7 @@ import numpy as np
 from minikeras import kernels
 from minikeras.autograd import Function, Tensor
 from minikeras.backend.config import image_data_format
+from minikeras.kernels.matmul import matmul, matmul_tn
 from minikeras.kernels.padding import PADDINGS, Pads, dilated_size, explicit_pads, output_hw
 
 __all__ = ["bias_add", "conv2d", "depthwise_conv2d", "pool2d", "separable_conv2d"]
@@ -205,7 +206,7 @@ class SeparableConv2D(Function):
         y = kernels.depthwise_conv2d_forward(x, depthwise, strides, dilation, pads)
         channels, filters = pointwise.shape[2], pointwise.shape[3]
         p = pointwise.reshape(channels, filters).astype(x.dtype, copy=False)
-        z = y.reshape(-1, channels) @ p
+        z = matmul(y.reshape(-1, channels), p)
         if bias:
             z += bias[0].astype(x.dtype, copy=False)  # in place: no second output-sized array
         ctx.save(x, depthwise, pointwise, y, *bias)
@@ -221,14 +222,14 @@ class SeparableConv2D(Function):
         g = _to_nhwc(grad.astype(x.dtype, copy=False), ctx.data_format).reshape(-1, filters)
         gx = gd = gp = None
         if needs[2]:
-            gp = (y.reshape(-1, channels).T @ g).reshape(pointwise.shape)
+            gp = matmul_tn(y.reshape(-1, channels), g).reshape(pointwise.shape)
             gp = gp.astype(pointwise.dtype, copy=False)
         grads_bias = []
         if bias:
             grads_bias = [g.sum(axis=0).astype(bias[0].dtype, copy=False) if needs[3] else None]
         if needs[0] or needs[1]:
             p = pointwise.reshape(channels, filters).astype(x.dtype, copy=False)
-            gy = (g @ p.T).reshape(y.shape)
+            gy = matmul(g, p.T).reshape(y.shape)
             if needs[0]:
                 gx = kernels.depthwise_conv2d_grad_input(gy, depthwise, x.shape, *ctx.args)
                 gx = _from_nhwc(gx, ctx.data_format)

@@ -29,9 +29,7 @@ def njit(parallel: bool = False):
     # index arithmetic in the hot loops free of Python-style exception branches.
     # fastmath "contract" only lets LLVM fuse a*b+c into one FMA instruction (without it no FMA
     # is emitted at all); it does not allow reassociation, so sums keep their order.
-    return numba.njit(
-        cache=True, parallel=parallel, error_model="numpy", fastmath={"contract"}
-    )
+    return numba.njit(cache=True, parallel=parallel, error_model="numpy", fastmath={"contract"})
 
 
 def num_threads() -> int:

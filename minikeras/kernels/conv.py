@@ -14,7 +14,8 @@ faster than any loop we could write, so the JIT part here is only the two data m
   of the *input*, so no two threads ever write the same pixel.
 
 A 1x1 convolution with stride 1 and no padding (the pointwise half of a separable convolution)
-skips both movers: it is ``x.reshape(-1, Cin) @ k.reshape(Cin, Cout)``.
+skips both movers: it is ``x.reshape(-1, Cin) @ k.reshape(Cin, Cout)``. The products go through
+:mod:`minikeras.kernels.matmul`, which splits them by rows over the cores.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from minikeras.kernels._jit import njit, prange
+from minikeras.kernels.matmul import matmul, matmul_tn
 from minikeras.kernels.padding import Pads, output_hw
 
 
@@ -111,9 +113,9 @@ def conv2d_forward(
     kernel = np.asarray(kernel, dtype=x.dtype)
     kh, kw, c_in, c_out = kernel.shape
     if _is_pointwise((kh, kw), strides, pads):
-        return (x.reshape(-1, c_in) @ kernel.reshape(c_in, c_out)).reshape(*x.shape[:3], c_out)
+        return matmul(x.reshape(-1, c_in), kernel.reshape(c_in, c_out)).reshape(*x.shape[:3], c_out)
     cols = _columns(x, kh, kw, strides, dilation, pads)
-    out = cols.reshape(-1, kh * kw * c_in) @ kernel.reshape(kh * kw * c_in, c_out)
+    out = matmul(cols.reshape(-1, kh * kw * c_in), kernel.reshape(kh * kw * c_in, c_out))
     return out.reshape(*cols.shape[:3], c_out)
 
 
@@ -142,8 +144,10 @@ def conv2d_grad_input(
     kernel = np.asarray(kernel, dtype=grad.dtype)
     kh, kw, c_in, c_out = kernel.shape
     if _is_pointwise((kh, kw), strides, pads):
-        return (grad.reshape(-1, c_out) @ kernel.reshape(c_in, c_out).T).reshape(input_shape)
-    gcols = grad.reshape(-1, c_out) @ kernel.reshape(kh * kw * c_in, c_out).T
+        gx = np.empty(tuple(input_shape), dtype=grad.dtype)  # owns its memory: no copy later
+        matmul(grad.reshape(-1, c_out), kernel.reshape(c_in, c_out).T, out=gx.reshape(-1, c_in))
+        return gx
+    gcols = matmul(grad.reshape(-1, c_out), kernel.reshape(kh * kw * c_in, c_out).T)
     gcols = gcols.reshape(*grad.shape[:3], kh, kw, c_in)
     gx = np.empty(tuple(input_shape), dtype=grad.dtype)
     if gx.size:
@@ -176,6 +180,8 @@ def conv2d_grad_kernel(
     grad = np.ascontiguousarray(grad, dtype=x.dtype)
     kh, kw, c_in, c_out = kernel_shape
     if _is_pointwise((kh, kw), strides, pads):
-        return (x.reshape(-1, c_in).T @ grad.reshape(-1, c_out)).reshape(kernel_shape)
+        return matmul_tn(x.reshape(-1, c_in), grad.reshape(-1, c_out)).reshape(kernel_shape)
     cols = _columns(x, kh, kw, strides, dilation, pads)
-    return (cols.reshape(-1, kh * kw * c_in).T @ grad.reshape(-1, c_out)).reshape(kernel_shape)
+    return matmul_tn(cols.reshape(-1, kh * kw * c_in), grad.reshape(-1, c_out)).reshape(
+        kernel_shape
+    )

@@ -309,8 +309,15 @@ def depthwise_conv2d_grad_input(
     (sh, sw), (dh, dw) = strides, dilation
     if grad.size == 0 or n_img * height * width * channels == 0:
         return np.zeros(tuple(input_shape), dtype=grad.dtype)
-    phase_w = -(-width // sw)
-    gph = np.empty((sw, n_img, height, phase_w * channels * dm), dtype=grad.dtype)
+    if sw == 1 and dm == 1:
+        # Write straight into the result (an array that owns its memory, so the tape need not
+        # copy it): its flat rows are the only phase.
+        gx = np.empty(tuple(input_shape), dtype=grad.dtype)
+        gph = gx.reshape(1, n_img, height, width * channels)
+    else:
+        gx = None
+        phase_w = -(-width // sw)
+        gph = np.empty((sw, n_img, height, phase_w * channels * dm), dtype=grad.dtype)
     _grad_input_stream(
         grad.reshape(n_img, out_h, out_w * channels * dm),
         _tiled(kernel, out_w),
@@ -323,7 +330,7 @@ def depthwise_conv2d_grad_input(
         pads[0][0],
         pads[1][0],
     )
-    return _unphase(gph, input_shape, dm)
+    return gx if gx is not None else _unphase(gph, input_shape, dm)
 
 
 def depthwise_conv2d_grad_kernel(

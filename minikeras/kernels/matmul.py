@@ -1,0 +1,87 @@
+"""Matrix products for the 1x1 convolutions, split by rows over a pool of sleeping threads.
+
+OpenBLAS's own threads busy-wait between calls and starve the numba kernels that run in between
+(see :mod:`minikeras.kernels.threads`), so minikeras runs OpenBLAS single-threaded. To still use
+every core for the big products of a convolution, this module cuts the long (pixel) axis into one
+block per thread and lets each thread make a single-threaded BLAS call on its block. numpy releases
+the GIL inside ``matmul``, so the blocks really run in parallel, and the pool's idle threads sleep
+on a queue instead of spinning. Small products (below :data:`MIN_SPLIT_FLOPS`) run directly.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from minikeras.kernels import threads
+
+#: Products with fewer multiply-adds than this run in one call: splitting costs ~50 us.
+MIN_SPLIT_FLOPS = 4_000_000
+
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+def _workers() -> int:
+    global _pool, _pool_size
+    count = threads.num_threads()
+    if count > 1 and (_pool is None or _pool_size != count - 1):
+        if _pool is not None:
+            _pool.shutdown(wait=False)
+        # count - 1 helpers: the calling thread takes the first block itself.
+        _pool = ThreadPoolExecutor(count - 1, thread_name_prefix="minikeras-matmul")
+        _pool_size = count - 1
+    return count
+
+
+def _blocks(rows: int, parts: int) -> list[tuple[int, int]]:
+    edges = [rows * p // parts for p in range(parts + 1)]
+    return [(edges[p], edges[p + 1]) for p in range(parts) if edges[p + 1] > edges[p]]
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` for 2-D arrays, rows of ``a`` (and ``out``) split across threads.
+
+    Args:
+        a: ``(M, K)``.
+        b: ``(K, N)``.
+        out: Optional ``(M, N)`` destination (C-contiguous rows).
+
+    Returns:
+        ``out`` (or a new array) holding ``a @ b``.
+    """
+    if out is None:
+        out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    parts = _workers() if a.shape[0] * a.shape[1] * b.shape[1] >= MIN_SPLIT_FLOPS else 1
+    blocks = _blocks(a.shape[0], parts)
+    if len(blocks) <= 1:
+        return np.matmul(a, b, out=out)
+    futures = [_pool.submit(np.matmul, a[lo:hi], b, out=out[lo:hi]) for lo, hi in blocks[1:]]
+    lo, hi = blocks[0]
+    np.matmul(a[lo:hi], b, out=out[lo:hi])
+    for f in futures:
+        f.result()
+    return out
+
+
+def matmul_tn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a.T @ b`` for 2-D arrays with many rows: the sum over row blocks of ``a_blk.T @ b_blk``.
+
+    Args:
+        a: ``(M, K)``.
+        b: ``(M, N)``.
+
+    Returns:
+        ``(K, N)``, a new array.
+    """
+    parts = _workers() if a.shape[0] * a.shape[1] * b.shape[1] >= MIN_SPLIT_FLOPS else 1
+    blocks = _blocks(a.shape[0], parts)
+    if len(blocks) <= 1:
+        return a.T @ b
+    futures = [_pool.submit(lambda lo, hi: a[lo:hi].T @ b[lo:hi], lo, hi) for lo, hi in blocks[1:]]
+    lo, hi = blocks[0]
+    total = a[lo:hi].T @ b[lo:hi]
+    for f in futures:
+        total += f.result()
+    return total

@@ -1,0 +1,35 @@
+"""Row-split matrix products: the same numbers as numpy, whatever the split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from minikeras.kernels import matmul as mm
+
+
+@pytest.fixture(params=[1, 10**12], ids=["split", "direct"])
+def min_flops(request, monkeypatch):
+    monkeypatch.setattr(mm, "MIN_SPLIT_FLOPS", request.param)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 101])
+def test_matmul_matches_numpy(min_flops, rows):
+    rng = np.random.default_rng(rows)
+    a, b = rng.standard_normal((rows, 7)), rng.standard_normal((7, 5))
+    np.testing.assert_allclose(mm.matmul(a, b), a @ b, rtol=1e-12)
+    out = np.full((rows, 5), np.nan)
+    assert mm.matmul(a, b.T.copy().T, out=out) is out
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 101])
+def test_matmul_tn_matches_numpy(min_flops, rows):
+    rng = np.random.default_rng(rows)
+    a, b = rng.standard_normal((rows, 4)), rng.standard_normal((rows, 6))
+    np.testing.assert_allclose(mm.matmul_tn(a, b), a.T @ b, rtol=1e-12, atol=1e-12)
+
+
+def test_blocks_cover_every_row_once():
+    assert mm._blocks(5, 2) == [(0, 2), (2, 5)]
+    assert mm._blocks(1, 3) == [(0, 1)]
