@@ -317,3 +317,14 @@ def test_frozen_model_trains_nothing_but_reports_loss(data):
     hist = m.fit(xt[:64], yt[:64], epochs=2, verbose=0)
     assert len(hist.history["loss"]) == 2
     assert same_weights(m, before)
+
+
+def test_predict_and_evaluate_record_nothing(data):
+    from minikeras import GradientTape
+    (xt, yt), _ = data
+    m = compiled()
+    with GradientTape() as tape:
+        m.predict(xt[:70], batch_size=32)
+        m.evaluate(xt[:70], yt[:70])
+        m.predict_on_batch(xt[:5])
+    assert len(tape) == 0
