@@ -50,6 +50,20 @@ def _fma(dst, a, b):  # pragma: no cover - JIT
 
 
 @njit()
+def _fma2(dst, a0, b0, a1, b1):  # pragma: no cover - JIT
+    """``dst += a0 * b0 + a1 * b1``: two taps in one pass over ``dst``."""
+    for t in range(dst.shape[0]):
+        dst[t] += a0[t] * b0[t] + a1[t] * b1[t]
+
+
+@njit()
+def _fma3(dst, a0, b0, a1, b1, a2, b2):  # pragma: no cover - JIT
+    """``dst += a0 * b0 + a1 * b1 + a2 * b2``: three taps in one pass over ``dst``."""
+    for t in range(dst.shape[0]):
+        dst[t] += a0[t] * b0[t] + a1[t] * b1[t] + a2[t] * b2[t]
+
+
+@njit()
 def _tap_span(b, dw, pl, sw, out_w, phase_w):  # pragma: no cover - JIT
     """For column tap ``b``: its phase, the column offset inside it, and the valid ``j`` range."""
     shift = b * dw - pl
@@ -70,16 +84,52 @@ def _forward_stream(xph, ktile, out, channels, sh, sw, dh, dw, pt, pl):  # pragm
         i = r - n * out_h
         orow = out[n, i]
         orow[:] = 0
+        # The kernel rows that land inside the image. Taps (a, b) and (a', b) share the column
+        # range, so up to three kernel rows go through one pass over the output row: fewer
+        # loads and stores of orow per FMA (measured 5-15% faster than one tap per pass).
+        rows = np.empty(kh, np.int64)
+        n_rows = 0
         for a in range(kh):
             y = i * sh + a * dh - pt
-            if y < 0 or y >= height:
+            if 0 <= y < height:
+                rows[n_rows] = a
+                n_rows += 1
+        for b in range(kw):
+            phase, offset, j0, j1 = _tap_span(b, dw, pl, sw, out_w, phase_w)
+            if j1 <= j0:
                 continue
-            for b in range(kw):
-                phase, offset, j0, j1 = _tap_span(b, dw, pl, sw, out_w, phase_w)
-                if j1 <= j0:
-                    continue
-                lo, hi, off = j0 * channels, j1 * channels, offset * channels
-                _fma(orow[lo:hi], xph[phase, n, y, lo + off : hi + off], ktile[a, b, lo:hi])
+            lo, hi, off = j0 * channels, j1 * channels, offset * channels
+            xs, xe = lo + off, hi + off
+            dst = orow[lo:hi]
+            q = 0
+            while q < n_rows:
+                a0 = rows[q]
+                y0 = i * sh + a0 * dh - pt
+                if q + 2 < n_rows:
+                    a1, a2 = rows[q + 1], rows[q + 2]
+                    _fma3(
+                        dst,
+                        xph[phase, n, y0, xs:xe],
+                        ktile[a0, b, lo:hi],
+                        xph[phase, n, y0 + (a1 - a0) * dh, xs:xe],
+                        ktile[a1, b, lo:hi],
+                        xph[phase, n, y0 + (a2 - a0) * dh, xs:xe],
+                        ktile[a2, b, lo:hi],
+                    )
+                    q += 3
+                elif q + 1 < n_rows:
+                    a1 = rows[q + 1]
+                    _fma2(
+                        dst,
+                        xph[phase, n, y0, xs:xe],
+                        ktile[a0, b, lo:hi],
+                        xph[phase, n, y0 + (a1 - a0) * dh, xs:xe],
+                        ktile[a1, b, lo:hi],
+                    )
+                    q += 2
+                else:
+                    _fma(dst, xph[phase, n, y0, xs:xe], ktile[a0, b, lo:hi])
+                    q += 1
 
 
 @njit(parallel=True)
@@ -94,17 +144,52 @@ def _grad_input_stream(g, ktile, gxph, channels, sh, sw, dh, dw, pt, pl):  # pra
         y = r - n * height
         for p in range(sw):
             gxph[p, n, y, :] = 0
+        # The kernel rows a that read input row y, each from output row i = (y + pt - a*dh) / sh;
+        # as in the forward pass, up to three of them share one pass over the gradient row.
+        rows = np.empty(kh, np.int64)
+        n_rows = 0
         for a in range(kh):
-            q = y + pt - a * dh  # = i * sh for the output row i whose tap a reads row y
-            if q < 0 or q % sh != 0 or q // sh >= out_h:
+            q = y + pt - a * dh
+            if q >= 0 and q % sh == 0 and q // sh < out_h:
+                rows[n_rows] = a
+                n_rows += 1
+        for b in range(kw):
+            phase, offset, j0, j1 = _tap_span(b, dw, pl, sw, out_w, phase_w)
+            if j1 <= j0:
                 continue
-            grow = g[n, q // sh]
-            for b in range(kw):
-                phase, offset, j0, j1 = _tap_span(b, dw, pl, sw, out_w, phase_w)
-                if j1 <= j0:
-                    continue
-                lo, hi, off = j0 * channels, j1 * channels, offset * channels
-                _fma(gxph[phase, n, y, lo + off : hi + off], grow[lo:hi], ktile[a, b, lo:hi])
+            lo, hi, off = j0 * channels, j1 * channels, offset * channels
+            dst = gxph[phase, n, y, lo + off : hi + off]
+            q = 0
+            while q < n_rows:
+                a0 = rows[q]
+                i0 = (y + pt - a0 * dh) // sh
+                if q + 2 < n_rows:
+                    a1, a2 = rows[q + 1], rows[q + 2]
+                    i1, i2 = (y + pt - a1 * dh) // sh, (y + pt - a2 * dh) // sh
+                    _fma3(
+                        dst,
+                        g[n, i0, lo:hi],
+                        ktile[a0, b, lo:hi],
+                        g[n, i1, lo:hi],
+                        ktile[a1, b, lo:hi],
+                        g[n, i2, lo:hi],
+                        ktile[a2, b, lo:hi],
+                    )
+                    q += 3
+                elif q + 1 < n_rows:
+                    a1 = rows[q + 1]
+                    i1 = (y + pt - a1 * dh) // sh
+                    _fma2(
+                        dst,
+                        g[n, i0, lo:hi],
+                        ktile[a0, b, lo:hi],
+                        g[n, i1, lo:hi],
+                        ktile[a1, b, lo:hi],
+                    )
+                    q += 2
+                else:
+                    _fma(dst, g[n, i0, lo:hi], ktile[a0, b, lo:hi])
+                    q += 1
 
 
 @njit(parallel=True)
