@@ -314,9 +314,10 @@ gradcheck(lambda a, b: K.depthwise_conv2d(a, b, strides=(2, 1), padding="same"),
 # The parallel kernels split their rows over Numba's threads. On a small machine two thread
 # pools (Numba's and the BLAS library's behind numpy) can fight for the cores when both *spin*
 # while idle, so before Numba starts its first pool minikeras picks the `workqueue` threading
-# layer, whose threads sleep when idle. You can override it with the environment variables
-# `NUMBA_THREADING_LAYER` or `MINIKERAS_THREADING_LAYER`, and the thread count with
-# `MINIKERAS_NUM_THREADS` (see the *Design* page of the documentation).
+# layer, whose threads sleep when idle, and limits BLAS to one thread (the big matrix products
+# are split over the cores by minikeras itself). Environment variables override each choice:
+# `MINIKERAS_THREADING_LAYER`, `MINIKERAS_NUM_THREADS`, `MINIKERAS_BLAS_THREADS` (see the
+# *Design* page of the documentation).
 
 # %%
 print("threading layer:", numba.threading_layer(), " threads:", numba.get_num_threads())
