@@ -17,7 +17,7 @@ Example:
     >>> from minikeras import losses
     >>> losses.sparse_categorical_crossentropy(np.array([0, 1]),
     ...                                        np.array([[0.9, 0.1], [0.2, 0.8]]))
-    Tensor([0.1054 0.2231], ...)
+    Tensor([0.1054 0.2231], shape=(2,), dtype=float64, op=SparseCategoricalCrossentropy)
     >>> loss = losses.get("mse")          # names and aliases
     >>> ce = losses.SparseCategoricalCrossentropy(from_logits=True)
 """
