@@ -14,6 +14,7 @@
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from minikeras import Input
 from minikeras import backend as K
@@ -128,6 +129,9 @@ for k in (3, 5, 7):
     ax.axhline(1 / (k * k), ls=":", color=ax.lines[-1].get_color())
 ax.set_xscale("log", base=2)
 ax.set_yscale("log")
+ax.set_yticks([0.02, 0.05, 0.1, 0.2], labels=["2%", "5%", "10%", "20%"])
+ax.yaxis.set_minor_formatter(NullFormatter())
+ax.set_xticks(filters, labels=[str(f) for f in filters])
 ax.set_xlabel("filters F (64 input channels)")
 ax.set_ylabel("separable / standard multiply-adds")
 ax.set_title("Cost of a separable convolution relative to Conv2D (dotted: 1/k²)")
