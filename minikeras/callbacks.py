@@ -28,8 +28,8 @@ import numpy as np
 
 __all__ = [
     "Callback", "CallbackList", "BaseLogger", "History", "ProgbarLogger", "EarlyStopping",
-    "ModelCheckpoint", "LearningRateScheduler", "CSVLogger", "LambdaCallback",
-    "TerminateOnNaN",
+    "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger",
+    "LambdaCallback", "TerminateOnNaN",
 ]
 
 
@@ -499,6 +499,85 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch, logs=None):  # noqa: D102
         if logs is not None:
             logs["lr"] = float(self.model.optimizer.lr)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when a quantity stops improving.
+
+    Args:
+        monitor: Log key to watch.
+        factor: Multiplier of the rate, ``< 1``.
+        patience: Epochs without improvement before reducing.
+        verbose: Print a line on each reduction.
+        mode: ``"min"``, ``"max"`` or ``"auto"``.
+        min_delta: Smallest change that counts as an improvement.
+        cooldown: After a reduction, epochs during which no waiting is counted
+            (Keras 2 counts again in the last of them, so ``cooldown=1`` has no
+            effect).
+        min_lr: Lower bound of the rate.
+
+    Raises:
+        ValueError: If ``factor >= 1``.
+    """
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
+                 verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4,
+                 cooldown: int = 0, min_lr: float = 0.0) -> None:
+        super().__init__()
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau: factor must be < 1, got {factor}")
+        self.monitor = monitor
+        self.factor = float(factor)
+        self.patience = patience
+        self.verbose = verbose
+        self.min_delta = float(min_delta)
+        self.cooldown = cooldown
+        self.min_lr = float(min_lr)
+        self.maximize = _monitor_op(mode, monitor, "ReduceLROnPlateau") is np.greater
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best = -np.inf if self.maximize else np.inf
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def _improved(self, current: float) -> bool:
+        if self.maximize:
+            return current > self.best + self.min_delta
+        return current < self.best - self.min_delta
+
+    def on_train_begin(self, logs=None):  # noqa: D102
+        self._reset()
+
+    def on_epoch_end(self, epoch, logs=None):  # noqa: D102
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        logs["lr"] = float(optimizer.lr)
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(
+                f"ReduceLROnPlateau: monitor {self.monitor!r} is not in the logs; available: "
+                f"{', '.join(sorted(logs))}", RuntimeWarning, stacklevel=2)
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(current):
+            self.best = current
+            self.wait = 0
+        # checked after the decrement, as Keras 2 does: the last cooldown epoch counts again
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                old = float(optimizer.lr)
+                if old > self.min_lr:
+                    new = max(old * self.factor, self.min_lr)
+                    optimizer.lr = new
+                    if self.verbose > 0:
+                        print(f"\nEpoch {epoch + 1:05d}: ReduceLROnPlateau reducing learning "
+                              f"rate to {new}.")
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0
 
 
 class CSVLogger(Callback):

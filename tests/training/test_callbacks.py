@@ -157,3 +157,24 @@ def test_progress_bar_when_display_is_dynamic(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "Epoch 1/2" in err and "Epoch 2/2" in err and "120/120" in err
     assert "loss:" in err
+
+
+def test_reduce_lr_on_plateau_with_cooldown():
+    class Fake:
+        optimizer = optimizers.SGD(1.0)
+
+    cb = callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1, cooldown=2,
+                                     min_lr=0.2)
+    cb.set_model(Fake())
+    cb.on_train_begin()
+    rates = []
+    for epoch, loss in enumerate([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]):
+        logs = {"loss": loss}
+        cb.on_epoch_end(epoch, logs)
+        rates.append(Fake.optimizer.lr)
+    # epoch 1: no gain -> 0.5; epoch 2 cooldown; epoch 3 -> 0.25; 4 cooldown; 5 -> 0.2 (min)
+    # (Keras 2 decrements the cooldown before checking it: cooldown=2 skips one epoch)
+    assert rates == [1.0, 0.5, 0.5, 0.25, 0.25, 0.2, 0.2]
+    assert logs["lr"] == 0.2
+    with pytest.raises(ValueError, match="factor"):
+        callbacks.ReduceLROnPlateau(factor=1.5)
