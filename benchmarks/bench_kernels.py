@@ -151,6 +151,9 @@ def load_torch(threads):
 # ------------------------------------------------------------------------------ timing
 
 
+TIMER = time.perf_counter  # --cpu-time switches to time.process_time
+
+
 def interleaved_medians(candidates, repeat, warmup, rounds=3):
     """Median seconds per candidate, running them in turn, in blocks of ``repeat // rounds``.
 
@@ -166,9 +169,9 @@ def interleaved_medians(candidates, repeat, warmup, rounds=3):
     for _ in range(rounds):
         for name, fn in candidates.items():
             for _ in range(block):
-                start = time.perf_counter()
+                start = TIMER()
                 fn()
-                times[name].append(time.perf_counter() - start)
+                times[name].append(TIMER() - start)
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
@@ -303,7 +306,18 @@ def main():
     parser.add_argument("--torch-threads", type=int, default=2)
     parser.add_argument("--skip-extras", action="store_true", help="only the timing table")
     parser.add_argument("--no-numpy", action="store_true", help="skip the (slow) numpy reference")
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="one thread everywhere and CPU time instead of wall time: a comparison of the "
+        "work each framework does that other jobs on the machine barely disturb",
+    )
     args = parser.parse_args()
+    global TIMER
+    if args.cpu_time:
+        TIMER = time.process_time
+        args.torch_threads = 1
+        os.environ["MINIKERAS_NUM_THREADS"] = "1"  # read at minikeras's first kernel call
     # torch first, so it starts with its own defaults: minikeras's first kernel call may set
     # OMP_WAIT_POLICY (for numba's OpenMP layer), which torch's OpenMP would otherwise pick up.
     load_torch(args.torch_threads)

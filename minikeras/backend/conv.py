@@ -20,7 +20,7 @@ import numpy as np
 from minikeras import kernels
 from minikeras.autograd import Function, Tensor
 from minikeras.backend.config import image_data_format
-from minikeras.kernels.matmul import matmul, matmul_tn
+from minikeras.kernels.matmul import column_sums, matmul, matmul_tn
 from minikeras.kernels.padding import PADDINGS, Pads, dilated_size, explicit_pads, output_hw
 
 __all__ = ["bias_add", "conv2d", "depthwise_conv2d", "pool2d", "separable_conv2d"]
@@ -206,9 +206,10 @@ class SeparableConv2D(Function):
         y = kernels.depthwise_conv2d_forward(x, depthwise, strides, dilation, pads)
         channels, filters = pointwise.shape[2], pointwise.shape[3]
         p = pointwise.reshape(channels, filters).astype(x.dtype, copy=False)
-        z = matmul(y.reshape(-1, channels), p)
-        if bias:
-            z += bias[0].astype(x.dtype, copy=False)  # in place: no second output-sized array
+        # The bias is added block by block inside the product: no second output-sized array,
+        # no second pass over memory.
+        b = bias[0].astype(x.dtype, copy=False) if bias else None
+        z = matmul(y.reshape(-1, channels), p, bias=b)
         ctx.save(x, depthwise, pointwise, y, *bias)
         ctx.args = (strides, dilation, pads)
         ctx.data_format = data_format
@@ -226,7 +227,7 @@ class SeparableConv2D(Function):
             gp = gp.astype(pointwise.dtype, copy=False)
         grads_bias = []
         if bias:
-            grads_bias = [g.sum(axis=0).astype(bias[0].dtype, copy=False) if needs[3] else None]
+            grads_bias = [column_sums(g).astype(bias[0].dtype, copy=False) if needs[3] else None]
         if needs[0] or needs[1]:
             p = pointwise.reshape(channels, filters).astype(x.dtype, copy=False)
             gy = matmul(g, p.T).reshape(y.shape)

@@ -10,7 +10,7 @@ on a queue instead of spinning. Small products (below :data:`MIN_SPLIT_FLOPS`) r
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from minikeras.kernels import threads
 
 #: Products with fewer multiply-adds than this run in one call: splitting costs ~50 us.
 MIN_SPLIT_FLOPS = 4_000_000
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
@@ -27,6 +30,8 @@ def _workers() -> int:
     global _pool, _pool_size
     count = threads.num_threads()
     if count > 1 and (_pool is None or _pool_size != count - 1):
+        from concurrent.futures import ThreadPoolExecutor  # deferred: 10 ms of import time
+
         if _pool is not None:
             _pool.shutdown(wait=False)
         # count - 1 helpers: the calling thread takes the first block itself.
@@ -40,26 +45,36 @@ def _blocks(rows: int, parts: int) -> list[tuple[int, int]]:
     return [(edges[p], edges[p + 1]) for p in range(parts) if edges[p + 1] > edges[p]]
 
 
-def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``a @ b`` for 2-D arrays, rows of ``a`` (and ``out``) split across threads.
+def _block_product(a, b, out, bias):
+    np.matmul(a, b, out=out)
+    if bias is not None:
+        out += bias  # while the block is still in cache
+
+
+def matmul(
+    a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, bias: np.ndarray | None = None
+) -> np.ndarray:
+    """``a @ b (+ bias)`` for 2-D arrays, rows of ``a`` (and ``out``) split across threads.
 
     Args:
         a: ``(M, K)``.
         b: ``(K, N)``.
         out: Optional ``(M, N)`` destination (C-contiguous rows).
+        bias: Optional ``(N,)`` added to every row, block by block.
 
     Returns:
-        ``out`` (or a new array) holding ``a @ b``.
+        ``out`` (or a new array) holding ``a @ b (+ bias)``.
     """
     if out is None:
         out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
     parts = _workers() if a.shape[0] * a.shape[1] * b.shape[1] >= MIN_SPLIT_FLOPS else 1
     blocks = _blocks(a.shape[0], parts)
     if len(blocks) <= 1:
-        return np.matmul(a, b, out=out)
-    futures = [_pool.submit(np.matmul, a[lo:hi], b, out=out[lo:hi]) for lo, hi in blocks[1:]]
+        _block_product(a, b, out, bias)
+        return out
+    futures = [_pool.submit(_block_product, a[lo:hi], b, out[lo:hi], bias) for lo, hi in blocks[1:]]
     lo, hi = blocks[0]
-    np.matmul(a[lo:hi], b, out=out[lo:hi])
+    _block_product(a[lo:hi], b, out[lo:hi], bias)
     for f in futures:
         f.result()
     return out
@@ -82,6 +97,27 @@ def matmul_tn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     futures = [_pool.submit(lambda lo, hi: a[lo:hi].T @ b[lo:hi], lo, hi) for lo, hi in blocks[1:]]
     lo, hi = blocks[0]
     total = a[lo:hi].T @ b[lo:hi]
+    for f in futures:
+        total += f.result()
+    return total
+
+
+def column_sums(a: np.ndarray) -> np.ndarray:
+    """``a.sum(axis=0)`` for a 2-D array, row blocks summed on the pool (a bias gradient).
+
+    Args:
+        a: ``(M, N)``.
+
+    Returns:
+        ``(N,)``, a new array.
+    """
+    parts = _workers() if a.size >= MIN_SPLIT_FLOPS // 8 else 1
+    blocks = _blocks(a.shape[0], parts)
+    if len(blocks) <= 1:
+        return a.sum(axis=0)
+    futures = [_pool.submit(np.sum, a[lo:hi], axis=0) for lo, hi in blocks[1:]]
+    lo, hi = blocks[0]
+    total = a[lo:hi].sum(axis=0)
     for f in futures:
         total += f.result()
     return total

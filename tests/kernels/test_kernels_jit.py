@@ -93,8 +93,9 @@ def test_pools_match_twins(p):
         ref.max_pool2d_grad_input(x, g, size, *geo),
         p["dtype"],
     )
-    _close(kernels.avg_pool2d_forward(x, size, *geo), ref.avg_pool2d_forward(x, size, *geo),
-           p["dtype"])
+    _close(
+        kernels.avg_pool2d_forward(x, size, *geo), ref.avg_pool2d_forward(x, size, *geo), p["dtype"]
+    )
     _close(
         kernels.avg_pool2d_grad_input(g, x.shape, size, *geo),
         ref.avg_pool2d_grad_input(g, x.shape, size, *geo),

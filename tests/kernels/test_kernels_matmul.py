@@ -33,3 +33,15 @@ def test_matmul_tn_matches_numpy(min_flops, rows):
 def test_blocks_cover_every_row_once():
     assert mm._blocks(5, 2) == [(0, 2), (2, 5)]
     assert mm._blocks(1, 3) == [(0, 1)]
+
+
+def test_matmul_adds_bias_to_every_row(min_flops):
+    rng = np.random.default_rng(7)
+    a, b, bias = rng.standard_normal((9, 3)), rng.standard_normal((3, 4)), rng.standard_normal(4)
+    np.testing.assert_allclose(mm.matmul(a, b, bias=bias), a @ b + bias, rtol=1e-12)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 101])
+def test_column_sums_match_numpy(min_flops, rows):
+    a = np.random.default_rng(rows).standard_normal((rows, 5))
+    np.testing.assert_allclose(mm.column_sums(a), a.sum(axis=0), rtol=1e-12)

@@ -109,16 +109,31 @@ def test_linear_gradients_are_adjoints(case):
     ck = rng.standard_normal((*khw, shape[3], 2))
     checks = [
         # (forward as a function of the differentiated argument, that argument, gradient fn)
-        (lambda v: ref.depthwise_conv2d_forward(v, dk, *geo), x,
-         lambda g: ref.depthwise_conv2d_grad_input(g, dk, shape, *geo)),
-        (lambda v: ref.depthwise_conv2d_forward(x, v, *geo), dk,
-         lambda g: ref.depthwise_conv2d_grad_kernel(x, g, dk.shape, *geo)),
-        (lambda v: ref.conv2d_forward(v, ck, *geo), x,
-         lambda g: ref.conv2d_grad_input(g, ck, shape, *geo)),
-        (lambda v: ref.conv2d_forward(x, v, *geo), ck,
-         lambda g: ref.conv2d_grad_kernel(x, g, ck.shape, *geo)),
-        (lambda v: ref.avg_pool2d_forward(v, khw, *geo), x,
-         lambda g: ref.avg_pool2d_grad_input(g, shape, khw, *geo)),
+        (
+            lambda v: ref.depthwise_conv2d_forward(v, dk, *geo),
+            x,
+            lambda g: ref.depthwise_conv2d_grad_input(g, dk, shape, *geo),
+        ),
+        (
+            lambda v: ref.depthwise_conv2d_forward(x, v, *geo),
+            dk,
+            lambda g: ref.depthwise_conv2d_grad_kernel(x, g, dk.shape, *geo),
+        ),
+        (
+            lambda v: ref.conv2d_forward(v, ck, *geo),
+            x,
+            lambda g: ref.conv2d_grad_input(g, ck, shape, *geo),
+        ),
+        (
+            lambda v: ref.conv2d_forward(x, v, *geo),
+            ck,
+            lambda g: ref.conv2d_grad_kernel(x, g, ck.shape, *geo),
+        ),
+        (
+            lambda v: ref.avg_pool2d_forward(v, khw, *geo),
+            x,
+            lambda g: ref.avg_pool2d_grad_input(g, shape, khw, *geo),
+        ),
     ]
     for forward, arg, adjoint in checks:
         out = forward(arg)
