@@ -276,11 +276,14 @@ def _training_config(model: Any) -> dict | None:
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None or not hasattr(optimizer, "get_config"):
         return None
-    from minikeras import optimizers
+    from minikeras import losses, optimizers
 
     def name_of(obj: Any) -> Any:
         if obj is None or isinstance(obj, (str, int, float, bool)):
             return obj
+        if isinstance(obj, losses.Loss):
+            # keep the loss's options (e.g. from_logits=True), not only its name
+            return losses.serialize(obj)
         if isinstance(obj, dict):
             return {k: name_of(v) for k, v in obj.items()}
         if isinstance(obj, (list, tuple)):

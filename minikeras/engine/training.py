@@ -523,7 +523,7 @@ class TrainingMixin:
         return [t / n for t in totals]
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
-                 verbose: int = 0, **kwargs: Any) -> float | list[float]:
+                 verbose: int = 1, **kwargs: Any) -> float | list[float]:
         """The loss (and metrics) on data, in batches, without training.
 
         Returns:

@@ -328,3 +328,19 @@ def test_predict_and_evaluate_record_nothing(data):
         m.evaluate(xt[:70], yt[:70])
         m.predict_on_batch(xt[:5])
     assert len(tape) == 0
+
+
+def test_save_model_keeps_loss_options(tmp_path):
+    from minikeras import Input, Model
+    from minikeras.layers import Dense
+    from minikeras.losses import SparseCategoricalCrossentropy
+    from minikeras.models import load_model
+
+    inputs = Input((4,))
+    model = Model(inputs, Dense(3)(inputs))
+    model.compile("sgd", SparseCategoricalCrossentropy(from_logits=True))
+    path = tmp_path / "m.npz"
+    model.save(str(path))
+    loaded = load_model(str(path))
+    assert isinstance(loaded.loss, SparseCategoricalCrossentropy)
+    assert loaded.loss.get_config()["from_logits"] is True
