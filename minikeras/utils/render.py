@@ -21,7 +21,9 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import gc
 import os
 import shutil
 import subprocess
@@ -164,7 +166,24 @@ def _cached_wasm_backend() -> Any:
     except Exception:  # noqa: BLE001 (any surprise: use the package's own path instead)
         return None
     _WASM_BACKEND = backend
+    atexit.register(_release_wasm_backend)
     return backend
+
+
+def _release_wasm_backend() -> None:
+    """Free the wasmtime objects while the interpreter still works.
+
+    Left to interpreter shutdown, wasmtime's finalizers run after their module
+    globals are gone and print ``TypeError: 'NoneType' object is not callable``.
+    """
+    global _WASM_BACKEND
+    backend, _WASM_BACKEND = _WASM_BACKEND, False
+    if backend:
+        for attr in ("_session", "_module", "_engine"):
+            with contextlib.suppress(AttributeError):
+                setattr(backend, attr, None)
+        del backend
+        gc.collect()
 
 
 def _wasm_render(source: str, fmt: str) -> bytes:
