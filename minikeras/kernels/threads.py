@@ -23,9 +23,10 @@ What minikeras does, once, on the first kernel call (never at ``import minikeras
 Why one BLAS thread: OpenBLAS's idle workers busy-wait for a while after every call. A separable
 convolution alternates matmuls with numba kernels many times per step, so those spinning workers
 sit on the cores the numba kernels need. On this 2-core machine (shared with other jobs) the
-forward+backward step of the benchmark workloads took 2-10x longer with two BLAS threads than
-with one; single-threaded BLAS costs at most ~2x on the matmuls alone on an idle machine. The
-measurements are in ``benchmarks/README.md``.
+forward+backward step of the benchmark workloads took up to 4x longer with two BLAS threads than
+with one, and numba's own defaults (OpenMP layer, two BLAS threads) 4-10x longer than these. The
+big 1x1-convolution products still use every core: :mod:`minikeras.kernels.matmul` splits them by
+rows over a pool of threads that sleep when idle. Measurements: ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def configure() -> None:
     ):
         blas = "1"
     if blas and blas != "0":
+        if not blas.isdigit():
+            raise ValueError(f"MINIKERAS_BLAS_THREADS must be a non-negative integer, got {blas!r}")
         set_blas_threads(int(blas))
 
 
