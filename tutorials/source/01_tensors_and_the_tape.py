@@ -144,6 +144,16 @@ print("dL/ds by hand:", g_s, "  from the sweep:", steps[-1][s.uid])
 print("dL/dw by hand:", g_s * x.data, "  from the sweep:", steps[-1][w.uid])
 
 # %% [markdown]
+# The drawing can freeze the sweep at any step: `grads=` takes the dictionary a step yields. Here
+# is the tape halfway back, after the `Tanh` step. The gradients have reached `s` (the tanh's
+# input) but not yet `b` or `w`:
+
+# %%
+halfway = next(i for i, (record, _) in enumerate(tape.step_backward(loss))
+               if record.op_name == "Tanh")
+plot_tape(tape, show_values=True, grads=steps[halfway])
+
+# %% [markdown]
 # `tape.gradient` runs the same sweep in one go and returns only what we ask for. The order of
 # the results follows the order of the sources:
 

@@ -23,6 +23,7 @@ from minikeras.layers import Dense, Dropout, GlobalAveragePooling2D, SeparableCo
 from minikeras.losses import sparse_categorical_crossentropy
 from minikeras.optimizers import Adam
 from minikeras.utils import plot_model, set_random_seed
+from minikeras.utils.tape_plot import plot_tape
 
 set_random_seed(0)   # weights, shuffling and dropout all draw from one seeded generator
 
@@ -88,6 +89,9 @@ with GradientTape() as tape:
 ops = [record.op_name for record in tape.records]
 print(f"the tape holds {len(ops)} ops:", ", ".join(dict.fromkeys(ops)))
 print("loss before the step:", float(loss.data))
+plot_tape(loss, tape=tape, rankdir="TB")   # before tape.gradient, which frees the records
+
+# %%
 
 grads = tape.gradient(loss, model.trainable_weights)
 for weight, grad in list(zip(model.trainable_weights, grads))[:4]:
@@ -99,7 +103,10 @@ print("loss after the step: ", float(after.data))
 
 # %% [markdown]
 # Notice that the tape contains ops, not layers: the layer graph was only a plan, and the model
-# ran it by calling each layer on real arrays, each layer's ops being recorded as they ran.
+# ran it by calling each layer on real arrays, each layer's ops being recorded as they ran. The
+# drawing shows them: one fused `SeparableConv2D` op per layer (with the `Relu` its activation
+# adds), the pooling `Mean`, dropout's `Multiply` by a random mask, the fused `Dense`, the
+# `Softmax`, and the loss.
 # (`fit` also adds the layers' regularisation losses, applies weight constraints and runs the
 # layers' updates, such as batch normalisation's moving averages; our model has none of these.)
 #
