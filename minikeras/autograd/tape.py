@@ -340,13 +340,16 @@ class GradientTape:
             TypeError: On a source that is not a floating tensor.
         """
         flat_sources, rebuild = _flatten_sources(sources)
-        grads = self._start(target, output_gradients, unconnected_gradients, flat_sources)
+        grads, seeds = self._start(target, output_gradients, unconnected_gradients, flat_sources)
         self._used = True
         keep = {id(s) for s in flat_sources}
         for _ in self._sweep(grads, keep):
             pass
         result = []
-        seen: set[int] = set()
+        # The caller's seed arrays were used as they are (no copy up front). One of them can
+        # reach a source unchanged (the target is a source, or ops that pass the gradient
+        # through): it is copied below, so the caller never gets its own seed back as a result.
+        seen: set[int] = {id(a) for a in seeds}
         for s in flat_sources:
             g = grads.get(id(s))
             if g is None:
@@ -354,8 +357,8 @@ class GradientTape:
                     g = np.zeros(s.shape, dtype=s.dtype)
             elif (type(g) is not np.ndarray or not g.flags.owndata or not g.flags.writeable
                   or id(g) in seen):
-                # a view (of a broadcast, a reshape, ...) or an array handed to two sources:
-                # give the caller an array of its own, safe to update in place
+                # a view (of a broadcast, a reshape, ...), a caller's seed, or an array handed
+                # to two sources: give the caller an array of its own, safe to update in place
                 g = np.array(g, dtype=s.dtype)
             if g is not None:
                 seen.add(id(g))
@@ -386,7 +389,7 @@ class GradientTape:
             >>> for record, grads in tape.step_backward(loss):
             ...     print(record, {uid: g.shape for uid, g in grads.items()})
         """
-        grads = self._start(target, output_gradients, "none", [])  # validate now, not lazily
+        grads, _ = self._start(target, output_gradients, "none", [])  # validate now, not lazily
         uid_of = {id(t): t.uid for r in self._records for t in (*r.inputs, r.output)
                   if isinstance(t, Tensor)}
         for t in (target if isinstance(target, (list, tuple)) else [target]):
@@ -399,8 +402,14 @@ class GradientTape:
         return steps()
 
     def _start(self, target: Any, output_gradients: Any, unconnected: str,
-               sources: list) -> dict[int, np.ndarray]:
-        """Check the arguments of a sweep and seed the gradient dict with the targets'."""
+               sources: list) -> tuple[dict[int, np.ndarray], list[np.ndarray]]:
+        """Check the arguments of a sweep and seed the gradient dict with the targets'.
+
+        Returns the dict and the caller's arrays it holds without a copy (the seeds given in
+        ``output_gradients`` that already had the target's dtype). Nothing writes into a
+        gradient in place (the sweep adds with ``prev + g``, and backward methods return new
+        arrays), so borrowing them is safe; only handing one back as a result is not.
+        """
         if unconnected not in _UNCONNECTED:
             raise ValueError(
                 f"GradientTape.gradient: unconnected_gradients must be 'none' or 'zero', "
@@ -436,6 +445,7 @@ class GradientTape:
                 f"{len(targets)} targets"
             )
         grads: dict[int, np.ndarray] = {}
+        borrowed: list[np.ndarray] = []
         for t, seed in zip(targets, seeds):
             if not isinstance(t, Tensor):
                 raise TypeError(
@@ -452,16 +462,20 @@ class GradientTape:
             if seed is None:
                 g = np.ones(t.shape, dtype=t.dtype)
             else:
-                # always a copy: the caller's array must not flow out as someone's gradient
-                g = np.array(seed.data if isinstance(seed, Tensor) else seed, dtype=t.dtype)
+                # no copy (a seed can be as big as a batch of images): `gradient` copies it
+                # only if it would come back to the caller as a result
+                given = seed.data if isinstance(seed, Tensor) else seed
+                g = np.asarray(given, dtype=t.dtype)
                 if g.shape != t.shape:
                     raise ValueError(
                         f"GradientTape.gradient: output_gradients has shape {g.shape}, "
                         f"but the target has shape {t.shape}"
                     )
+                if g is given or np.may_share_memory(g, given):
+                    borrowed.append(g)
             key = id(t)
             grads[key] = grads[key] + g if key in grads else g
-        return grads
+        return grads, borrowed
 
     def _sweep(self, grads: dict[int, np.ndarray], keep: set | None,
                release: bool = True) -> Iterator[Record]:

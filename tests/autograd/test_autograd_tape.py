@@ -382,3 +382,21 @@ def test_freed_memory_is_kept_in_process_on_glibc():
 
     if platform.libc_ver()[0] == "glibc":
         assert out == "True"
+
+
+def test_output_gradients_not_copied_but_never_returned():
+    # The seed is used as given (no up-front copy) yet never comes back as a result: not when
+    # the target is itself a source, nor through an op that passes its gradient through.
+    (x,) = watched([1.0, 2.0, 3.0])
+    with GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = x + 1.0  # Add's backward hands the gradient to x unchanged
+    seed = np.array([1.0, 0.0, 2.0])
+    for target, source in ((y, x), (y, y), (x, x)):
+        g = tape.gradient(target, source, output_gradients=seed)
+        np.testing.assert_array_equal(g, seed)
+        assert g is not seed and not np.shares_memory(g, seed) and g.flags.writeable
+        g[...] = -1
+        np.testing.assert_array_equal(seed, [1.0, 0.0, 2.0])
+    two = tape.gradient(y, [x, y], output_gradients=seed)
+    assert not np.shares_memory(two[0], two[1]) and not np.shares_memory(two[0], seed)
