@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> float:
           f"for {args.epochs} epochs")
     model.fit(x_train, y_train, batch_size=32, epochs=args.epochs, validation_split=0.1,
               verbose=args.verbose)
-    loss, acc = model.evaluate(x_test, y_test, batch_size=256)
+    loss, acc = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
     print(f"\nTest accuracy on {len(x_test)} unseen digits: {acc:.2%} (loss {loss:.4f})")
     wrong = int(np.sum(model.predict(x_test, batch_size=256).argmax(axis=1) != y_test))
     print(f"Misclassified test digits: {wrong}")
