@@ -343,7 +343,11 @@ class TrainingMixin:
         """One step. Returns the log values, or ``None`` (and no update) on a non-finite loss."""
         from minikeras.engine.base_layer import collect_call_losses
 
-        with GradientTape() as tape, collect_call_losses() as extra:
+        # Watch exactly the weights being trained: frozen layers' variables (still
+        # Variable.trainable) are then not recorded, and no gradient is computed for them.
+        with GradientTape(watch_accessed_variables=False) as tape, \
+                collect_call_losses() as extra:
+            tape.watch(weights)
             outs = self._forward(xs, True)
             total, values = self._losses_and_metrics(ys, outs, extra)
         loss = float(total.data)

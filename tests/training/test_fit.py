@@ -344,3 +344,23 @@ def test_save_model_keeps_loss_options(tmp_path):
     loaded = load_model(str(path))
     assert isinstance(loaded.loss, SparseCategoricalCrossentropy)
     assert loaded.loss.get_config()["from_logits"] is True
+
+
+def test_frozen_layer_is_not_differentiated_or_updated():
+    from minikeras import Input, Model
+    from minikeras.layers import Dense
+
+    inputs = Input((4,))
+    frozen = Dense(3, name="frozen")
+    model = Model(inputs, Dense(2, name="head")(frozen(inputs)))
+    frozen.trainable = False
+    model.compile("sgd", "mse")
+    before = [w.copy() for w in frozen.get_weights()]
+    head_before = [w.copy() for w in model.get_layer("head").get_weights()]
+    x = np.random.default_rng(0).standard_normal((8, 4)).astype("float32")
+    model.train_on_batch(x, np.ones((8, 2), "float32"))
+    for a, b in zip(before, frozen.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert any(
+        not np.array_equal(a, b) for a, b in zip(head_before, model.get_layer("head").get_weights())
+    )
