@@ -244,24 +244,36 @@ class Pool2D(Function):
     """Max or average pooling (padding never counts)."""
 
     def forward(self, ctx, x, *, pool_size, strides, dilation, pads, data_format, mode):
-        """Pool each window of each channel."""
+        """Pool each window of each channel; for max pooling under a tape, note the argmax."""
         x = _to_nhwc(_float(x), data_format)
-        run = kernels.max_pool2d_forward if mode == "max" else kernels.avg_pool2d_forward
-        out = run(x, pool_size, strides, dilation, pads)
-        ctx.save(x if mode == "max" else None)
+        args = (pool_size, strides, dilation, pads)
+        where = None
+        if mode == "avg":
+            out = kernels.avg_pool2d_forward(x, *args)
+        elif ctx.needs_input_grad[0]:
+            # Keep where each maximum is (one int32 per output, a quarter of the input for 2x2
+            # windows) rather than the input: the backward is then a scatter, with no window
+            # searched twice and no scratch per image.
+            out, where = kernels.max_pool2d_forward_argmax(x, *args)
+        else:
+            out = kernels.max_pool2d_forward(x, *args)  # predict/no_grad: nothing to keep
+        ctx.save(where)
         ctx.shape = x.shape
-        ctx.args = (pool_size, strides, dilation, pads)
+        ctx.args = args
+        ctx.dtype = x.dtype
         ctx.data_format, ctx.mode = data_format, mode
         return _from_nhwc(out, data_format)
 
     def backward(self, ctx, grad):
         """Route to the first maximum, or share evenly among the window's real pixels."""
-        (x,) = ctx.saved
+        (where,) = ctx.saved
         if not ctx.needs_input_grad[0]:
             return (None,)
         g = _to_nhwc(grad, ctx.data_format)
         if ctx.mode == "max":
-            gx = kernels.max_pool2d_grad_input(x, g.astype(x.dtype, copy=False), *ctx.args)
+            gx = kernels.max_pool2d_grad_from_argmax(
+                where, g.astype(ctx.dtype, copy=False), ctx.shape
+            )
         else:
             gx = kernels.avg_pool2d_grad_input(g, ctx.shape, *ctx.args)
         return (_from_nhwc(gx, ctx.data_format),)

@@ -31,6 +31,8 @@ _LAZY = {
     "conv2d_grad_kernel": "conv",
     "max_pool2d_forward": "pool",
     "max_pool2d_grad_input": "pool",
+    "max_pool2d_forward_argmax": "pool",
+    "max_pool2d_grad_from_argmax": "pool",
     "avg_pool2d_forward": "pool",
     "avg_pool2d_grad_input": "pool",
 }

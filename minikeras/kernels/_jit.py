@@ -32,6 +32,28 @@ def njit(parallel: bool = False):
     return numba.njit(cache=True, parallel=parallel, error_model="numpy", fastmath={"contract"})
 
 
+#: Problems touching fewer array elements than this run on the calling thread. Starting a
+#: parallel loop costs about 60 us per call here (numba's ``workqueue`` pool; measured even with
+#: one thread), more than such a problem takes in total: a digits training step makes about ten
+#: kernel calls on arrays of 10^4-10^5 numbers.
+SERIAL_BELOW = 1 << 18
+
+
+def split(work: int, parts: int) -> int:
+    """How many chunks to cut a problem into: 1 (run serially) if it is small, else one per thread.
+
+    Args:
+        work: Number of array elements the kernel reads or writes, roughly.
+        parts: The most chunks the problem can be cut into (rows, images).
+
+    Returns:
+        A chunk count between 1 and ``parts``.
+    """
+    if work < SERIAL_BELOW:
+        return 1
+    return max(1, min(num_threads(), parts))
+
+
 def num_threads() -> int:
     """The number of threads ``prange`` loops use right now.
 

@@ -8,23 +8,30 @@ max pooling send the gradient to the first maximum in tap order (row by row thro
 Loop order as in the convolutions: parallel over rows of whatever array is written, channels
 innermost so each tap is a contiguous run of ``C`` numbers. Average pooling's divisor factorises
 into (real rows in the window) x (real columns in the window), so it is two small vectors.
-Max-pool's gradient scatters to data-dependent positions, so it runs parallel over images: each
-thread owns whole images and no two threads write the same pixel.
+
+Max pooling's backward needs only *where* each maximum was. The forward pass of a training step
+records it (:func:`max_pool2d_forward_argmax`, one int32 per output), and the backward pass is a
+scatter of the output gradient to those positions (:func:`max_pool2d_grad_from_argmax`): no
+window is searched twice. The scatter runs parallel over images, so no two threads write the
+same pixel. Max-pool work happens in serial functions over a range of rows (or images); the
+parallel driver only cuts that range into one chunk per thread, and small problems skip the
+driver (see :data:`minikeras.kernels._jit.SERIAL_BELOW`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from minikeras.kernels._jit import njit, prange
+from minikeras.kernels._jit import njit, prange, split
 from minikeras.kernels.padding import Pads, output_hw
 
 
-@njit(parallel=True)
-def _max_forward(x, out, ph, pw, sh, sw, dh, dw, pt, pl):  # pragma: no cover - JIT
-    n_img, height, width, channels = x.shape
+@njit()
+def _max_rows(x, out, r0, r1, ph, pw, sh, sw, dh, dw, pt, pl):  # pragma: no cover - JIT
+    """Max pooling of output rows r0 <= r < r1 (row r: image r // Ho, row r % Ho of it)."""
+    _, height, width, channels = x.shape
     _, out_h, out_w, _ = out.shape
-    for r in prange(n_img * out_h):
+    for r in range(r0, r1):
         n = r // out_h
         i = r - n * out_h
         orow = out[n, i]
@@ -42,44 +49,100 @@ def _max_forward(x, out, ph, pw, sh, sw, dh, dw, pt, pl):  # pragma: no cover - 
                     src = xrow[j * sw + shift]
                     dst = orow[j]
                     for c in range(channels):
-                        dst[c] = max(dst[c], src[c])
+                        # a plain select, not the builtin max (whose NaN handling keeps LLVM
+                        # from vectorising the loop: 3x slower)
+                        v = src[c]
+                        dst[c] = v if v > dst[c] else dst[c]
         for j in range(out_w):
             for c in range(channels):
                 if orow[j, c] == -np.inf:
                     orow[j, c] = 0  # an all-padding window (or an input of -inf): see docstring
 
 
+@njit()
+def _argmax_rows(x, out, where, r0, r1, ph, pw, sh, sw, dh, dw, pt, pl):  # pragma: no cover
+    """:func:`_max_rows` that also records where each maximum came from.
+
+    ``where[n, i, j, c]`` is the flat pixel index ``y * W + x`` (within image ``n``) of the first
+    maximum in tap order, or -1 for a window with no real pixel; that is all the backward needs.
+    """
+    _, height, width, channels = x.shape
+    _, out_h, out_w, _ = out.shape
+    for r in range(r0, r1):
+        n = r // out_h
+        i = r - n * out_h
+        orow = out[n, i]
+        wrow = where[n, i]
+        orow[:, :] = -np.inf
+        wrow[:, :] = -1
+        for a in range(ph):
+            y = i * sh + a * dh - pt
+            if y < 0 or y >= height:
+                continue
+            xrow = x[n, y]
+            for b in range(pw):
+                shift = b * dw - pl
+                j0 = max(0, -(shift // sw))
+                j1 = min(out_w, (width - 1 - shift) // sw + 1)
+                for j in range(j0, j1):
+                    xc = j * sw + shift
+                    pos = y * width + xc
+                    src = xrow[xc]
+                    dst = orow[j]
+                    at = wrow[j]
+                    for c in range(channels):
+                        v = src[c]
+                        better = v > dst[c]  # strict: the first maximum keeps the gradient
+                        dst[c] = v if better else dst[c]
+                        at[c] = pos if better else at[c]
+        for j in range(out_w):
+            for c in range(channels):
+                if wrow[j, c] < 0:
+                    orow[j, c] = 0
+
+
 @njit(parallel=True)
-def _max_grad_input(x, g, gx, ph, pw, sh, sw, dh, dw, pt, pl):  # pragma: no cover - JIT
-    n_img, height, width, channels = x.shape
-    _, out_h, out_w, _ = g.shape
-    for n in prange(n_img):
-        gx[n] = 0
-        best = np.empty((out_w, channels), dtype=x.dtype)
-        where = np.empty((out_w, channels), dtype=np.int64)
+def _max_parallel(x, out, chunks, ph, pw, sh, sw, dh, dw, pt, pl):  # pragma: no cover - JIT
+    rows = out.shape[0] * out.shape[1]
+    for ch in prange(chunks):
+        lo, hi = ch * rows // chunks, (ch + 1) * rows // chunks
+        _max_rows(x, out, lo, hi, ph, pw, sh, sw, dh, dw, pt, pl)
+
+
+@njit(parallel=True)
+def _argmax_parallel(x, out, where, chunks, ph, pw, sh, sw, dh, dw, pt, pl):  # pragma: no cover
+    rows = out.shape[0] * out.shape[1]
+    for ch in prange(chunks):
+        lo, hi = ch * rows // chunks, (ch + 1) * rows // chunks
+        _argmax_rows(x, out, where, lo, hi, ph, pw, sh, sw, dh, dw, pt, pl)
+
+
+@njit()
+def _scatter_images(where, g, gx, n0, n1):  # pragma: no cover - JIT
+    """``gx[n, where[n, i, j, c], c] += g[n, i, j, c]`` for images ``n0 <= n < n1``.
+
+    ``gx`` is ``(N, H*W, C)``. Windows may overlap, so two outputs can route to one pixel; a
+    thread owns whole images, so no two threads ever add to the same pixel.
+    """
+    _, out_h, out_w, channels = g.shape
+    for n in range(n0, n1):
+        gxn = gx[n]
+        gxn[:, :] = 0
         for i in range(out_h):
-            best[:, :] = -np.inf
-            where[:, :] = -1
-            for a in range(ph):
-                y = i * sh + a * dh - pt
-                if y < 0 or y >= height:
-                    continue
-                for b in range(pw):
-                    shift = b * dw - pl
-                    j0 = max(0, -(shift // sw))
-                    j1 = min(out_w, (width - 1 - shift) // sw + 1)
-                    for j in range(j0, j1):
-                        xc = j * sw + shift
-                        src = x[n, y, xc]
-                        for c in range(channels):
-                            if src[c] > best[j, c]:  # strict: the first maximum keeps the gradient
-                                best[j, c] = src[c]
-                                where[j, c] = y * width + xc
             for j in range(out_w):
+                at = where[n, i, j]
+                src = g[n, i, j]
                 for c in range(channels):
-                    pos = where[j, c]
+                    pos = at[c]
                     if pos >= 0:
-                        gx[n, pos // width, pos % width, c] += g[n, i, j, c]
+                        gxn[pos, c] += src[c]
+
+
+@njit(parallel=True)
+def _scatter_parallel(where, g, gx, chunks):  # pragma: no cover - JIT
+    n_img = g.shape[0]
+    for ch in prange(chunks):
+        _scatter_images(where, g, gx, ch * n_img // chunks, (ch + 1) * n_img // chunks)
 
 
 @njit(parallel=True)
@@ -175,8 +238,76 @@ def max_pool2d_forward(
     out_h, out_w, args = _setup(x.shape, pool_size, strides, dilation, pads)
     out = np.empty((x.shape[0], out_h, out_w, x.shape[3]), dtype=x.dtype)
     if out.size:
-        _max_forward(x, out, *args)
+        chunks = split(x.size, x.shape[0] * out_h)
+        if chunks == 1:
+            _max_rows(x, out, 0, x.shape[0] * out_h, *args)
+        else:
+            _max_parallel(x, out, chunks, *args)
     return out
+
+
+def max_pool2d_forward_argmax(
+    x: np.ndarray,
+    pool_size: tuple[int, int],
+    strides: tuple[int, int],
+    dilation: tuple[int, int] = (1, 1),
+    pads: Pads = ((0, 0), (0, 0)),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Max pooling that also returns where each maximum is, for a cheap backward pass.
+
+    Args:
+        x: ``(N, H, W, C)``, float32 or float64.
+        pool_size: ``(ph, pw)``.
+        strides: ``(sh, sw)``.
+        dilation: ``(dh, dw)``.
+        pads: Explicit pads (never selected).
+
+    Returns:
+        ``out`` ``(N, Ho, Wo, C)`` as :func:`max_pool2d_forward`, and ``where``, int32 of the
+        same shape: the flat index ``y * W + x`` in its image of the first maximum of each window
+        (-1 for a window with no real pixel). Feed it to :func:`max_pool2d_grad_from_argmax`.
+    """
+    x = np.ascontiguousarray(x)
+    out_h, out_w, args = _setup(x.shape, pool_size, strides, dilation, pads)
+    out = np.empty((x.shape[0], out_h, out_w, x.shape[3]), dtype=x.dtype)
+    where = np.empty(out.shape, dtype=np.int32)
+    if out.size:
+        chunks = split(x.size, x.shape[0] * out_h)
+        if chunks == 1:
+            _argmax_rows(x, out, where, 0, x.shape[0] * out_h, *args)
+        else:
+            _argmax_parallel(x, out, where, chunks, *args)
+    return out, where
+
+
+def max_pool2d_grad_from_argmax(
+    where: np.ndarray, grad: np.ndarray, input_shape: tuple[int, int, int, int]
+) -> np.ndarray:
+    """Gradient of max pooling from the positions :func:`max_pool2d_forward_argmax` recorded.
+
+    A scatter: ``gx[n, y, x, c] = sum of grad[n, i, j, c] over the windows whose maximum was at
+    (y, x)``. No window is looked at again.
+
+    Args:
+        where: int32 ``(N, Ho, Wo, C)`` from :func:`max_pool2d_forward_argmax`.
+        grad: ``(N, Ho, Wo, C)``.
+        input_shape: ``(N, H, W, C)`` of the forward input.
+
+    Returns:
+        ``(N, H, W, C)``, the dtype of ``grad``.
+    """
+    grad = np.ascontiguousarray(grad)
+    n_img, height, width, channels = input_shape
+    gx = np.empty(tuple(input_shape), dtype=grad.dtype)
+    if gx.size == 0:
+        return gx
+    flat = gx.reshape(n_img, height * width, channels)
+    chunks = split(gx.size + grad.size, n_img)
+    if chunks == 1:
+        _scatter_images(where, grad, flat, 0, n_img)
+    else:
+        _scatter_parallel(where, grad, flat, chunks)
+    return gx
 
 
 def max_pool2d_grad_input(
@@ -200,13 +331,10 @@ def max_pool2d_grad_input(
     Returns:
         ``(N, H, W, C)``, the dtype of ``grad``.
     """
-    x = np.ascontiguousarray(x)
-    grad = np.ascontiguousarray(grad, dtype=x.dtype)
-    _, _, args = _setup(x.shape, pool_size, strides, dilation, pads)
-    gx = np.zeros(x.shape, dtype=x.dtype)
-    if grad.size and gx.size:
-        _max_grad_input(x, grad, gx, *args)
-    return gx
+    # Finds the maxima again; a backward pass that kept them from the forward pass should call
+    # max_pool2d_grad_from_argmax directly (as minikeras.backend.pool2d does).
+    _, where = max_pool2d_forward_argmax(x, pool_size, strides, dilation, pads)
+    return max_pool2d_grad_from_argmax(where, np.asarray(grad, dtype=x.dtype), x.shape)
 
 
 def avg_pool2d_forward(

@@ -265,6 +265,60 @@ def max_pool2d_grad_input(x, grad, pool_size, strides, dilation=(1, 1), pads=((0
     return _crop(gxp, pads, x.shape).copy()
 
 
+def max_pool2d_argmax(x, pool_size, strides, dilation=(1, 1), pads=((0, 0), (0, 0))):
+    """Where each window's first maximum is, as a flat pixel index ``y * W + x`` in its image.
+
+    What a training step keeps from the forward pass so that the backward pass need not search
+    the windows again. -1 marks a window with no real pixel.
+
+    Args:
+        x: ``(N, H, W, C)``.
+        pool_size: ``(ph, pw)``.
+        strides: ``(sh, sw)``.
+        dilation: ``(dh, dw)``.
+        pads: Explicit pads (never selected).
+
+    Returns:
+        int32 ``(N, Ho, Wo, C)``.
+    """
+    n_img, height, width, channels = x.shape
+    out_hw = output_hw(x.shape[1:3], pool_size, strides, dilation, pads)
+    xp = _pad(x, pads, value=-np.inf)
+    # the flat index of every padded position (-1 on padding, which never wins: it is -inf)
+    index = _pad(np.arange(height * width).reshape(1, height, width, 1), pads, value=-1)
+    best = np.full((n_img, *out_hw, channels), -np.inf, dtype=x.dtype)
+    where = np.full(best.shape, -1)
+    for a in range(pool_size[0]):
+        for b in range(pool_size[1]):
+            rows, cols = _window(xp, a, b, out_hw, strides, dilation)
+            window = xp[:, rows, cols, :]
+            better = window > best  # strict: a later equal value does not take over
+            best = np.where(better, window, best)
+            where = np.where(better, index[:, rows, cols, :], where)
+    return where.astype(np.int32)
+
+
+def max_pool2d_grad_from_argmax(where, grad, input_shape):
+    """Max-pool gradient from :func:`max_pool2d_argmax`: ``grad`` scattered to those pixels.
+
+    Equal to :func:`max_pool2d_grad_input` for the same input (overlapping windows may route
+    several gradients to one pixel; ``np.add.at`` adds them all).
+
+    Args:
+        where: int32 ``(N, Ho, Wo, C)``.
+        grad: ``(N, Ho, Wo, C)``.
+        input_shape: ``(N, H, W, C)``.
+
+    Returns:
+        ``(N, H, W, C)``.
+    """
+    n_img, height, width, channels = input_shape
+    gx = np.zeros((n_img, height * width, channels), dtype=grad.dtype)
+    n, i, j, c = np.nonzero(where >= 0)
+    np.add.at(gx, (n, where[n, i, j, c], c), grad[n, i, j, c])
+    return gx.reshape(input_shape)
+
+
 def avg_pool2d_forward(x, pool_size, strides, dilation=(1, 1), pads=((0, 0), (0, 0))):
     """Average pooling over the real pixels of each window.
 

@@ -93,6 +93,14 @@ def test_pools_match_twins(p):
         ref.max_pool2d_grad_input(x, g, size, *geo),
         p["dtype"],
     )
+    out2, where = kernels.max_pool2d_forward_argmax(x, size, *geo)
+    _close(out2, ref.max_pool2d_forward(x, size, *geo), p["dtype"])
+    np.testing.assert_array_equal(where, ref.max_pool2d_argmax(x, size, *geo))
+    _close(
+        kernels.max_pool2d_grad_from_argmax(where, g, x.shape),
+        ref.max_pool2d_grad_input(x, g, size, *geo),
+        p["dtype"],
+    )
     _close(
         kernels.avg_pool2d_forward(x, size, *geo), ref.avg_pool2d_forward(x, size, *geo), p["dtype"]
     )
@@ -115,6 +123,27 @@ def test_max_pool_ties_route_to_first_maximum():
     g = np.full((1, 1, 1, 1), 3.0)
     gx = kernels.max_pool2d_grad_input(x, g, (2, 2), (2, 2))
     np.testing.assert_array_equal(gx[0, :, :, 0], [[3.0, 0.0], [0.0, 0.0]])
+
+
+@pytest.mark.parametrize("n_img", [2, 64])  # 64 images: above SERIAL_BELOW, the parallel path
+def test_max_pool_argmax_ties_and_both_paths(n_img):
+    # Integer-valued data makes ties everywhere; overlapping windows (stride 1) route several
+    # gradients to one pixel. Both the serial and the parallel driver must match the twins.
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 3, (n_img, 16, 16, 80)).astype(np.float32)
+    g = rng.standard_normal((n_img, 15, 15, 80)).astype(np.float32)
+    out, where = kernels.max_pool2d_forward_argmax(x, (2, 2), (1, 1))
+    np.testing.assert_array_equal(out, ref.max_pool2d_forward(x, (2, 2), (1, 1)))
+    np.testing.assert_array_equal(where, ref.max_pool2d_argmax(x, (2, 2), (1, 1)))
+    np.testing.assert_allclose(
+        kernels.max_pool2d_grad_from_argmax(where, g, x.shape),
+        ref.max_pool2d_grad_input(x, g, (2, 2), (1, 1)),
+        rtol=1e-6,
+        atol=1e-6,
+    )
+    np.testing.assert_array_equal(
+        kernels.max_pool2d_forward(x, (2, 2), (1, 1)), ref.max_pool2d_forward(x, (2, 2), (1, 1))
+    )
 
 
 def test_kernel_cast_to_input_dtype():

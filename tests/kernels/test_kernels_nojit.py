@@ -6,6 +6,7 @@ NUMBA_DISABLE_JIT is read when numba is imported, so these run in fresh subproce
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,8 @@ def test_jit_tests_pass_with_jit_disabled():
         NUMBA_DISABLE_JIT="1",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "4 passed" in result.stdout or "5 passed" in result.stdout, result.stdout[-500:]
+    passed = re.search(r"(\d+) passed", result.stdout)
+    assert passed and int(passed.group(1)) >= 5, result.stdout[-500:]
 
 
 def test_kernels_are_plain_python_with_jit_disabled():

@@ -158,3 +158,21 @@ def test_max_pool_gradient_is_the_loop(case):
             expected[n, where[0], where[1], c] += g[n, i, j, c]
     got = ref.max_pool2d_grad_input(x, g, khw, strides, dilation, pads)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("ties", [False, True])
+def test_max_pool_argmax_scatter_is_the_gradient(case, ties):
+    # The saved-argmax route (argmax in the forward, scatter in the backward) is the same
+    # gradient as the definition, ties included (few distinct values force many of them).
+    rng, shape, khw, strides, dilation, pads, (oh, ow), _ = _setup(case)
+    x = rng.integers(0, 2, shape).astype(float) if ties else rng.standard_normal(shape)
+    g = rng.standard_normal((shape[0], oh, ow, shape[3]))
+    where = ref.max_pool2d_argmax(x, khw, strides, dilation, pads)
+    assert where.dtype == np.int32 and where.shape == g.shape
+    np.testing.assert_allclose(  # equal up to the order of additions on shared pixels
+        ref.max_pool2d_grad_from_argmax(where, g, shape),
+        ref.max_pool2d_grad_input(x, g, khw, strides, dilation, pads),
+        rtol=1e-12,
+        atol=1e-12,
+    )
