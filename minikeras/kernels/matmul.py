@@ -1,5 +1,7 @@
 """Matrix products for the 1x1 convolutions, split by rows over a pool of sleeping threads.
 
+(Products whose inner dimension is only 1-4 wide go to :mod:`minikeras.kernels.narrow` instead.)
+
 OpenBLAS's own threads busy-wait between calls and starve the numba kernels that run in between
 (see :mod:`minikeras.kernels.threads`), so minikeras runs OpenBLAS single-threaded. To still use
 every core for the big products of a convolution, this module cuts the long (pixel) axis into one
@@ -18,6 +20,9 @@ from minikeras.kernels import threads
 
 #: Products with fewer multiply-adds than this run in one call: splitting costs ~50 us.
 MIN_SPLIT_FLOPS = 4_000_000
+
+#: Products with an inner dimension this narrow or narrower skip BLAS (see :mod:`.narrow`).
+NARROW_K = 4
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -67,6 +72,13 @@ def matmul(
     """
     if out is None:
         out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    if a.shape[1] <= NARROW_K and out.flags.c_contiguous and out.dtype.kind == "f":
+        # K of 1-4 (a 1x1 convolution after a grayscale or RGB input): a plain loop beats
+        # BLAS several times over (see minikeras.kernels.narrow; imported here, not at the top,
+        # because it loads numba)
+        from minikeras.kernels.narrow import narrow_product
+
+        return narrow_product(a, b, out, bias)
     parts = _workers() if a.shape[0] * a.shape[1] * b.shape[1] >= MIN_SPLIT_FLOPS else 1
     blocks = _blocks(a.shape[0], parts)
     if len(blocks) <= 1:

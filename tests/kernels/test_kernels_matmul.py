@@ -45,3 +45,18 @@ def test_matmul_adds_bias_to_every_row(min_flops):
 def test_column_sums_match_numpy(min_flops, rows):
     a = np.random.default_rng(rows).standard_normal((rows, 5))
     np.testing.assert_allclose(mm.column_sums(a), a.sum(axis=0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 2, 4, 5])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_narrow_products_match_numpy(k, dtype):
+    # K <= NARROW_K goes through the plain-loop kernel of kernels.narrow, wider K through BLAS.
+    rng = np.random.default_rng(k)
+    a = rng.standard_normal((37, k)).astype(dtype)
+    b = rng.standard_normal((k, 6)).astype(dtype)
+    bias = rng.standard_normal(6).astype(dtype)
+    tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12}
+    np.testing.assert_allclose(mm.matmul(a, b), a @ b, **tol)
+    np.testing.assert_allclose(mm.matmul(a, b, bias=bias), a @ b + bias, **tol)
+    np.testing.assert_allclose(mm.matmul(a, b.T.copy().T), a @ b, **tol)  # strided b
+    assert mm.matmul(a, b).dtype == dtype
