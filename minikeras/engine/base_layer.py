@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from minikeras.autograd.ops import cast
 from minikeras.autograd.tensor import Tensor, Variable
 from minikeras.backend.config import floatx
 from minikeras.engine.input_spec import assert_input_compatibility
@@ -166,6 +167,18 @@ def _apply_update(update: Any) -> None:
             f"An update must be a (variable, new_value) pair or a zero-argument callable, "
             f"got {type(update).__name__}"
         )
+
+
+def _cast_floating(x: Tensor, dtype: np.dtype) -> Tensor:
+    """``x`` in ``dtype`` when both are floating (a recorded, differentiable cast), else ``x``.
+
+    Keras casts a layer's floating inputs to the layer dtype; doing it as an op
+    keeps the gradient flowing back to a float32 input of a float64 layer.
+    """
+    source = x.data.dtype
+    if source == dtype or source.kind != "f" or dtype.kind != "f":
+        return x
+    return cast(x, dtype)
 
 
 def _as_list(x: Any) -> list:
@@ -482,6 +495,9 @@ class Layer:
             elif isinstance(inputs, KerasTensor):
                 return self._symbolic_call([inputs], kwargs, False)
             inputs = self._convert_inputs(inputs)
+        elif inputs.data.dtype != self._np_dtype:
+            # a floating Tensor in another precision is cast like a numpy array would be
+            inputs = self._convert_inputs(inputs)
         if not self.built:
             self._build_for_eager(inputs)
         if self.input_spec is not None:
@@ -504,8 +520,31 @@ class Layer:
         return outputs
 
     def apply(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        """Same as calling the layer (TensorFlow's name)."""
-        return self.__call__(inputs, *args, **kwargs)
+        """Same as calling the layer (TensorFlow's name).
+
+        Extra positional arguments go to ``call``'s parameters after ``inputs``,
+        in order (``layer.apply(x, True)`` is ``layer(x, training=True)`` for a
+        ``call(self, inputs, training=None)``).
+
+        Raises:
+            TypeError: If ``call`` takes fewer positional arguments, or one is
+                also given by keyword.
+        """
+        if args:
+            params = [p for p in inspect.signature(self.call).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1:]
+            if len(args) > len(params):
+                raise TypeError(
+                    f"Layer {self.name}: apply() got {len(args)} extra positional argument(s) "
+                    f"but {type(self).__name__}.call accepts {len(params)} after the inputs "
+                    f"({', '.join(p.name for p in params) or 'none'})"
+                )
+            for param, value in zip(params, args):
+                if param.name in kwargs:
+                    raise TypeError(f"Layer {self.name}: apply() got argument {param.name!r} "
+                                    "both by position and by keyword")
+                kwargs[param.name] = value
+        return self.__call__(inputs, **kwargs)
 
     @property
     def dtype(self) -> str:
@@ -518,16 +557,14 @@ class Layer:
         self._dtype = self._np_dtype.name
 
     def _convert_inputs(self, inputs: Any) -> Any:
-        """Turn numpy/array-like inputs into Tensors (floating ones cast to the layer dtype)."""
-        if isinstance(inputs, Tensor):
-            return inputs
+        """Turn inputs into Tensors; floating ones (numpy or Tensor) cast to the layer dtype."""
         if type(inputs) is list or type(inputs) is tuple:
             return [self._convert_one(x, self._np_dtype) for x in inputs]
         return self._convert_one(inputs, self._np_dtype)
 
     def _convert_one(self, x: Any, dtype: np.dtype) -> Tensor:
         if isinstance(x, Tensor):
-            return x
+            return _cast_floating(x, dtype)
         if isinstance(x, KerasTensor):
             raise ValueError(
                 f"Layer {self.name} was called on a mix of symbolic (KerasTensor) and concrete "
@@ -771,7 +808,8 @@ class Layer:
                 f"The layer {self.name} has never been called and thus has no defined "
                 f"{attr_name}."
             )
-        if not 0 <= node_index < len(self._inbound_nodes):
+        # like a Python list (and Keras 2), -1 is the latest call
+        if not -len(self._inbound_nodes) <= node_index < len(self._inbound_nodes):
             raise ValueError(
                 f"Asked to get {attr_name} at node {node_index}, but the layer {self.name} has "
                 f"only {len(self._inbound_nodes)} inbound node(s)."

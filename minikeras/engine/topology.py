@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 from typing import Any
 
 import numpy as np
@@ -107,6 +108,17 @@ class Container(Layer):
                     f"Output tensors to a {cls_name} must be KerasTensors made by layers. "
                     f"Found: {x!r}"
                 )
+        if len({id(x) for x in inputs}) != len(inputs):
+            raise ValueError(
+                f"The list of inputs passed to the {cls_name} is redundant: each input should "
+                f"appear once. Found: {inputs}"
+            )
+        if len({id(x) for x in outputs}) != len(outputs):
+            warnings.warn(
+                f"The list of outputs passed to the {cls_name} is redundant: each output "
+                f"should appear once. Found: {outputs}",
+                stacklevel=3,
+            )
         self.inputs, self.outputs = inputs, outputs
         self.input_layers, self.input_layers_node_indices = [], []
         self.input_layers_tensor_indices = []
