@@ -259,21 +259,52 @@ class _SparseCategoricalCrossentropyLogits(Function):
         return (g.reshape(shape),)
 
 
+def _sample_weight_scale(weights: np.ndarray, per_shape: tuple, dtype: Any) -> np.ndarray:
+    """Keras 2's per-sample factors ``w / mean(w != 0)``, shaped to multiply per-sample losses.
+
+    Keras 2 multiplies each sample's loss by its weight and divides by the
+    fraction of non-zero weights, so the batch loss is
+    ``sum(w * loss) / count(w != 0)``: zero-weight samples are left out of
+    the average instead of pulling it towards zero. A batch whose weights are
+    all zero makes Keras divide 0 by 0 (a NaN loss); here its factors stay
+    zero, so such a batch contributes a loss of 0 and no gradient.
+
+    Args:
+        weights: One weight per sample, shape ``(batch,)``.
+        per_shape: Shape of the per-sample losses, ``(batch, ...)``; extra
+            axes (e.g. time steps) share their sample's weight.
+        dtype: The loss's float dtype.
+    """
+    w = np.asarray(weights, dtype=dtype)
+    nonzero = np.count_nonzero(w)
+    if nonzero:
+        w = w / np.asarray(nonzero / w.size, dtype=dtype)
+    return w.reshape(w.shape + (1,) * (len(per_shape) - 1))
+
+
 class _BatchMean:
     """Mixin: the batch mean of a per-sample fused loss, still one recorded op.
 
     ``fit`` uses these on targets it has validated once, so a step records a
-    single op for the whole loss.
+    single op for the whole loss. With ``weights`` (one per sample) the mean
+    is Keras 2's weighted one (see :func:`_sample_weight_scale`).
     """
 
-    def forward(self, ctx, p, **params):
+    def forward(self, ctx, p, *, weights=None, **params):
         per = super().forward(ctx, p, **params)
         ctx.per_shape = per.shape
-        return np.asarray(per.mean(), dtype=p.dtype)
+        if weights is None:
+            ctx.scale = None
+            return np.asarray(per.mean(), dtype=p.dtype)
+        ctx.scale = _sample_weight_scale(weights, per.shape, per.dtype)
+        return np.asarray((per * ctx.scale).mean(), dtype=p.dtype)
 
     def backward(self, ctx, grad):
         n = max(int(np.prod(ctx.per_shape)), 1)
-        return super().backward(ctx, np.full(ctx.per_shape, grad / n, dtype=np.result_type(grad)))
+        g = np.full(ctx.per_shape, grad / n, dtype=np.result_type(grad))
+        if ctx.scale is not None:
+            g = g * ctx.scale
+        return super().backward(ctx, g)
 
 
 class _SparseCategoricalCrossentropyMean(_BatchMean, _SparseCategoricalCrossentropy):

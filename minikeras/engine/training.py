@@ -74,7 +74,8 @@ class TrainingMixin:
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
-                loss_weights: Any = None, **kwargs: Any) -> None:
+                loss_weights: Any = None, sample_weight_mode: Any = None,
+                **kwargs: Any) -> None:
         """Configure the model for training.
 
         Args:
@@ -85,13 +86,18 @@ class TrainingMixin:
                 resolved per output like Keras 2), or a dict by output name.
             loss_weights: Weights of the output losses in the total loss
                 (list or dict by output name).
-            **kwargs: Not supported (Keras 2's ``sample_weight_mode`` and the
+            sample_weight_mode: ``None`` (the default): ``sample_weight``
+                holds one weight per sample. Keras 2's ``"temporal"`` (one
+                weight per time step) is not supported. A list or dict by
+                output name is accepted if every entry is ``None``.
+            **kwargs: Not supported (Keras 2's ``weighted_metrics`` and the
                 like); given, they raise ``TypeError``.
 
         Raises:
             ValueError: On an unknown optimizer, loss or metric name, or a
                 list/dict that does not match the model's outputs.
             TypeError: On an unsupported keyword argument.
+            NotImplementedError: For ``sample_weight_mode="temporal"``.
         """
         from minikeras import losses, optimizers
         from minikeras import metrics as metrics_module
@@ -103,6 +109,7 @@ class TrainingMixin:
             )
         if loss is None:
             raise ValueError("Model.compile: a loss is required, e.g. loss='mse'")
+        _check_sample_weight_mode(sample_weight_mode)
         self.optimizer = optimizers.get(optimizer)
         # resolve every name now, so a typo fails at compile time
         if isinstance(loss, dict) and set(loss) == {"class_name", "config"}:
@@ -120,6 +127,7 @@ class TrainingMixin:
         self.loss_functions_arg = resolved_loss
         self.metrics = metrics
         self.loss_weights = loss_weights
+        self.sample_weight_mode = sample_weight_mode
         self.stop_training = False
         self._outputs_config: list[_Output] | None = None
         self._metrics_names: list[str] | None = None
@@ -213,6 +221,15 @@ class TrainingMixin:
         outs = [_Output(name, fn, w) for name, fn, w in zip(names, fns, weights)]
         if all(o.loss is None for o in outs):
             raise ValueError("Model.compile: no output has a loss")
+        mode = getattr(self, "sample_weight_mode", None)
+        if isinstance(mode, dict) and any(k not in names for k in mode):
+            raise ValueError(
+                f"Model.compile: unknown output name(s) {[k for k in mode if k not in names]} "
+                f"in sample_weight_mode; the model's outputs are {names}")
+        if isinstance(mode, (list, tuple)) and len(mode) != n:
+            raise ValueError(
+                f"Model.compile: the model has {n} output(s) but sample_weight_mode has "
+                f"{len(mode)} entries")
 
         metrics = self.metrics
         if isinstance(metrics, dict):
@@ -290,6 +307,58 @@ class TrainingMixin:
             )
         return xs, ys
 
+    def _standardize_weights(self, ys: list, sample_weight: Any, class_weight: Any,
+                             where: str, sw_name: str = "sample_weight") -> list | None:
+        """One weight per sample for each output, from ``sample_weight`` or ``class_weight``.
+
+        As Keras 2's ``_standardize_weights``: an output's ``sample_weight``
+        (a 1-D array, one weight per sample) is used as given; otherwise its
+        ``class_weight`` (``{class index: weight}``) gives each sample the
+        weight of its class, the class being the label (sparse targets), the
+        ``argmax`` (one-hot targets) or the value itself (one-unit outputs).
+        For several outputs both arguments are a list (one entry or ``None``
+        per output) or a dict by output name.
+
+        Args:
+            ys: The standardized targets, one array per output.
+            sample_weight: The user's ``sample_weight`` argument.
+            class_weight: The user's ``class_weight`` argument.
+            where: The calling method, for messages (``"Model.fit"``).
+            sw_name: How to call ``sample_weight`` in messages.
+
+        Returns:
+            A list with one float array (or ``None``) per output, or ``None``
+            when no output is weighted (then the unweighted fast path runs).
+
+        Raises:
+            ValueError, TypeError: On weights that do not fit the outputs or
+                the targets; the message names the argument and the output.
+        """
+        names = self._output_names()
+        sws = _per_output(sample_weight, names, sw_name, where)
+        cws = _per_output(class_weight, names, "class_weight", where)
+        result: list[np.ndarray | None] = []
+        for o, y, tensor, sw, cw in zip(self._outputs_config, ys, self.outputs, sws, cws):
+            dtype = getattr(tensor, "dtype", None) or _config.floatx()
+            if o.loss is None:  # like Keras, only outputs with a loss take weights
+                result.append(None)
+            elif sw is not None:
+                if cw is not None:
+                    warnings.warn(
+                        f"{where}: output {o.name!r} was given both {sw_name} and class_weight; "
+                        f"as in Keras 2 the {sw_name} is used and class_weight is ignored for "
+                        "it (multiply the class weights into the sample weights to use both)",
+                        stacklevel=3)
+                result.append(_check_sample_weight(
+                    sw, len(y), dtype, f"{where}: {sw_name} for output {o.name!r}"))
+            elif cw is not None:
+                result.append(_class_weights_per_sample(
+                    cw, y, o, tuple(tensor.shape), dtype,
+                    f"{where}: class_weight for output {o.name!r}"))
+            else:
+                result.append(None)
+        return result if any(w is not None for w in result) else None
+
     def _ensure_ready(self, x: Any, what: str) -> None:
         """Build a model whose graph is not known yet (a Sequential without input shape)."""
         if self._graph_known():
@@ -316,16 +385,30 @@ class TrainingMixin:
         out = self(xs[0] if len(xs) == 1 else xs, training=training)
         return out if isinstance(out, (list, tuple)) else [out]
 
-    def _losses_and_metrics(self, ys: list, outs: list[Tensor], extra: list) -> tuple:
-        """Total loss Tensor, and the log values (floats) after it."""
+    def _losses_and_metrics(self, ys: list, outs: list[Tensor], extra: list,
+                            sample_weights: list | None = None) -> tuple:
+        """Total loss Tensor, and the log values (floats) after it.
+
+        ``sample_weights`` has one array (or ``None``) per output, or is
+        ``None`` when no output is weighted. Each output's loss is Keras 2's
+        weighted mean (see :func:`_weighted_batch_mean`); metrics are not
+        weighted, as in Keras 2.
+        """
         total = None
         values: list[float] = [0.0]
         several = len(outs) > 1
-        for o, y, out in zip(self._outputs_config, ys, outs):
+        if sample_weights is None:
+            sample_weights = [None] * len(outs)
+        for o, y, out, w in zip(self._outputs_config, ys, outs, sample_weights):
             if o.loss is None:
                 continue
-            per_output = o.fast_loss(y, out) if o.fast_loss is not None else \
-                _batch_mean(o.loss(y, out))
+            if w is None:
+                per_output = o.fast_loss(y, out) if o.fast_loss is not None else \
+                    _batch_mean(o.loss(y, out))
+            elif o.fast_loss is not None:
+                per_output = o.fast_loss(y, out, w)
+            else:
+                per_output = _weighted_batch_mean(o.loss(y, out), w)
             if several:
                 values.append(float(per_output.data))
             term = per_output if o.weight == 1.0 else per_output * o.weight
@@ -339,7 +422,8 @@ class TrainingMixin:
                 values.append(_metric_value(fn, y, out.data))
         return total, values
 
-    def _train_step(self, xs: list, ys: list, weights: list) -> list[float] | None:
+    def _train_step(self, xs: list, ys: list, weights: list,
+                    sample_weights: list | None = None) -> list[float] | None:
         """One step. Returns the log values, or ``None`` (and no update) on a non-finite loss."""
         from minikeras.engine.base_layer import collect_call_losses
 
@@ -349,7 +433,7 @@ class TrainingMixin:
                 collect_call_losses() as extra:
             tape.watch(weights)
             outs = self._forward(xs, True)
-            total, values = self._losses_and_metrics(ys, outs, extra)
+            total, values = self._losses_and_metrics(ys, outs, extra, sample_weights)
         loss = float(total.data)
         values[0] = loss
         if not math.isfinite(loss):
@@ -360,12 +444,12 @@ class TrainingMixin:
         self.optimizer.apply_gradients(zip(grads, weights))
         return values
 
-    def _test_step(self, xs: list, ys: list) -> list[float]:
+    def _test_step(self, xs: list, ys: list, sample_weights: list | None = None) -> list[float]:
         from minikeras.engine.base_layer import collect_call_losses
 
         with no_grad(), collect_call_losses() as extra:
             outs = self._forward(xs, False)
-            total, values = self._losses_and_metrics(ys, outs, extra)
+            total, values = self._losses_and_metrics(ys, outs, extra, sample_weights)
         values[0] = float(total.data)
         return values
 
@@ -373,7 +457,8 @@ class TrainingMixin:
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: int = 1, callbacks: Sequence[Any] | None = None,
             validation_split: float = 0.0, validation_data: Any = None, shuffle: bool = True,
-            initial_epoch: int = 0, **kwargs: Any) -> Any:
+            class_weight: Any = None, sample_weight: Any = None, initial_epoch: int = 0,
+            **kwargs: Any) -> Any:
         """Train the model for a number of epochs.
 
         Args:
@@ -387,12 +472,23 @@ class TrainingMixin:
             callbacks: :class:`minikeras.callbacks.Callback` instances.
             validation_split: Fraction of the data, taken from the end before
                 shuffling, held out for validation.
-            validation_data: ``(x_val, y_val)`` evaluated after each epoch
-                (overrides ``validation_split``).
+            validation_data: ``(x_val, y_val)`` or ``(x_val, y_val,
+                val_sample_weight)`` evaluated after each epoch (overrides
+                ``validation_split``; ``class_weight`` does not apply to it).
             shuffle: Shuffle the training data before each epoch.
+            class_weight: ``{class index: weight}``: each sample's loss is
+                weighted by the weight of its class (for several outputs, a
+                dict by output name or a list of such dicts). Every class in
+                ``y`` needs a weight.
+            sample_weight: One weight per sample (a 1-D array; for several
+                outputs a list or a dict by output name). It replaces
+                ``class_weight`` for its output, as in Keras 2. The weighted
+                batch loss is ``sum(w * loss) / count(w != 0)``. With
+                ``validation_split`` the held-out part keeps its weights
+                (class weights included), as in Keras 2.
             initial_epoch: Epoch to start from (to resume a run).
-            **kwargs: Not supported (``sample_weight``, ``class_weight``,
-                ``steps_per_epoch``...); given, they raise ``TypeError``.
+            **kwargs: Not supported (``steps_per_epoch``,
+                ``validation_steps``...); given, they raise ``TypeError``.
 
         Returns:
             The :class:`~minikeras.callbacks.History` of the run.
@@ -416,16 +512,20 @@ class TrainingMixin:
             raise ValueError(f"Model.fit: verbose must be 0, 1 or 2, got {verbose!r}")
         self._ensure_ready(x, "fit")
         xs, ys = self._standardize_xy(x, y)
+        sws = self._standardize_weights(ys, sample_weight, class_weight, "Model.fit")
         val = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError(
-                    "Model.fit: validation_data must be a tuple (x_val, y_val), got "
-                    f"{type(validation_data).__name__}"
+                    "Model.fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                    f"val_sample_weight), got {type(validation_data).__name__}"
                     + (f" of length {len(validation_data)}"
                        if isinstance(validation_data, (tuple, list)) else "")
                 )
-            val = self._standardize_xy(validation_data[0], validation_data[1], "validation_")
+            vx, vy = self._standardize_xy(validation_data[0], validation_data[1], "validation_")
+            val_sample_weight = validation_data[2] if len(validation_data) == 3 else None
+            val = (vx, vy, self._standardize_weights(vy, val_sample_weight, None, "Model.fit",
+                                                     "val_sample_weight"))
         elif validation_split:
             if not 0.0 < validation_split < 1.0:
                 raise ValueError(
@@ -435,8 +535,10 @@ class TrainingMixin:
                 raise ValueError(
                     f"Model.fit: validation_split={validation_split} leaves an empty training "
                     f"or validation set for {len(xs[0])} samples")
-            val = ([a[split:] for a in xs], [a[split:] for a in ys])
-            xs, ys = [a[:split] for a in xs], [a[:split] for a in ys]
+            val = ([a[split:] for a in xs], [a[split:] for a in ys],
+                   _slice_weights(sws, split, None))
+            xs, ys, sws = [a[:split] for a in xs], [a[:split] for a in ys], \
+                _slice_weights(sws, 0, split)
         n = len(xs[0])
         if n == 0:
             raise ValueError("Model.fit: x is empty")
@@ -474,15 +576,16 @@ class TrainingMixin:
                 # one gather per epoch, then every batch is a contiguous view
                 perm = rng.permutation(n)
                 bx, by = [a[perm] for a in xs], [a[perm] for a in ys]
+                bw = _slice_weights(sws, perm)
             else:
-                bx, by = xs, ys
+                bx, by, bw = xs, ys, sws
             for b in range(steps):
                 start = b * batch_size
                 stop = min(start + batch_size, n)
                 batch_logs: dict[str, Any] = {"batch": b, "size": stop - start}
                 cbl.on_batch_begin(b, batch_logs)
                 values = train_step([a[start:stop] for a in bx], [a[start:stop] for a in by],
-                                    weights)
+                                    weights, _slice_weights(bw, start, stop))
                 if values is None:
                     loss = float("nan")
                     batch_logs["loss"] = loss
@@ -502,7 +605,7 @@ class TrainingMixin:
             else:
                 # like Keras 2, validate only when the epoch ran to its last batch
                 if val is not None:
-                    val_values = self._evaluate_arrays(val[0], val[1], batch_size)
+                    val_values = self._evaluate_arrays(val[0], val[1], batch_size, val[2])
                     for k, v in zip(names, val_values):
                         epoch_logs[f"val_{k}"] = v
             cbl.on_epoch_end(epoch, epoch_logs)
@@ -512,12 +615,15 @@ class TrainingMixin:
         return self.history
 
     # ----------------------------------------------------------------- evaluate
-    def _evaluate_arrays(self, xs: list, ys: list, batch_size: int) -> list[float]:
+    def _evaluate_arrays(self, xs: list, ys: list, batch_size: int,
+                         sample_weights: list | None = None) -> list[float]:
+        # like Keras 2: each batch's (weighted) loss, averaged with the batch sizes as weights
         n = len(xs[0])
         totals = None
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            values = self._test_step([a[start:stop] for a in xs], [a[start:stop] for a in ys])
+            values = self._test_step([a[start:stop] for a in xs], [a[start:stop] for a in ys],
+                                     _slice_weights(sample_weights, start, stop))
             size = stop - start
             if totals is None:
                 totals = [v * size for v in values]
@@ -527,8 +633,20 @@ class TrainingMixin:
         return [t / n for t in totals]
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
-                 verbose: int = 1, **kwargs: Any) -> float | list[float]:
+                 verbose: int = 1, sample_weight: Any = None,
+                 **kwargs: Any) -> float | list[float]:
         """The loss (and metrics) on data, in batches, without training.
+
+        Args:
+            x: Inputs, as for :meth:`fit`.
+            y: Targets, as for :meth:`fit`.
+            batch_size: Samples per batch (default 32).
+            verbose: 1 prints the results, 0 is silent.
+            sample_weight: One weight per sample (per output), as for
+                :meth:`fit`. As in Keras 2 the result is the mean of the
+                batches' weighted losses, weighted by batch size; metrics are
+                not weighted.
+            **kwargs: Not supported (``steps``); given, they raise ``TypeError``.
 
         Returns:
             The scalar loss when there are no metrics and one output, else a
@@ -544,7 +662,8 @@ class TrainingMixin:
         xs, ys = self._standardize_xy(x, y)
         if len(xs[0]) == 0:
             raise ValueError("Model.evaluate: x is empty")
-        values = self._evaluate_arrays(xs, ys, batch_size)
+        sws = self._standardize_weights(ys, sample_weight, None, "Model.evaluate")
+        values = self._evaluate_arrays(xs, ys, batch_size, sws)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in zip(self.metrics_names, values)))
         return values[0] if len(values) == 1 else values
@@ -577,8 +696,15 @@ class TrainingMixin:
         return result[0] if len(result) == 1 else result
 
     # ------------------------------------------------------------ batch methods
-    def train_on_batch(self, x: Any, y: Any) -> float | list[float]:
+    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
+                       class_weight: Any = None) -> float | list[float]:
         """One gradient step on one batch; returns the loss (and metrics) before the step.
+
+        Args:
+            x: Inputs, as for :meth:`fit`.
+            y: Targets, as for :meth:`fit`.
+            sample_weight: One weight per sample, as for :meth:`fit`.
+            class_weight: ``{class index: weight}``, as for :meth:`fit`.
 
         Raises:
             RuntimeError: If not compiled.
@@ -587,19 +713,27 @@ class TrainingMixin:
         self._require_compiled("train_on_batch")
         self._ensure_ready(x, "train_on_batch")
         xs, ys = self._standardize_xy(x, y)
+        sws = self._standardize_weights(ys, sample_weight, class_weight, "Model.train_on_batch")
         weights = list(self.trainable_weights)
-        values = self._train_step(xs, ys, weights)
+        values = self._train_step(xs, ys, weights, sws)
         if values is None:
             raise FloatingPointError(
                 "Model.train_on_batch: the loss is not finite; the update was not applied")
         return values[0] if len(values) == 1 else values
 
-    def test_on_batch(self, x: Any, y: Any) -> float | list[float]:
-        """The loss (and metrics) on one batch, without training."""
+    def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None) -> float | list[float]:
+        """The loss (and metrics) on one batch, without training.
+
+        Args:
+            x: Inputs, as for :meth:`fit`.
+            y: Targets, as for :meth:`fit`.
+            sample_weight: One weight per sample, as for :meth:`fit`.
+        """
         self._require_compiled("test_on_batch")
         self._ensure_ready(x, "test_on_batch")
         xs, ys = self._standardize_xy(x, y)
-        values = self._test_step(xs, ys)
+        sws = self._standardize_weights(ys, sample_weight, None, "Model.test_on_batch")
+        values = self._test_step(xs, ys, sws)
         return values[0] if len(values) == 1 else values
 
     def predict_on_batch(self, x: Any) -> np.ndarray | list[np.ndarray]:
@@ -762,16 +896,182 @@ def _batch_mean(per_sample: Tensor) -> Tensor:
     return per_sample.mean() if per_sample.ndim else per_sample
 
 
+def _weighted_batch_mean(per_sample: Tensor, sample_weight: np.ndarray) -> Tensor:
+    """Keras 2's weighted batch loss: ``mean(loss * w / mean(w != 0))``.
+
+    That is ``sum(w * loss) / count(w != 0)``: samples of weight 0 are left
+    out. Extra axes of the per-sample loss (time steps) share their sample's
+    weight, which is Keras's "average them first, then weight". A batch whose
+    weights are all 0 gives 0 (Keras 2 computes 0 / 0 = NaN there).
+    """
+    from minikeras import losses
+
+    scale = losses._sample_weight_scale(sample_weight, per_sample.shape, per_sample.dtype)
+    return (per_sample * scale).mean()
+
+
 def _fast_loss(loss: Any, losses: Any) -> Callable | None:
-    """A batch-mean loss on pre-validated targets for the common losses (skips re-checks)."""
+    """A batch-mean loss on pre-validated targets for the common losses (skips re-checks).
+
+    The returned ``f(y, y_pred, sample_weight=None)`` is one fused op, weighted or not.
+    """
     eps = _config.epsilon()
     if loss is losses.sparse_categorical_crossentropy:
-        return lambda y, p: losses._SparseCategoricalCrossentropyMean.apply(
-            p, labels=y, eps=eps)
+        return lambda y, p, w=None: losses._SparseCategoricalCrossentropyMean.apply(
+            p, labels=y, eps=eps, weights=w)
     if isinstance(loss, losses.SparseCategoricalCrossentropy) and \
             loss._kwargs.get("from_logits"):
-        return lambda y, p: losses._SparseCategoricalCrossentropyLogitsMean.apply(p, labels=y)
+        return lambda y, p, w=None: losses._SparseCategoricalCrossentropyLogitsMean.apply(
+            p, labels=y, weights=w)
     return None
+
+
+# ------------------------------------------------------------ sample weights
+def _check_sample_weight_mode(mode: Any) -> None:
+    """``None`` (per output too) is supported; Keras 2's ``"temporal"`` is not."""
+    modes = list(mode.values()) if isinstance(mode, dict) else \
+        list(mode) if isinstance(mode, (list, tuple)) else [mode]
+    for m in modes:
+        if m == "temporal":
+            raise NotImplementedError(
+                "Model.compile: sample_weight_mode='temporal' (one weight per time step) is "
+                "not supported by minikeras; only sample_weight_mode=None (one weight per "
+                "sample) is")
+        if m is not None:
+            raise ValueError(
+                f"Model.compile: sample_weight_mode should be None or 'temporal', got {m!r}")
+
+
+def _per_output(arg: Any, names: list[str], argname: str, where: str) -> list:
+    """``sample_weight`` or ``class_weight`` as one entry (or ``None``) per output.
+
+    Keras 2's rules: for one output the argument itself (or a one-element
+    list, or a dict by the output's name); for several, a list with one entry
+    per output or a dict by output name. Empty means no weights.
+    """
+    n = len(names)
+    if arg is None or (isinstance(arg, (list, tuple, dict)) and len(arg) == 0):
+        return [None] * n
+    is_class = argname == "class_weight"
+    if isinstance(arg, dict):
+        if is_class and n == 1 and names[0] not in arg:
+            return [arg]  # {class index: weight} for the only output
+        unknown = [k for k in arg if k not in names]
+        if is_class and unknown and not any(isinstance(k, str) for k in arg):
+            raise ValueError(
+                f"{where}: the model has {n} outputs {names}, so class_weight must be a dict by "
+                f"output name (e.g. {{{names[0]!r}: {{0: 1.0, 1: 5.0}}}}) or a list with one "
+                f"dict (or None) per output; got a dict with keys {list(arg)[:10]}")
+        if unknown:
+            raise ValueError(
+                f"{where}: unknown output name(s) {unknown} in {argname}; the model's outputs "
+                f"are {names}")
+        return [arg.get(k) for k in names]
+    if isinstance(arg, (list, tuple)):
+        if n == 1:
+            if len(arg) == 1 and (isinstance(arg[0], dict) or not np.isscalar(arg[0])):
+                return [arg[0]]  # [weights] or [{class: weight}]
+            return [arg]  # a plain list of sample weights (a class_weight fails its check)
+        if len(arg) != n:
+            raise ValueError(
+                f"{where}: {argname} is a list of {len(arg)} entries but the model has {n} "
+                f"outputs {names}; give one entry (or None) per output")
+        return list(arg)
+    if n > 1:
+        raise TypeError(
+            f"{where}: the model has {n} outputs {names}, so {argname} must be a list with one "
+            f"entry per output or a dict by output name, got {type(arg).__name__}")
+    return [arg]
+
+
+def _check_sample_weight(w: Any, n: int, dtype: Any, what: str) -> np.ndarray:
+    """A 1-D array of ``n`` finite, non-negative weights in ``dtype``."""
+    arr = _as_numpy(w, what)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{what}: expected numeric weights, got dtype {arr.dtype}")
+    if arr.ndim != 1:
+        hint = (" (a 2-D array means one weight per time step, Keras 2's "
+                "sample_weight_mode='temporal', which minikeras does not support)"
+                if arr.ndim == 2 else "")
+        raise ValueError(
+            f"{what}: expected a 1-D array with one weight per sample, shape ({n},), got "
+            f"shape {arr.shape}{hint}")
+    if len(arr) != n:
+        raise ValueError(
+            f"{what}: expected one weight per sample ({n} samples in y), got {len(arr)} weights")
+    arr = arr.astype(dtype, copy=False)
+    _check_weight_values(arr, what)
+    return arr
+
+
+def _check_weight_values(arr: np.ndarray, what: str) -> None:
+    if not np.all(np.isfinite(arr)):
+        bad = arr[~np.isfinite(arr)].ravel()[0]
+        raise ValueError(f"{what}: weights must be finite numbers, got {bad}")
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{what}: weights must be >= 0, got {arr.min()}")
+
+
+def _class_weights_per_sample(class_weight: Any, y: np.ndarray, o: _Output, shape: tuple,
+                              dtype: Any, what: str) -> np.ndarray:
+    """Each sample's weight from ``{class index: weight}`` (Keras 2's lookup).
+
+    The class of a sample is its label (sparse targets), the ``argmax`` of its
+    one-hot target, or, for a one-unit output, the target value itself.
+    """
+    if not isinstance(class_weight, dict):
+        raise TypeError(
+            f"{what}: expected a dict {{class index: weight}}, got {type(class_weight).__name__}")
+    n_classes = shape[-1] if shape and shape[-1] is not None and shape[-1] > 1 else None
+    table: dict[int, float] = {}
+    for key, value in class_weight.items():
+        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer, float,
+                                                                     np.floating)) \
+                or not float(key).is_integer():
+            raise TypeError(f"{what}: keys must be integer class indices, got {key!r}")
+        if n_classes is not None and not 0 <= key < n_classes:
+            raise ValueError(
+                f"{what}: key {int(key)} is out of range; output {o.name!r} has {n_classes} "
+                f"classes, so keys must be in [0, {n_classes - 1}]")
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+            raise TypeError(f"{what}: the weight of class {int(key)} must be a number, got "
+                            f"{value!r}")
+        table[int(key)] = float(value)
+    _check_weight_values(np.array(list(table.values())), what)
+    if o.labels == "sparse":
+        classes = y  # integer labels, checked against the classes already
+    elif y.ndim == 2 and y.shape[1] > 1:
+        classes = y.argmax(axis=1)  # one-hot targets
+    elif y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
+        classes = y.reshape(len(y))  # one value per sample: the value is the class
+        if classes.size and not np.array_equal(classes, np.floor(classes)):
+            bad = classes[classes != np.floor(classes)][0]
+            raise ValueError(
+                f"{what}: with a one-unit output each target value is looked up as a class, "
+                f"so the targets must be whole numbers; got {bad}")
+    else:
+        classes = y
+    if classes.ndim != 1:
+        raise ValueError(
+            f"{what}: class_weight needs one class per sample (targets of shape (samples,), "
+            f"(samples, 1) or one-hot (samples, classes)); output {o.name!r} has targets of "
+            f"shape {y.shape}")
+    present, index = np.unique(classes.astype(np.intp), return_inverse=True)
+    missing = [int(c) for c in present if int(c) not in table]
+    if missing:
+        raise ValueError(
+            f"{what}: no weight for class(es) {missing} found in y; as in Keras 2 every class "
+            f"in the data needs a weight (the dict has keys {sorted(table)})")
+    return np.array([table[int(c)] for c in present], dtype=dtype)[index.reshape(-1)]
+
+
+def _slice_weights(weights: list | None, start: Any, stop: int | None = None) -> list | None:
+    """Each output's ``w[start:stop]`` (or ``w[indices]``); ``None`` stays ``None``."""
+    if weights is None:
+        return None
+    if stop is None and not isinstance(start, int):
+        return [None if w is None else w[start] for w in weights]
+    return [None if w is None else w[start:stop] for w in weights]
 
 
 def _metric_value(fn: Callable, y: np.ndarray, pred: np.ndarray) -> float:

@@ -216,7 +216,8 @@ def same_weights(m, before):
     (lambda m, x, y: m.fit(x, y, batch_size=0, verbose=0), "batch_size"),
     (lambda m, x, y: m.fit(x, y, validation_data=(x, y[:3]), verbose=0), "same number"),
     (lambda m, x, y: m.fit(x, y, validation_split=1.5, verbose=0), "validation_split"),
-    (lambda m, x, y: m.fit(x, y, sample_weight=y, verbose=0), "unsupported"),
+    (lambda m, x, y: m.fit(x, y, steps_per_epoch=2, verbose=0), "unsupported"),
+    (lambda m, x, y: m.fit(x, y, sample_weight=y[:-1], verbose=0), "sample_weight.*50 samples"),
 ])
 def test_bad_input_is_clear_and_changes_nothing(data, call, match):
     (xt, yt), _ = data
