@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from kernel_cases import tolerance, window_problems
 
 from minikeras import kernels
+from minikeras.kernels import _jit
 from minikeras.kernels import reference as ref
 
 # Few examples when the kernels run as plain Python (slow), more under the JIT.
@@ -165,8 +166,53 @@ def test_weight_gradient_independent_of_thread_count(threads):
     before = numba.get_num_threads()
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     try:
-        gk = kernels.depthwise_conv2d_grad_kernel(x, g, (3, 3, 4, 1), pads=((1, 1), (1, 1)))
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(_jit, "SERIAL_BELOW", 0)  # this small problem would otherwise run serially
+            gk = kernels.depthwise_conv2d_grad_kernel(x, g, (3, 3, 4, 1), pads=((1, 1), (1, 1)))
     finally:
         numba.set_num_threads(before)
     expected = ref.depthwise_conv2d_grad_kernel(x, g, (3, 3, 4, 1), pads=((1, 1), (1, 1)))
     np.testing.assert_allclose(gk, expected, rtol=1e-12, atol=1e-12)
+
+
+PARALLEL_CASES = [
+    # (N, H, W, C), (kh, kw), strides, dilation, pads, dm
+    ((3, 9, 8, 5), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), 1),
+    ((2, 11, 10, 3), (3, 2), (2, 3), (1, 1), ((0, 1), (1, 0)), 2),
+    ((2, 9, 9, 4), (2, 3), (1, 1), (2, 2), ((1, 1), (2, 2)), 3),
+    ((5, 4, 4, 2), (4, 4), (1, 1), (1, 1), ((0, 0), (0, 0)), 1),
+]
+
+
+@pytest.mark.parametrize("case", PARALLEL_CASES)
+def test_parallel_drivers_match_twins(monkeypatch, case):
+    # The Hypothesis problems are small, so they mostly take the serial path; with the
+    # threshold at 0 every kernel goes through its parallel driver (rows cut into chunks).
+    monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)
+    shape, khw, strides, dilation, pads, dm = case
+    rng = np.random.default_rng(len(shape) + shape[0])
+    x = rng.standard_normal(shape)
+    k = rng.standard_normal((*khw, shape[3], dm))
+    geo = (strides, dilation, pads)
+    out = kernels.depthwise_conv2d_forward(x, k, *geo)
+    _close(out, ref.depthwise_conv2d_forward(x, k, *geo), np.float64)
+    g = rng.standard_normal(out.shape)
+    _close(
+        kernels.depthwise_conv2d_grad_input(g, k, x.shape, *geo),
+        ref.depthwise_conv2d_grad_input(g, k, x.shape, *geo),
+        np.float64,
+    )
+    _close(
+        kernels.depthwise_conv2d_grad_kernel(x, g, k.shape, *geo),
+        ref.depthwise_conv2d_grad_kernel(x, g, k.shape, *geo),
+        np.float64,
+    )
+    pooled, where = kernels.max_pool2d_forward_argmax(x, khw, *geo)
+    _close(pooled, ref.max_pool2d_forward(x, khw, *geo), np.float64)
+    _close(kernels.max_pool2d_forward(x, khw, *geo), pooled, np.float64)
+    gp = rng.standard_normal(pooled.shape)
+    _close(
+        kernels.max_pool2d_grad_from_argmax(where, gp, x.shape),
+        ref.max_pool2d_grad_input(x, gp, khw, *geo),
+        np.float64,
+    )

@@ -44,7 +44,7 @@ def test_kernels_are_plain_python_with_jit_disabled():
     code = (
         "import types\n"
         "from minikeras.kernels import depthwise\n"
-        "assert isinstance(depthwise._forward_stream, types.FunctionType)\n"
+        "assert isinstance(depthwise._forward_rows, types.FunctionType)\n"
         "print('plain')\n"
     )
     result = _run(["-c", code], NUMBA_DISABLE_JIT="1")
@@ -68,7 +68,8 @@ _THREADS_REPORT = (
     "get = getattr(ctypes.CDLL(blas[0]), 'scipy_openblas_get_num_threads64_', None)\n"
     "before = get() if get else -1\n"
     "from minikeras import kernels\n"
-    "kernels.depthwise_conv2d_forward(np.ones((1, 3, 3, 1)), np.ones((1, 1, 1, 1)))\n"
+    # big enough for the parallel path (small problems run serially and start no thread pool)
+    "kernels.depthwise_conv2d_forward(np.ones((1, 600, 600, 1)), np.ones((1, 1, 1, 1)))\n"
     "after = get() if get else -1\n"
     "print(numba.threading_layer(), numba.get_num_threads(), before, after)\n"
 )
