@@ -584,8 +584,10 @@ class Layer:
         """Build from the concrete input shape(s) on the first eager call."""
         if self.input_spec is not None:
             assert_input_compatibility(self, self.input_spec, _as_list(inputs))
-        if isinstance(inputs, list):
+        if isinstance(inputs, list) and len(inputs) > 1:
             self._build_and_set_initial_weights([_shape_of(x) for x in inputs])
+        elif isinstance(inputs, list):  # a list of one builds from that shape, as in Keras 2
+            self._build_and_set_initial_weights(_shape_of(inputs[0]))
         else:
             self._build_and_set_initial_weights(_shape_of(inputs))
 
@@ -610,8 +612,9 @@ class Layer:
         if not self.built:
             if self.input_spec is not None:
                 assert_input_compatibility(self, self.input_spec, inputs)
+            # Keras 2 builds from one shape whenever there is one input, even in a list
             shapes = [x.shape for x in inputs]
-            self._build_and_set_initial_weights(shapes if was_list else shapes[0])
+            self._build_and_set_initial_weights(shapes if len(shapes) > 1 else shapes[0])
         if self.input_spec is not None:
             assert_input_compatibility(self, self.input_spec, inputs)
         user_kwargs = dict(kwargs)
@@ -627,7 +630,7 @@ class Layer:
             output_shape, inferred_dtypes = self._infer_by_dry_run(inputs, was_list, kwargs)
         else:
             output_shape = self.compute_output_shape(
-                input_shapes if was_list else input_shapes[0])
+                input_shapes if len(input_shapes) > 1 else input_shapes[0])
         multi = isinstance(output_shape, list)
         output_shapes = output_shape if multi else [output_shape]
         if not all(isinstance(s, (tuple, list)) for s in output_shapes):

@@ -295,3 +295,29 @@ def test_deepcopy_owns_new_weights_and_has_no_nodes():
     assert list(twin.constraints) == [twin.kernel]
     assert len(twin.losses) == 1
     np.testing.assert_allclose(twin.losses[0].numpy(), 0.0)
+
+
+def test_a_one_element_list_builds_from_its_single_shape():
+    seen = []
+
+    class Probe(Layer):
+        def build(self, input_shape):
+            seen.append(("build", input_shape))
+            super().build(input_shape)
+
+        def call(self, inputs):
+            return inputs[0]
+
+        def compute_output_shape(self, input_shape):
+            seen.append(("compute_output_shape", input_shape))
+            return input_shape
+
+    x = mk.Input((3,))
+    probe = Probe()
+    y = probe([x])
+    assert seen == [("build", (None, 3)), ("compute_output_shape", (None, 3))]
+    assert y.shape == (None, 3)
+    assert probe.input is x and probe.input_shape == (None, 3)
+    seen.clear()
+    Probe()([np.ones((2, 3), "float32")])
+    assert seen == [("build", (2, 3))]
