@@ -11,10 +11,11 @@ import os
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from kernel_cases import tolerance, window_problems
 
 from minikeras import kernels
-from minikeras.kernels import _jit
+from minikeras.kernels import _jit, depthwise
 from minikeras.kernels import reference as ref
 
 # Few examples when the kernels run as plain Python (slow), more under the JIT.
@@ -37,8 +38,18 @@ def _close(actual, expected, dtype):
 
 
 @SETTINGS
-@given(window_problems())
-def test_depthwise_matches_twin(p):
+@given(window_problems(), st.sampled_from([0, 32, 10**9]))
+def test_depthwise_matches_twin(p, fold_below):
+    # fold_below: never fold the batch into the channels, the default, always fold
+    default = depthwise.FOLD_BELOW
+    depthwise.FOLD_BELOW = fold_below
+    try:
+        _check_depthwise(p)
+    finally:
+        depthwise.FOLD_BELOW = default
+
+
+def _check_depthwise(p):
     kh, kw = p["kernel_hw"]
     x = _data(p, p["shape"])
     k = _data(p, (kh, kw, p["shape"][3], p["dm"]))
@@ -184,11 +195,14 @@ PARALLEL_CASES = [
 ]
 
 
+@pytest.mark.parametrize("fold_below", [0, 10**9], ids=["unfolded", "folded"])
 @pytest.mark.parametrize("case", PARALLEL_CASES)
-def test_parallel_drivers_match_twins(monkeypatch, case):
+def test_parallel_drivers_match_twins(monkeypatch, case, fold_below):
     # The Hypothesis problems are small, so they mostly take the serial path; with the
     # threshold at 0 every kernel goes through its parallel driver (rows cut into chunks).
+    # Depthwise runs once as it is and once with the batch folded into the channels.
     monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)
+    monkeypatch.setattr(depthwise, "FOLD_BELOW", fold_below)
     shape, khw, strides, dilation, pads, dm = case
     rng = np.random.default_rng(len(shape) + shape[0])
     x = rng.standard_normal(shape)
