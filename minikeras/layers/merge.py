@@ -3,14 +3,24 @@
 Elementwise merges follow Keras 2: inputs of lower rank get length-1 axes inserted after the
 batch axis, then the usual broadcasting applies; shapes that cannot broadcast, or different
 batch sizes, are a ``ValueError`` naming the layer and the shapes.
+
+Masks (Keras 2): every merge layer supports masking. An elementwise merge's output mask is
+``None`` when no input has a mask, else the logical AND of the input masks that are given.
+``Concatenate`` concatenates the masks along its axis (an unmasked input counts as all
+``True``; a mask with one axis fewer than its input is expanded on the last axis), then keeps
+the positions where every entry along the last axis is ``True``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from minikeras import backend as K
+from minikeras.autograd import Tensor
 from minikeras.engine.base_layer import Layer
+from minikeras.engine.keras_tensor import KerasTensor
 from minikeras.layers._utils import shape_tuple, who
 
 __all__ = [
@@ -28,6 +38,31 @@ def _shapes(layer: Any, input_shape: Any) -> list[tuple]:
         raise ValueError(f"{who(layer)}: a merge layer should be called on a list of at least "
                          f"2 inputs, got {len(input_shape)} input")
     return [shape_tuple(s) for s in input_shape]
+
+
+def _given_masks(layer: Any, inputs: Any, mask: Any) -> list | None:
+    """The list of input masks (Keras 2's checks), or ``None`` when no input has one."""
+    if mask is None:
+        return None
+    if not isinstance(mask, list | tuple):
+        raise ValueError(f"{who(layer)}: `mask` should be a list (one mask or None per input), "
+                         f"got {type(mask).__name__}")
+    if not isinstance(inputs, list | tuple):
+        raise ValueError(f"{who(layer)}: `inputs` should be a list, got {type(inputs).__name__}")
+    if len(mask) != len(inputs):
+        raise ValueError(f"{who(layer)}: the lists `inputs` and `mask` should have the same "
+                         f"length, got {len(inputs)} inputs and {len(mask)} masks")
+    if all(m is None for m in mask):
+        return None
+    return list(mask)
+
+
+def _is_symbolic(inputs: list, masks: list) -> bool:
+    return any(isinstance(t, KerasTensor) for t in [*inputs, *masks])
+
+
+def _mask_array(mask: Any) -> np.ndarray:
+    return np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
 
 
 class _Merge(Layer):
@@ -80,8 +115,36 @@ class _Merge(Layer):
         return self._check(_shapes(self, input_shape))
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
-        """No output mask unless every input mask is ``None`` (then ``None`` too)."""
-        return None
+        """The logical AND of the given input masks; ``None`` when no input has a mask.
+
+        Masks of lower rank are aligned like the inputs (axes inserted after
+        the batch axis), then broadcast.
+
+        Raises:
+            ValueError: If ``mask`` is not a list as long as ``inputs``, or the
+                masks cannot be combined.
+        """
+        masks = _given_masks(self, inputs, mask)
+        if masks is None:
+            return None
+        present = [m for m in masks if m is not None]
+        if _is_symbolic(list(inputs), present):
+            shapes = [tuple(m.shape) for m in present if hasattr(m, "shape")]
+            shape = self._check(shapes) if len(shapes) == len(present) else \
+                self.compute_output_shape([tuple(x.shape) for x in inputs])[:-1]
+            return KerasTensor(shape, "bool", name=f"{self.name}/mask")
+        arrays = [_mask_array(m) for m in present]
+        ndim = max(a.ndim for a in arrays)
+        out = None
+        for a in arrays:
+            while a.ndim < ndim:
+                a = np.expand_dims(a, 1)
+            try:
+                out = a if out is None else np.logical_and(out, a)
+            except ValueError:
+                raise ValueError(f"{who(self)}: input masks of shapes "
+                                 f"{[m.shape for m in arrays]} cannot be combined") from None
+        return out
 
     def call(self, inputs: Any) -> Any:
         """Merge the list of tensors."""
@@ -93,7 +156,12 @@ class _Merge(Layer):
             while x.ndim < ndim:  # Keras 2: insert axes after the batch axis
                 x = K.expand_dims(x, 1)
             aligned.append(x)
-        return self._merge(aligned)
+        try:
+            return self._merge(aligned)
+        except ValueError:
+            # a built layer called again on shapes that do not merge: say which layer
+            self._check([tuple(x.shape) for x in inputs])
+            raise
 
     def _merge(self, inputs: list) -> Any:
         raise NotImplementedError
@@ -200,7 +268,45 @@ class Concatenate(_Merge):
         """Concatenate."""
         if not isinstance(inputs, list | tuple):
             raise ValueError(f"{who(self)}: a merge layer should be called on a list of inputs")
-        return K.concatenate(list(inputs), axis=self.axis % inputs[0].ndim)
+        try:
+            return K.concatenate(list(inputs), axis=self.axis % inputs[0].ndim)
+        except ValueError:
+            self._check([tuple(x.shape) for x in inputs])  # names the layer and the shapes
+            raise
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The masks concatenated along ``axis``, then AND-ed over the last axis (Keras 2).
+
+        An unmasked input counts as all ``True``; a mask with one axis fewer
+        than its input is expanded on the last axis. The result has the
+        output's shape without its last axis.
+
+        Raises:
+            ValueError: If ``mask`` is not a list as long as ``inputs``, or a
+                mask does not fit its input.
+        """
+        masks = _given_masks(self, inputs, mask)
+        if masks is None:
+            return None
+        if _is_symbolic(list(inputs), [m for m in masks if m is not None]):
+            shape = self.compute_output_shape([tuple(x.shape) for x in inputs])[:-1]
+            return KerasTensor(shape, "bool", name=f"{self.name}/mask")
+        full = []
+        for x, m in zip(inputs, masks):
+            shape = tuple(x.shape)
+            if m is None:
+                full.append(np.ones(shape, dtype=bool))
+                continue
+            a = _mask_array(m)
+            if a.ndim < len(shape):
+                a = a[..., None]
+            try:
+                # spelled out to the input's shape, so unmasked and masked inputs concatenate
+                full.append(np.broadcast_to(a, shape))
+            except ValueError:
+                raise ValueError(f"{who(self)}: a mask of shape {_mask_array(m).shape} does "
+                                 f"not fit its input of shape {shape}") from None
+        return np.concatenate(full, axis=self.axis).all(axis=-1)
 
     def get_config(self) -> dict:
         """``{'axis'}``."""
