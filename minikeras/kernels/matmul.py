@@ -50,10 +50,22 @@ def _blocks(rows: int, parts: int) -> list[tuple[int, int]]:
     return [(edges[p], edges[p + 1]) for p in range(parts) if edges[p + 1] > edges[p]]
 
 
+#: With a bias, products are made in row blocks of about this many bytes of output, each block's
+#: bias added while it is still in cache. One thread, interleaved A/B: W1's 32768x32 @ 32x64 +
+#: bias 5.8 -> 4.6 ms, W2's 16384x128 @ 128x128 12.7 -> 11.8 ms, the digits model's (2 MiB of
+#: output) unchanged.
+BIAS_BLOCK_BYTES = 256 * 1024
+
+
 def _block_product(a, b, out, bias):
-    np.matmul(a, b, out=out)
-    if bias is not None:
-        out += bias  # while the block is still in cache
+    if bias is None:
+        np.matmul(a, b, out=out)
+        return
+    step = max(1, BIAS_BLOCK_BYTES // (out.shape[1] * out.itemsize))
+    for lo in range(0, a.shape[0], step):
+        block = out[lo : lo + step]
+        np.matmul(a[lo : lo + step], b, out=block)
+        block += bias
 
 
 def matmul(

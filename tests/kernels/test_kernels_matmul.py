@@ -60,3 +60,11 @@ def test_narrow_products_match_numpy(k, dtype):
     np.testing.assert_allclose(mm.matmul(a, b, bias=bias), a @ b + bias, **tol)
     np.testing.assert_allclose(mm.matmul(a, b.T.copy().T), a @ b, **tol)  # strided b
     assert mm.matmul(a, b).dtype == dtype
+
+
+def test_bias_added_block_by_block(min_flops, monkeypatch):
+    # Blocks of 3 rows (the last one short): every row gets its bias exactly once.
+    monkeypatch.setattr(mm, "BIAS_BLOCK_BYTES", 3 * 6 * 8)
+    rng = np.random.default_rng(3)
+    a, b, bias = rng.standard_normal((101, 7)), rng.standard_normal((7, 6)), rng.standard_normal(6)
+    np.testing.assert_allclose(mm.matmul(a, b, bias=bias), a @ b + bias, rtol=1e-12)
