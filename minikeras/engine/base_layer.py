@@ -159,6 +159,9 @@ def _inputs_key(inputs: Any) -> Any:
 def _apply_update(update: Any) -> None:
     if isinstance(update, tuple):
         variable, value = update
+        if isinstance(value, KerasTensor):
+            # a symbolic call's record of an update; the real one happens in eager calls
+            return
         variable.assign(value.data if isinstance(value, Tensor) else value)
     elif callable(update):
         update()
@@ -666,6 +669,21 @@ class Layer:
             self.add_loss([KerasTensor((), self.dtype, name=f"{self.name}/activity_regularization")
                            for _ in outputs], inputs=arg_inputs)
         return outputs if multi else outputs[0]
+
+    def _placeholder_update(self, update: Any, what: str) -> Any:
+        """A symbolic record of ``update``: ``(variable, KerasTensor)`` for a pair.
+
+        Keras 2 runs ``call`` on symbolic tensors, so a symbolic call adds its
+        updates (e.g. BatchNormalization's moving averages) under its inputs.
+        Here ``call`` runs only on data, where updates are applied at once; a
+        symbolic call records these placeholders instead, which
+        ``apply_updates`` skips.
+        """
+        if isinstance(update, tuple):
+            variable = update[0]
+            return (variable, KerasTensor(tuple(variable.shape), np.dtype(variable.dtype).name,
+                                          name=f"{self.name}/{what}"))
+        return update
 
     def _symbolic_mask(self, inputs: Any, mask: Any, output_shapes: list) -> Any:
         """``compute_mask`` on KerasTensors; a mask computed from values becomes a placeholder.

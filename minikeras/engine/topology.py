@@ -378,6 +378,29 @@ class Container(Layer):
             return values[outs[0]]
         return [values[s] for s in outs]
 
+    def _symbolic_call(self, inputs: list, kwargs: dict, was_list: bool) -> Any:
+        """Connect the model to new inputs (nested use), keeping Keras 2's loss bookkeeping.
+
+        Keras 2 runs the inner graph on the new inputs, so the inner layers'
+        input-dependent losses and updates (activity regularizers, BatchNorm
+        moving averages) are added to the model under those inputs. No data
+        flows here: placeholders stand for them. (Unconditional ones are not
+        repeated: ``get_losses_for(None)`` already collects them from the layers.)
+        """
+        outputs = super()._symbolic_call(inputs, kwargs, was_list)
+        losses, updates = [], []
+        for layer in self.layers:
+            for node_inputs in self._layer_node_inputs(layer):
+                key = node_inputs[0] if len(node_inputs) == 1 else node_inputs
+                losses += layer.get_losses_for(key)
+                updates += layer.get_updates_for(key)
+        arg_inputs = inputs if was_list else inputs[0]
+        self.add_loss([KerasTensor((), self.dtype, name=f"{self.name}/inner_loss")
+                       for _ in losses], inputs=arg_inputs)
+        self.add_update([self._placeholder_update(u, "inner_update") for u in updates],
+                        inputs=arg_inputs)
+        return outputs
+
     def compute_output_shape(self, input_shape: Any) -> Any:
         """Output shape(s) for ``input_shape``, inferred layer by layer through the graph."""
         shapes_in = input_shape if isinstance(input_shape, list) else [input_shape]

@@ -196,6 +196,25 @@ class BatchNormalization(Layer):
         )
         return out
 
+    def _symbolic_call(self, inputs: list, kwargs: dict, was_list: bool) -> Any:
+        """Connect the layer, and record its two moving-average updates under the inputs.
+
+        Keras 2 runs ``call`` on symbolic tensors, so every symbolic call except one
+        with ``training=False`` adds the moving mean and variance updates
+        (``bn.updates``, ``bn.get_updates_for(x)``). Data never flows here, so the
+        updates are recorded as placeholders; eager calls apply the real ones.
+        """
+        outputs = super()._symbolic_call(inputs, kwargs, was_list)
+        training = kwargs.get("training")
+        if training is None or training:
+            self.add_update(
+                [self._placeholder_update((self.moving_mean, None), "moving_mean_update"),
+                 self._placeholder_update((self.moving_variance, None),
+                                          "moving_variance_update")],
+                inputs if was_list else inputs[0],
+            )
+        return outputs
+
     def compute_output_shape(self, input_shape: Any) -> Any:
         """Unchanged."""
         return input_shape

@@ -181,13 +181,40 @@ def test_model_losses_are_the_layers_nodes_inside_the_model():
     assert model.losses[0] is dense.get_losses_for(b)[0]
 
 
+def test_batchnorm_symbolic_calls_add_two_updates_each_except_with_training_false():
+    bn = L.BatchNormalization()
+    a, b, c = mk.Input((3,)), mk.Input((3,)), mk.Input((3,))
+    bn(a)
+    bn(b)
+    bn(c, training=False)
+    assert [u[0] for u in bn.get_updates_for(a)] == [bn.moving_mean, bn.moving_variance]
+    assert len(bn.get_updates_for(b)) == 2
+    assert bn.get_updates_for(c) == [] and bn.get_updates_for(None) == []
+    assert len(bn.updates) == 4
+
+
 def test_model_updates_are_the_layers_nodes_inside_the_model():
     bn = L.BatchNormalization()
     a, b = mk.Input((3,)), mk.Input((3,))
     bn(a)
     model = Model(b, bn(b))
+    assert len(model.updates) == 2
     assert model.updates == bn.get_updates_for(b)
-    assert len(bn.updates) == 2 * len(bn.get_updates_for(b))
+    model.apply_updates()  # symbolic records change nothing
+    assert not bn.moving_mean.numpy().any()
+
+
+def test_nested_model_call_adds_the_inner_conditional_losses_and_updates():
+    i = mk.Input((3,))
+    inner = Model(i, L.Dense(2, activity_regularizer="l1", kernel_regularizer="l2")(
+        L.BatchNormalization()(i)))
+    x = mk.Input((3,))
+    outer = Model(x, inner(x))
+    assert len(inner.get_losses_for(x)) == 1
+    assert len(inner.get_updates_for(x)) == 2
+    assert len(outer.losses) == 2  # the activity loss of this call + the kernel regularizer
+    assert len(outer.updates) == 2
+    assert len(outer.get_losses_for(None)) == 1  # unconditional ones are not repeated
 
 
 # ---- scope_name / graph ----------------------------------------------------------------------
