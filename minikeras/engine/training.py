@@ -221,6 +221,12 @@ class TrainingMixin:
         outs = [_Output(name, fn, w) for name, fn, w in zip(names, fns, weights)]
         if all(o.loss is None for o in outs):
             raise ValueError("Model.compile: no output has a loss")
+        for o, tensor in zip(outs, self.outputs):
+            if o.loss is not None and getattr(tensor, "_keras_mask", None) is not None:
+                warnings.warn(
+                    f"Model.compile: output {o.name!r} carries a mask; Keras 2 leaves masked "
+                    "positions out of the loss, but minikeras's training does not apply output "
+                    "masks yet (every position counts)", stacklevel=3)
         mode = getattr(self, "sample_weight_mode", None)
         if isinstance(mode, dict) and any(k not in names for k in mode):
             raise ValueError(
