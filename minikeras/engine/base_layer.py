@@ -641,8 +641,9 @@ class Layer:
                 f"Layer {self.name}: compute_output_shape must return a shape tuple (or a list "
                 f"of them) for input shape(s) {input_shapes}, got {output_shape!r}"
             )
-        output_mask = self._symbolic_mask(arg_inputs, kwargs.get("mask", previous_mask),
-                                          output_shapes)
+        # as Keras 2: the output mask comes from the previous layers' masks, even when
+        # the caller passed `mask=` explicitly (that one goes to `call` only)
+        output_mask = self._symbolic_mask(arg_inputs, previous_mask, output_shapes)
         output_masks = output_mask if isinstance(output_mask, list) else \
             [output_mask] * len(output_shapes)
         node_index = len(self._inbound_nodes)

@@ -321,3 +321,19 @@ def test_a_one_element_list_builds_from_its_single_shape():
     seen.clear()
     Probe()([np.ones((2, 3), "float32")])
     assert seen == [("build", (2, 3))]
+
+
+def test_an_explicit_mask_goes_to_call_but_the_output_mask_comes_from_the_inputs():
+    class TakesMask(Layer):
+        def call(self, inputs, mask=None):
+            return inputs
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+    x = mk.Input((3,))
+    layer = TakesMask()  # supports_masking is False
+    y = layer(x, mask=mk.Input((3,), dtype="bool"))  # no TypeError: the previous mask is None
+    assert y._keras_mask is None
+    assert layer.get_input_mask_at(0) is None
+    assert "mask" in layer.inbound_nodes[0].arguments
