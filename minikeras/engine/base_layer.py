@@ -156,6 +156,11 @@ def _inputs_key(inputs: Any) -> Any:
     return (id(inputs),)
 
 
+def _is_update_pair(update: Any) -> bool:
+    """Whether ``update`` is one ``(variable, new_value)`` pair (not a tuple of updates)."""
+    return isinstance(update, tuple) and len(update) == 2 and isinstance(update[0], Variable)
+
+
 def _apply_update(update: Any) -> None:
     if isinstance(update, tuple):
         variable, value = update
@@ -770,13 +775,17 @@ class Layer:
     def add_update(self, updates: Any, inputs: Any = None) -> None:
         """Add update(s): ``(variable, new_value)`` pairs or zero-argument callables.
 
+        ``updates`` is one update, or a list or tuple of them (a 2-tuple starting
+        with a ``Variable`` is one pair). ``None`` and empty lists are ignored.
         During an eager ``call`` they are applied at once; otherwise they are
         stored under ``inputs`` (``None``: unconditional) for the training loop.
         """
-        if updates is None or (isinstance(updates, list) and not updates):
+        if updates is None or (isinstance(updates, (list, tuple)) and not updates):
             return
         if isinstance(updates, list):
             items = updates
+        elif isinstance(updates, tuple) and not _is_update_pair(updates):
+            items = list(updates)  # a tuple of updates, as Keras accepts
         else:
             items = [updates]
         if CALL_STATE.dry_run:

@@ -337,3 +337,19 @@ def test_an_explicit_mask_goes_to_call_but_the_output_mask_comes_from_the_inputs
     assert y._keras_mask is None
     assert layer.get_input_mask_at(0) is None
     assert "mask" in layer.inbound_nodes[0].arguments
+
+
+def test_add_update_accepts_a_tuple_of_updates_and_a_single_pair():
+    layer = Layer()
+    v = layer.add_weight("v", (2,), initializer="zeros", trainable=False)
+    a = mk.Input((2,))
+    f, g = (lambda: None), (lambda: None)
+    layer.add_update((f, g), inputs=a)
+    assert layer.get_updates_for(a) == [f, g]
+    pair = (v, np.ones(2, "float32"))
+    layer.add_update(pair)
+    assert layer.get_updates_for(None) == [pair]
+    layer.add_update(())
+    assert len(layer.updates) == 3
+    layer.apply_updates()
+    np.testing.assert_array_equal(v.numpy(), [1.0, 1.0])
