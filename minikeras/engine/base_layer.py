@@ -502,10 +502,8 @@ class Layer:
                     return self._symbolic_call(list(inputs), kwargs, True)
             elif isinstance(inputs, KerasTensor):
                 return self._symbolic_call([inputs], kwargs, False)
-            inputs = self._convert_inputs(inputs)
-        elif inputs.data.dtype != self._np_dtype:
-            # a floating Tensor in another precision is cast like a numpy array would be
-            inputs = self._convert_inputs(inputs)
+        # numpy arrays become Tensors; floating inputs (arrays or Tensors) take the layer dtype
+        inputs = self._convert_inputs(inputs)
         if not self.built:
             self._build_for_eager(inputs)
         if self.input_spec is not None:

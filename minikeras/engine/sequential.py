@@ -176,6 +176,12 @@ class Sequential(Model):
             raise ValueError(f"Sequential {self.name} has no layers to build")
         self._connect_all()
 
+    def _convert_input(self, x: Any, index: int) -> Any:
+        if not self._input_dtypes and self.layers:
+            # not built yet: convert as the Input the first layer will get
+            return self._convert_one(x, np.dtype(_input_dtype(self.layers[0])))
+        return super()._convert_input(x, index)
+
     def _build_for_eager(self, inputs: Any) -> None:
         first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
         shape = tuple(np.shape(first))

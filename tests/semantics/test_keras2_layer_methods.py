@@ -11,7 +11,7 @@ from minikeras import layers as L
 from minikeras.autograd.tape import GradientTape
 from minikeras.autograd.tensor import Tensor
 from minikeras.engine import Layer
-from minikeras.models import Model
+from minikeras.models import Model, Sequential
 
 
 # ---- __call__ / apply ------------------------------------------------------------------------
@@ -353,3 +353,17 @@ def test_add_update_accepts_a_tuple_of_updates_and_a_single_pair():
     assert len(layer.updates) == 3
     layer.apply_updates()
     np.testing.assert_array_equal(v.numpy(), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_models_cast_floating_inputs_to_their_input_dtype(as_tensor):
+    def data():
+        x = np.ones((1, 2), "float32")
+        return Tensor(x) if as_tensor else x
+
+    seq = Sequential([L.Activation("linear", dtype="float64")])
+    assert seq(data()).dtype == np.float64  # first call: builds the model
+    assert seq(data()).dtype == np.float64
+    x = mk.Input((2,), dtype="float64")
+    model = Model(x, L.Activation("linear", dtype="float64")(x))
+    assert model(data()).dtype == np.float64
