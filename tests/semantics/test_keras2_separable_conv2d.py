@@ -206,3 +206,8 @@ def test_layer_test_path_functional_and_sequential():
     seq = Sequential([S(6, 3, input_shape=(7, 6, 3))])
     assert seq.output_shape == (None, 5, 4, 6)
     assert seq.predict(x).shape == (2, 5, 4, 6)
+
+
+def test_keras_invalid_use_case_undefined_channels_in_a_sequential():
+    with pytest.raises(ValueError, match="channel"):
+        Sequential([S(filters=6, kernel_size=3, batch_input_shape=(None, None, 5, None))])
