@@ -208,13 +208,15 @@ def _unwrap(xs: list) -> Any:
 class CallSignature:
     """What a layer class's ``call`` accepts (inspected once per class)."""
 
-    __slots__ = ("training", "mask", "var_kwargs")
+    __slots__ = ("training", "mask", "var_kwargs", "names")
 
     def __init__(self, fn: Any) -> None:
         params = inspect.signature(fn).parameters
         self.var_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
         self.training = "training" in params
         self.mask = "mask" in params
+        self.names = frozenset(name for name, p in params.items()
+                               if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
 
 _signatures: dict[type, CallSignature] = {}
@@ -623,10 +625,12 @@ class Layer:
             self._build_and_set_initial_weights(shapes if len(shapes) > 1 else shapes[0])
         if self.input_spec is not None:
             assert_input_compatibility(self, self.input_spec, inputs)
+        sig = call_signature(type(self))
+        if kwargs:
+            self._check_call_kwargs(sig, kwargs)
         user_kwargs = dict(kwargs)
         input_masks = [x._keras_mask for x in inputs]
         previous_mask = input_masks if was_list else input_masks[0]
-        sig = call_signature(type(self))
         if sig.mask and "mask" not in kwargs:
             kwargs["mask"] = previous_mask
         input_shapes = [x.shape for x in inputs]
@@ -688,6 +692,25 @@ class Layer:
             return (variable, KerasTensor(tuple(variable.shape), np.dtype(variable.dtype).name,
                                           name=f"{self.name}/{what}"))
         return update
+
+    def _check_call_kwargs(self, sig: CallSignature, kwargs: dict) -> None:
+        """Fail now on keyword arguments ``call`` does not take (Keras 2 ran ``call`` here).
+
+        ``training`` is dropped instead, as in eager calls, for a ``call`` without it.
+
+        Raises:
+            TypeError: Naming the layer and the unexpected arguments.
+        """
+        if sig.var_kwargs:
+            return
+        if "training" in kwargs and not sig.training:
+            del kwargs["training"]
+        unexpected = sorted(k for k in kwargs if k not in sig.names)
+        if unexpected:
+            raise TypeError(
+                f"Layer {self.name}: {type(self).__name__}.call() got unexpected keyword "
+                f"argument(s) {unexpected}; it accepts {sorted(sig.names - {'self'})}"
+            )
 
     def _symbolic_mask(self, inputs: Any, mask: Any, output_shapes: list) -> Any:
         """``compute_mask`` on KerasTensors; a mask computed from values becomes a placeholder.

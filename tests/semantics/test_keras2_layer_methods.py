@@ -367,3 +367,13 @@ def test_models_cast_floating_inputs_to_their_input_dtype(as_tensor):
     x = mk.Input((2,), dtype="float64")
     model = Model(x, L.Activation("linear", dtype="float64")(x))
     assert model(data()).dtype == np.float64
+
+
+def test_symbolic_call_rejects_keyword_arguments_call_does_not_take():
+    x = mk.Input((3,))
+    with pytest.raises(TypeError, match=r"named_dense.*\['foo'\]"):
+        L.Dense(2, name="named_dense")(x, foo=1)
+    # `training` is dropped for a call without it, on symbolic inputs as on data
+    model = Model(x, L.Dense(2)(x, training=True))
+    assert model.predict(np.ones((1, 3), "float32")).shape == (1, 2)
+    assert L.Dense(2)(np.ones((1, 3), "float32"), training=True).shape == (1, 2)
