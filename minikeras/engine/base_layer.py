@@ -7,7 +7,8 @@ A layer is called two ways:
   ``compute_output_shape``, records a :class:`~minikeras.engine.node.Node`
   and returns new KerasTensors. No data flows.
 * on **numpy arrays or Tensors** (eager): it builds itself from the concrete
-  shape if needed, casts floating numpy input to its dtype, runs ``call`` and
+  shape if needed, casts floating input (numpy or Tensor; the cast of a Tensor
+  is recorded, so gradients flow back) to its dtype, runs ``call`` and
   returns Tensors. Any active ``GradientTape`` records the ops.
 
 Losses and updates
