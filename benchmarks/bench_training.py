@@ -19,7 +19,9 @@ Run:
 
 PyTorch: ``pip install torch==2.13.0`` (the pinned CPU build). Keras 3 is used only if it
 is already importable. ``BENCH_TORCH_THREADS`` sets PyTorch's thread count (default 2).
-On a busy machine wall times swing by 10x; compare numbers taken in the same run.
+On a busy machine wall times swing by 10x; compare numbers taken in the same run, or use
+``--cpu-time``: one thread per framework and CPU time (``time.process_time``), the work each
+one does, which other jobs on the machine barely disturb.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ BATCH = 32
 LR = 1e-3
 PREDICT_N = 10_000
 PREDICT_BATCH = 256
+TIMER = time.perf_counter  # --cpu-time: time.process_time, with one thread per framework
 
 
 def load():
@@ -78,15 +81,15 @@ def run_minikeras(epochs: int, repeat: int) -> dict:
     for r in range(repeat):
         set_random_seed(r)
         m = build()
-        t = time.perf_counter()
+        t = TIMER()
         m.fit(xt, yt, batch_size=BATCH, epochs=epochs, verbose=0)
-        times.append(time.perf_counter() - t)
+        times.append(TIMER() - t)
     acc = float(m.evaluate(xs, ys, batch_size=256)[1])
     ptimes = []
     for _ in range(3):
-        t = time.perf_counter()
+        t = TIMER()
         m.predict(big, batch_size=PREDICT_BATCH)
-        ptimes.append(time.perf_counter() - t)
+        ptimes.append(TIMER() - t)
     return {"fit": times, "acc": acc, "predict": min(ptimes),
             "steps": epochs * -(-N_TRAIN // BATCH), "breakdown": breakdown(m, xt, yt)}
 
@@ -110,15 +113,15 @@ def breakdown(model, xt, yt, steps: int = 132, repeat: int = 3) -> dict:
             b = s % nb
             xb = [a[b * BATCH:(b + 1) * BATCH] for a in xs]
             yb = [a[b * BATCH:(b + 1) * BATCH] for a in ys]
-            t0 = time.perf_counter()
+            t0 = TIMER()
             with GradientTape() as tape, collect_call_losses() as extra:
                 outs = model._forward(xb, True)
                 total, _ = model._losses_and_metrics(yb, outs, extra)
-            t1 = time.perf_counter()
+            t1 = TIMER()
             grads = tape.gradient(total, weights)
-            t2 = time.perf_counter()
+            t2 = TIMER()
             model.optimizer.apply_gradients(zip(grads, weights))
-            t3 = time.perf_counter()
+            t3 = TIMER()
             fwd += t1 - t0
             bwd += t2 - t1
             opt += t3 - t2
@@ -126,9 +129,9 @@ def breakdown(model, xt, yt, steps: int = 132, repeat: int = 3) -> dict:
         best["bwd"] = min(best["bwd"], bwd / steps)
         best["opt"] = min(best["opt"], opt / steps)
         # the same steps inside fit: what fit adds (shuffling, slicing, logs, callbacks)
-        t = time.perf_counter()
+        t = TIMER()
         model.fit(xt, yt, batch_size=BATCH, epochs=3, verbose=0)
-        best["fit"] = min(best["fit"], (time.perf_counter() - t) / (3 * nb))
+        best["fit"] = min(best["fit"], (TIMER() - t) / (3 * nb))
     ms = 1e3
     return {"forward+loss+metrics": best["fwd"] * ms, "backward (tape sweep)": best["bwd"] * ms,
             "optimizer": best["opt"] * ms,
@@ -194,15 +197,15 @@ def run_torch(epochs: int, repeat: int) -> dict:
     for r in range(repeat):
         torch.manual_seed(r)
         m = build()
-        t = time.perf_counter()
+        t = TIMER()
         fit(m, txt, tyt, epochs)
-        times.append(time.perf_counter() - t)
+        times.append(TIMER() - t)
     acc = float((predict(m, txs).argmax(1).numpy() == ys).mean())
     ptimes = []
     for _ in range(3):
-        t = time.perf_counter()
+        t = TIMER()
         predict(m, tbig)
-        ptimes.append(time.perf_counter() - t)
+        ptimes.append(TIMER() - t)
     return {"fit": times, "acc": acc, "predict": min(ptimes),
             "version": torch.__version__}
 
@@ -230,13 +233,13 @@ def run_keras(epochs: int, repeat: int) -> dict:
     times = []
     for _ in range(repeat):
         m = build()
-        t = time.perf_counter()
+        t = TIMER()
         m.fit(xt, yt, batch_size=BATCH, epochs=epochs, verbose=0)
-        times.append(time.perf_counter() - t)
+        times.append(TIMER() - t)
     acc = float(m.evaluate(xs, ys, verbose=0)[1])
-    t = time.perf_counter()
+    t = TIMER()
     m.predict(big, batch_size=PREDICT_BATCH, verbose=0)
-    return {"fit": times, "acc": acc, "predict": time.perf_counter() - t,
+    return {"fit": times, "acc": acc, "predict": TIMER() - t,
             "version": keras.__version__}
 
 
@@ -255,7 +258,14 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="one thread per framework, CPU time instead of wall time")
     args = parser.parse_args()
+    global TIMER
+    if args.cpu_time:
+        TIMER = time.process_time
+        os.environ["MINIKERAS_NUM_THREADS"] = "1"  # read at minikeras's first kernel call
+        os.environ["BENCH_TORCH_THREADS"] = "1"
 
     if args.json:  # child process: run one framework, print its result as JSON
         print(json.dumps(RUNNERS[args.only](args.epochs, args.repeat)))
@@ -269,14 +279,17 @@ def main() -> None:
             continue
         cmd = [sys.executable, __file__, "--only", name, "--json",
                "--epochs", str(args.epochs), "--repeat", str(args.repeat)]
+        if args.cpu_time:
+            cmd.append("--cpu-time")
         proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
         if proc.returncode != 0:
             print(f"{name}: failed\n{proc.stderr[-2000:]}")
             continue
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
 
+    clock = "CPU time, one thread each" if args.cpu_time else "wall time"
     print(f"\nDigits model, {args.epochs} epochs x {N_TRAIN} images, batch {BATCH}, "
-          f"best / median of {args.repeat} fits after a warm-up; {os.cpu_count()} CPUs, "
+          f"best / median of {args.repeat} fits after a warm-up ({clock}); {os.cpu_count()} CPUs, "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     header = (f"{'framework':<12}{'fit best (s)':>14}{'fit median':>12}{'ms/step':>9}"
               f"{'test acc':>10}{'predict 10k (s)':>17}{'vs PyTorch':>12}")
