@@ -6,7 +6,10 @@ definition. Modules:
 * :mod:`.padding` — ``"valid"``/``"same"`` to explicit pads, Keras's ``conv_output_length``.
 * :mod:`.depthwise` — depthwise convolution, forward and both gradients.
 * :mod:`.conv` — general convolution (im2col + BLAS), forward and both gradients.
-* :mod:`.pool` — max and average pooling, forward and input gradient.
+* :mod:`.pool` — max and average pooling, forward and input gradient (max: also from the
+  argmax its forward pass recorded).
+* :mod:`.matmul` — the 1x1-convolution products, split by rows over threads; :mod:`.narrow` —
+  those with an inner dimension of 1-4, as a plain loop.
 * :mod:`.reference` — the numpy twins.
 * :mod:`.threads` — the threading defaults, applied before numba's first parallel call.
 

@@ -7,7 +7,8 @@ max pooling send the gradient to the first maximum in tap order (row by row thro
 
 Loop order as in the convolutions: parallel over rows of whatever array is written, channels
 innermost so each tap is a contiguous run of ``C`` numbers. Average pooling's divisor factorises
-into (real rows in the window) x (real columns in the window), so it is two small vectors.
+into (real rows in the window) x (real columns in the window), so it is two small vectors. Max
+pooling takes up to four taps per pass over an output pixel's channels (see :func:`_max4`).
 
 Max pooling's backward needs only *where* each maximum was. The forward pass of a training step
 records it (:func:`max_pool2d_forward_argmax`, one int32 per output), and the backward pass is a
