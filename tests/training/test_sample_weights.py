@@ -6,6 +6,7 @@ weight and divides by the fraction of non-zero weights, so a batch's loss is
 hand with numpy, independently of ``minikeras.losses``.
 """
 
+import random
 import warnings
 
 import numpy as np
@@ -18,6 +19,20 @@ from minikeras.utils import set_random_seed
 
 EPS = 1e-7
 RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _leave_the_global_generators_as_found():
+    """These tests reseed the library's generator; later test modules get it back unchanged."""
+    from minikeras.backend import random as backend_random
+
+    rng = backend_random._rng
+    saved = (rng.bit_generator.state, np.random.get_state(), random.getstate())
+    yield
+    backend_random._rng = rng
+    rng.bit_generator.state = saved[0]
+    np.random.set_state(saved[1])
+    random.setstate(saved[2])
 
 
 def keras_weighted(per_sample, w):
