@@ -13,9 +13,14 @@ One training step is short enough to read in one go (see :meth:`_train_step`)::
     grads = tape.gradient(loss, model.trainable_weights)
     optimizer.apply_gradients(zip(grads, model.trainable_weights))
 
+Weighting (``sample_weight``, ``class_weight``) turns into one weight per
+sample for each output. Keras 2 then replaces ``mean(loss)`` by
+``mean(loss * w) / mean(w != 0)``, that is ``sum(w * loss) / count(w != 0)``:
+samples of weight 0 are left out of the average instead of diluting it.
+
 Everything that can be checked once (input names and shapes, label ranges,
-dtypes) is checked once, before the first weight changes, so the loop itself
-only slices batches (views, not copies) and steps.
+dtypes, weights) is checked once, before the first weight changes, so the loop
+itself only slices batches (views, not copies) and steps.
 """
 
 from __future__ import annotations
