@@ -42,6 +42,15 @@ class GraphError(ValueError, RuntimeError):
     """
 
 
+class InputNotFromInputLayerError(GraphError, TypeError):
+    """A model input that is not an ``Input`` tensor.
+
+    Keras 2 only warned here and then failed on the disconnected graph
+    (``RuntimeError``, ``ValueError`` from 2.2); minikeras fails at once, with an
+    error that is also a ``TypeError`` (a wrong kind of tensor).
+    """
+
+
 def _unique(items: Any) -> list:
     seen: set[int] = set()
     out = []
@@ -125,9 +134,10 @@ class Container(Layer):
         for x in inputs:
             layer, node_index, tensor_index = x._keras_history
             if not isinstance(layer, InputLayer):
-                raise TypeError(
+                raise InputNotFromInputLayerError(
                     f"Input tensors to a {cls_name} must come from `Input`; {x!r} was made by "
-                    f"layer {layer.name!r} ({type(layer).__name__})"
+                    f"layer {layer.name!r} ({type(layer).__name__}), so the graph is "
+                    "disconnected from the model's inputs"
                 )
             self.input_layers.append(layer)
             self.input_layers_node_indices.append(node_index)

@@ -288,3 +288,12 @@ def test_summary_of_a_nested_model_and_multiple_shapes():
     assert inner_row.split()[2:] == ["(None,", "3)", "15"]
     act_row = next(line for line in lines if line.startswith("act (Activation)"))
     assert act_row.split()[2:] == ["multiple", "0"]
+
+
+def test_a_model_input_that_is_not_an_input_tensor_fails_like_a_disconnected_graph():
+    x = mk.Input((3,))
+    h = L.Dense(3)(x)
+    with pytest.raises(RuntimeError, match="Input"):
+        Model(h, L.Dense(1)(h))
+    with pytest.raises(ValueError, match="disconnected"):
+        Model(h, L.Dense(1)(h))
