@@ -177,7 +177,9 @@ def tape_to_dot(
     graph = DotGraph(name="tape")
     graph.attr(rankdir=rankdir, label=f"GradientTape: {len(records)} ops", labelloc="t",
                fontname="Helvetica")
-    graph.attr("node", fontname="Helvetica", fontsize="10")
+    # Monospace: Graphviz sizes boxes from its own Courier metrics, and every viewer's
+    # monospace font has the same advance width, so numbers never overflow their boxes.
+    graph.attr("node", fontname="Courier", fontsize="10", margin="0.12,0.055")
     graph.attr("edge", arrowsize="0.6")
 
     produced = {id(r.output) for r in records}

@@ -420,7 +420,7 @@ def model_to_dot(
                     show_layer_activations, show_trainable, node_view)
     graph = DotGraph(name=getattr(model, "name", None) or "model")
     graph.attr(rankdir=rankdir, dpi=str(dpi), fontname="Helvetica")
-    graph.attr("node", shape="record", fontname="Helvetica", fontsize="11")
+    graph.attr("node", shape="record", fontname="Helvetica", fontsize="11", margin="0.16,0.055")
     graph.attr("edge", arrowsize="0.7")
     _Drawer(opts).draw(graph, model, layer_range=layer_range)
     return graph
