@@ -9,6 +9,8 @@ Runs a chain of small elementwise ops three ways and prints microseconds per op:
                    of recorded ops.
 
 The target is at most 10 µs per recorded op for ``tape+grad`` on small arrays.
+The ``added`` column is what the tape costs on top of the arithmetic itself:
+``tape+grad`` minus the hand-written numpy forward and backward (``np f+b``).
 
 Run:  python benchmarks/bench_tape.py [--ops 100 400] [--repeat 50]
 """
@@ -114,8 +116,8 @@ def main() -> None:
     print(f"chains of elementwise ops (mul, add, tanh, sub) on float32; best of {args.repeat} "
           "rounds; µs per op")
     print(f"{'shape':>9} {'ops':>4} | {'numpy':>6} | {'np f+b':>6} | {'no tape':>7} | "
-          f"{'tape+grad':>9} | {'ratio':>5} | {'vs f+b':>6} | target")
-    print("-" * 84)
+          f"{'tape+grad':>9} | {'added':>5} | {'ratio':>5} | {'vs f+b':>6} | target")
+    print("-" * 92)
     rows = [(shape, n) for shape in [(32,), (32, 64)] for n in args.ops]
     fns = {(row, name): fn for row in rows for name, fn in variants(*row).items()}
     # every variant of every row takes its turn in each round (see best_times)
@@ -129,10 +131,12 @@ def main() -> None:
         ok &= hit
         print(f"{str(shape):>9} {n_ops:>4} | {r['numpy']:6.2f} | {r['numpy fwd+bwd']:6.2f} | "
               f"{r['no tape']:7.2f} | {r['tape+grad']:9.2f} | "
+              f"{r['tape+grad'] - r['numpy fwd+bwd']:5.2f} | "
               f"{r['tape+grad'] / r['numpy']:4.1f}x | "
               f"{r['tape+grad'] / r['numpy fwd+bwd']:5.1f}x | "
               f"{'ok' if hit else 'MISSED'} (<= {TARGET_US:g})")
     print("numpy: forward only; np f+b: a hand-written numpy forward and backward of the chain;")
+    print("added: tape+grad - np f+b, the tape's own cost per op;")
     print("ratio: tape+grad / numpy; vs f+b: tape+grad / np f+b. Timings on a loaded machine")
     print("vary run to run; the ratios, measured in the same run, are steadier.")
     print("target met" if ok else "target MISSED somewhere")
