@@ -71,6 +71,45 @@ def test_every_exported_name_is_documented_where_it_is_defined():
     assert not missing, f"exported names without an API page: {missing}"
 
 
+SCRIPT_SRC = re.compile(r"""<script\b[^>]*?\bsrc=["']([^"']*)["']""", re.I)
+REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*:)?//", re.I)  # http://, https://, protocol-relative //
+
+
+def _check_scripts_ship_with_site(site: Path) -> None:
+    """Every ``<script src>`` of every page is a file of the site: nothing comes from a CDN."""
+    remote, missing = [], []
+    for page in sorted(site.rglob("*.html")):
+        for src in SCRIPT_SRC.findall(page.read_text(encoding="utf-8")):
+            if not src:
+                continue  # nbconvert's empty MathJax placeholder in the tutorials loads nothing
+            where = f"{page.relative_to(site)}: {src}"
+            if REMOTE.match(src):
+                remote.append(where)
+                continue
+            path = src.split("?")[0].split("#")[0]
+            # 404.html is served from any depth, so MkDocs writes its URLs from the site root
+            target = site / path.lstrip("/") if path.startswith("/") else page.parent / path
+            if not target.is_file():
+                missing.append(where)
+    assert not remote, f"scripts loaded from the network at run time: {sorted(set(remote))[:10]}"
+    assert not missing, f"scripts missing from the built site: {missing[:10]}"
+
+
+def _check_mathjax_ships(site: Path) -> None:
+    """Pages with formulas load the MathJax shipped by docs/_hooks/mathjax.py, by a relative URL."""
+    for page, loader in [
+        ("how-to/add-an-op/index.html", "../../assets/mathjax/MathJax.js"),  # arithmatex
+        ("tutorials/01_tensors_and_the_tape/index.html", "../../assets/mathjax/MathJax.js"),
+        ("index.html", "assets/mathjax/MathJax.js"),
+    ]:
+        assert loader in SCRIPT_SRC.findall((site / page).read_text(encoding="utf-8")), page
+    mathjax = site / "assets" / "mathjax"
+    assert (mathjax / "config" / "TeX-AMS-MML_HTMLorMML-full.js").is_file()
+    assert (mathjax / "jax/output/HTML-CSS/fonts/STIX-Web/fontdata.js").is_file()
+    size = sum(f.stat().st_size for f in mathjax.rglob("*") if f.is_file())
+    assert size < 4_000_000, f"the shipped MathJax grew to {size} bytes"
+
+
 def test_mkdocs_build_strict(tmp_path):
     site = tmp_path / "site"
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
@@ -89,3 +128,6 @@ def test_mkdocs_build_strict(tmp_path):
     assert "minikeras.autograd.tape.GradientTape" in api
     assert (site / "how-to" / "add-an-op" / "index.html").exists()
     assert (site / "explanation" / "design" / "index.html").exists()
+    # formulas render offline: MathJax ships with the site, and no page loads a script from a CDN
+    _check_mathjax_ships(site)
+    _check_scripts_ship_with_site(site)
