@@ -72,11 +72,19 @@ def test_every_exported_name_is_documented_where_it_is_defined():
 
 
 SCRIPT_SRC = re.compile(r"""<script\b[^>]*?\bsrc=["']([^"']*)["']""", re.I)
+LINK = re.compile(r"<link\b[^>]*>", re.I)
+LINK_HREF = re.compile(r"""\bhref=["']([^"']*)["']""", re.I)
+LOADS = re.compile(
+    r"""\brel=["'][^"']*\b(stylesheet|preconnect|preload|modulepreload|icon)\b""", re.I
+)
 REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*:)?//", re.I)  # http://, https://, protocol-relative //
 
 
 def _check_scripts_ship_with_site(site: Path) -> None:
-    """Every ``<script src>`` of every page is a file of the site: nothing comes from a CDN."""
+    """Every ``<script src>`` of every page is a file of the site: nothing comes from a CDN.
+
+    Nor does any ``<link href>``: no stylesheet or web font from the network either.
+    """
     remote, missing = [], []
     for page in sorted(site.rglob("*.html")):
         for src in SCRIPT_SRC.findall(page.read_text(encoding="utf-8")):
@@ -91,7 +99,12 @@ def _check_scripts_ship_with_site(site: Path) -> None:
             target = site / path.lstrip("/") if path.startswith("/") else page.parent / path
             if not target.is_file():
                 missing.append(where)
-    assert not remote, f"scripts loaded from the network at run time: {sorted(set(remote))[:10]}"
+        for link in LINK.findall(page.read_text(encoding="utf-8")):
+            href = LINK_HREF.search(link)
+            # stylesheets and web fonts (Google Fonts' preconnect); a canonical URL is no load
+            if LOADS.search(link) and href and REMOTE.match(href.group(1)):
+                remote.append(f"{page.relative_to(site)}: {href.group(1)}")
+    assert not remote, f"loaded from the network at run time: {sorted(set(remote))[:10]}"
     assert not missing, f"scripts missing from the built site: {missing[:10]}"
 
 
