@@ -33,7 +33,8 @@ SHIPPED = (
     "jax/output/HTML-CSS",
     "jax/element/mml/optable",
     "fonts/HTML-CSS/STIX-Web/woff",
-    "extensions/MathMenu.js",
+    "extensions/MathMenu.js",  # the right-click menu, its help and zoom: loaded on use
+    "extensions/HelpDialog.js",
     "extensions/MathZoom.js",
 )
 
