@@ -20,7 +20,11 @@ from typing import Any
 import numpy as np
 
 from minikeras.backend.config import epsilon
-from minikeras.utils.generic_utils import deserialize_keras_object, serialize_keras_object
+from minikeras.utils.generic_utils import (
+    deserialize_keras_object,
+    resolve_identifier,
+    serialize_keras_object,
+)
 
 __all__ = [
     "Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "deserialize", "get",
@@ -181,15 +185,4 @@ def get(identifier: Any) -> Constraint | None:
     Raises:
         ValueError: On an unknown name or an uninterpretable identifier.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        return deserialize({"class_name": identifier, "config": {}})
-    if callable(identifier):
-        return identifier
-    raise ValueError(
-        f"Could not interpret constraint identifier: {identifier!r} "
-        f"(expected a name such as 'max_norm', a config dict or a callable)"
-    )
+    return resolve_identifier(identifier, deserialize, "constraint", "max_norm")

@@ -25,7 +25,11 @@ import numpy as np
 
 from minikeras.backend.config import floatx
 from minikeras.backend.random import make_rng
-from minikeras.utils.generic_utils import deserialize_keras_object, serialize_keras_object
+from minikeras.utils.generic_utils import (
+    deserialize_keras_object,
+    resolve_identifier,
+    serialize_keras_object,
+)
 
 __all__ = [
     "Constant", "Identity", "Initializer", "Ones", "Orthogonal", "RandomNormal",
@@ -387,15 +391,4 @@ def get(identifier: Any) -> Initializer | None:
     Raises:
         ValueError: On an unknown name or an uninterpretable identifier.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        return deserialize({"class_name": identifier, "config": {}})
-    if callable(identifier):
-        return identifier
-    raise ValueError(
-        f"Could not interpret initializer identifier: {identifier!r} "
-        f"(expected a name such as 'glorot_uniform', a config dict or a callable)"
-    )
+    return resolve_identifier(identifier, deserialize, "initializer", "glorot_uniform")

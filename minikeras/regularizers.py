@@ -17,7 +17,11 @@ from typing import Any
 
 from minikeras import backend as K
 from minikeras.autograd import Tensor
-from minikeras.utils.generic_utils import deserialize_keras_object, serialize_keras_object
+from minikeras.utils.generic_utils import (
+    deserialize_keras_object,
+    resolve_identifier,
+    serialize_keras_object,
+)
 
 __all__ = ["L1L2", "Regularizer", "deserialize", "get", "l1", "l1_l2", "l2", "serialize"]
 
@@ -113,15 +117,4 @@ def get(identifier: Any) -> Regularizer | None:
     Raises:
         ValueError: On an unknown name or an uninterpretable identifier.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        return deserialize({"class_name": identifier, "config": {}})
-    if callable(identifier):
-        return identifier
-    raise ValueError(
-        f"Could not interpret regularizer identifier: {identifier!r} "
-        f"(expected a name such as 'l2', a config dict or a callable)"
-    )
+    return resolve_identifier(identifier, deserialize, "regularizer", "l2")

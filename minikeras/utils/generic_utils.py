@@ -19,6 +19,7 @@ __all__ = [
     "custom_object_scope",
     "deserialize_keras_object",
     "get_custom_objects",
+    "resolve_identifier",
     "serialize_keras_object",
 ]
 
@@ -158,6 +159,36 @@ def deserialize_keras_object(
     raise ValueError(
         f"Could not interpret serialized {printable_module_name}: {identifier!r} "
         f"(expected a name or a {{'class_name', 'config'}} dict)"
+    )
+
+
+def resolve_identifier(identifier: Any, deserialize: Callable[[Any], Any], kind: str,
+                       example: str) -> Any:
+    """The shared body of ``initializers.get``, ``regularizers.get`` and ``constraints.get``.
+
+    Args:
+        identifier: ``None``, a name, a ``{'class_name', 'config'}`` dict or a callable.
+        deserialize: The module's ``deserialize``.
+        kind: What is being resolved, for the error message (``"initializer"``).
+        example: A valid name to show in the error message.
+
+    Returns:
+        ``None``, the deserialised object, or the callable itself.
+
+    Raises:
+        ValueError: On an unknown name or an identifier of another type.
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        return deserialize({"class_name": identifier, "config": {}})
+    if callable(identifier):
+        return identifier
+    raise ValueError(
+        f"Could not interpret {kind} identifier: {identifier!r} "
+        f"(expected a name such as {example!r}, a config dict or a callable)"
     )
 
 
