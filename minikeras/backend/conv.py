@@ -203,13 +203,12 @@ class SeparableConv2D(Function):
     def forward(self, ctx, x, depthwise, pointwise, *bias, strides, dilation, pads, data_format):
         """``(depthwise_conv(x) reshaped to rows) @ pointwise (+ bias)``."""
         x = _to_nhwc(_float(x), data_format)
-        y = kernels.depthwise_conv2d_forward(x, depthwise, strides, dilation, pads)
         channels, filters = pointwise.shape[2], pointwise.shape[3]
         p = pointwise.reshape(channels, filters).astype(x.dtype, copy=False)
-        # The bias is added block by block inside the product: no second output-sized array,
-        # no second pass over memory.
+        # One parallel pass: each thread makes its depthwise rows and, while they are in cache,
+        # their product and bias (no second output-sized array, no second pass over memory).
         b = bias[0].astype(x.dtype, copy=False) if bias else None
-        z = matmul(y.reshape(-1, channels), p, bias=b)
+        y, z = kernels.separable_forward(x, depthwise, p, b, strides, dilation, pads)
         ctx.save(x, depthwise, pointwise, y, *bias)
         ctx.args = (strides, dilation, pads)
         ctx.data_format = data_format

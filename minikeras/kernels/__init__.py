@@ -4,7 +4,8 @@ Each kernel is a plain function of arrays with a numpy twin in :mod:`.reference`
 definition. Modules:
 
 * :mod:`.padding` — ``"valid"``/``"same"`` to explicit pads, Keras's ``conv_output_length``.
-* :mod:`.depthwise` — depthwise convolution, forward and both gradients.
+* :mod:`.depthwise` — depthwise convolution, forward and both gradients, and the separable
+  forward that runs each thread's depthwise rows and their 1x1 product back to back.
 * :mod:`.conv` — general convolution (im2col + BLAS), forward and both gradients.
 * :mod:`.pool` — max and average pooling, forward and input gradient (max: also from the
   argmax its forward pass recorded).
@@ -29,6 +30,7 @@ _LAZY = {
     "depthwise_conv2d_forward": "depthwise",
     "depthwise_conv2d_grad_input": "depthwise",
     "depthwise_conv2d_grad_kernel": "depthwise",
+    "separable_forward": "depthwise",
     "conv2d_forward": "conv",
     "conv2d_grad_input": "conv",
     "conv2d_grad_kernel": "conv",

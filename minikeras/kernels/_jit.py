@@ -16,11 +16,12 @@ import numba  # noqa: E402  (must come after configure())
 prange = numba.prange
 
 
-def njit(parallel: bool = False):
+def njit(parallel: bool = False, nogil: bool = False):
     """``numba.njit`` with the options every minikeras kernel uses.
 
     Args:
         parallel: Whether ``prange`` loops run on numba's thread pool.
+        nogil: Release the GIL while the kernel runs, so Python threads can run it side by side.
 
     Returns:
         A decorator turning a plain Python function into a cached, lazily compiled kernel.
@@ -29,7 +30,9 @@ def njit(parallel: bool = False):
     # index arithmetic in the hot loops free of Python-style exception branches.
     # fastmath "contract" only lets LLVM fuse a*b+c into one FMA instruction (without it no FMA
     # is emitted at all); it does not allow reassociation, so sums keep their order.
-    return numba.njit(cache=True, parallel=parallel, error_model="numpy", fastmath={"contract"})
+    return numba.njit(
+        cache=True, parallel=parallel, nogil=nogil, error_model="numpy", fastmath={"contract"}
+    )
 
 
 #: Problems touching fewer array elements than this run on the calling thread. Starting a

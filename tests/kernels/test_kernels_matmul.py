@@ -68,3 +68,34 @@ def test_bias_added_block_by_block(min_flops, monkeypatch):
     rng = np.random.default_rng(3)
     a, b, bias = rng.standard_normal((101, 7)), rng.standard_normal((7, 6)), rng.standard_normal(6)
     np.testing.assert_allclose(mm.matmul(a, b, bias=bias), a @ b + bias, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "shape, kernel, strides, dm, bias",
+    [
+        ((3, 7, 8, 5), (3, 3), (1, 1), 1, True),  # rows of 40 numbers: not folded
+        ((2, 9, 8, 5), (3, 2), (2, 2), 2, False),
+        ((1, 5, 5, 8), (5, 5), (1, 1), 1, True),
+    ],
+)
+@pytest.mark.parametrize("step_bytes", [1, 1 << 20], ids=["row-steps", "one-step"])
+def test_fused_separable_forward_matches_reference(
+    min_flops, monkeypatch, shape, kernel, strides, dm, bias, step_bytes
+):
+    # The fused path (depthwise rows then their product, per thread block and per step) must
+    # give the depthwise output and the product of the two-phase reference, for any split.
+    from minikeras.kernels import depthwise, reference
+    from minikeras.kernels.padding import explicit_pads
+
+    monkeypatch.setattr(depthwise, "FUSED_STEP_BYTES", step_bytes)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(shape)
+    k = rng.standard_normal((*kernel, shape[3], dm))
+    p = rng.standard_normal((shape[3] * dm, 4))
+    b = rng.standard_normal(4) if bias else None
+    pads = explicit_pads("same", shape[1:3], kernel, strides)
+    y, z = depthwise.separable_forward(x, k, p, b, strides, (1, 1), pads)
+    y_ref = reference.depthwise_conv2d_forward(x, k, strides, (1, 1), pads)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-10, atol=1e-12)
+    z_ref = y_ref.reshape(-1, p.shape[0]) @ p + (b if bias else 0)
+    np.testing.assert_allclose(z, z_ref, rtol=1e-10, atol=1e-12)
