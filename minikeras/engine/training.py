@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from minikeras.autograd import GradientTape, Tensor, no_grad
+from minikeras.autograd.ops import losses as loss_ops
 from minikeras.backend import config as _config
 from minikeras.backend import random as _random
 
@@ -915,9 +916,7 @@ def _weighted_batch_mean(per_sample: Tensor, sample_weight: np.ndarray) -> Tenso
     weight, which is Keras's "average them first, then weight". A batch whose
     weights are all 0 gives 0 (Keras 2 computes 0 / 0 = NaN there).
     """
-    from minikeras import losses
-
-    scale = losses._sample_weight_scale(sample_weight, per_sample.shape, per_sample.dtype)
+    scale = loss_ops.sample_weight_scale(sample_weight, per_sample.shape, per_sample.dtype)
     return (per_sample * scale).mean()
 
 
@@ -928,11 +927,11 @@ def _fast_loss(loss: Any, losses: Any) -> Callable | None:
     """
     eps = _config.epsilon()
     if loss is losses.sparse_categorical_crossentropy:
-        return lambda y, p, w=None: losses._SparseCategoricalCrossentropyMean.apply(
+        return lambda y, p, w=None: loss_ops.SparseCategoricalCrossentropyMean.apply(
             p, labels=y, eps=eps, weights=w)
     if isinstance(loss, losses.SparseCategoricalCrossentropy) and \
             loss._kwargs.get("from_logits"):
-        return lambda y, p, w=None: losses._SparseCategoricalCrossentropyLogitsMean.apply(
+        return lambda y, p, w=None: loss_ops.SparseCategoricalCrossentropyLogitsMean.apply(
             p, labels=y, weights=w)
     return None
 
