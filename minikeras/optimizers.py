@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from minikeras import backend as K
-from minikeras.autograd import Variable
+from minikeras.autograd import GradientTape, Variable
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "get", "serialize", "deserialize"]
 
@@ -230,8 +230,6 @@ class Optimizer:
 
     def minimize(self, loss_fn: Any, var_list: list[Variable]) -> None:
         """Compute ``loss_fn()`` on a tape and take one step on ``var_list``."""
-        from minikeras.autograd import GradientTape
-
         with GradientTape() as tape:
             loss = loss_fn()
         grads = tape.gradient(loss, list(var_list))

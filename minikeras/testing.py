@@ -23,6 +23,7 @@ import numpy as np
 
 from minikeras.autograd import GradientTape, Tensor, no_grad
 from minikeras.backend.config import floatx
+from minikeras.engine import Input, Model, Sequential
 
 
 def _run(model: Any, data: np.ndarray) -> np.ndarray:
@@ -76,8 +77,6 @@ def layer_test(layer_cls: type, kwargs: dict | None = None, input_shape: tuple |
     Returns:
         The functional model's output on the input data.
     """
-    from minikeras.engine import Input, Model, Sequential
-
     kwargs = dict(kwargs or {})
     custom_objects = {layer_cls.__name__: layer_cls, **(custom_objects or {})}
     if input_data is None:

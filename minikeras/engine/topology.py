@@ -23,16 +23,16 @@ from typing import Any
 import numpy as np
 
 from minikeras.autograd.tensor import Tensor
-from minikeras.engine.base_layer import (
-    Layer,
-    _as_list,
-    _count_params,
-    _route_call_loss,
-    call_signature,
-)
+from minikeras.engine.base_layer import Layer, _apply_update, _route_call_loss, call_signature
+from minikeras.engine.graph import LayerGraph
 from minikeras.engine.input_layer import InputLayer
 from minikeras.engine.keras_tensor import KerasTensor
 from minikeras.engine.node import Node
+from minikeras.engine.registry import deserialize_layer, register_layer_class
+from minikeras.engine.saving import load_weights, save_weights
+from minikeras.generic_utils import as_list, count_params, json_default
+from minikeras.utils.summary import print_summary
+from minikeras.version import __version__
 
 
 class GraphError(ValueError, RuntimeError):
@@ -323,15 +323,15 @@ class Container(Layer):
         Raises:
             ValueError: On a wrong number of inputs.
         """
-        inputs = _as_list(inputs)
+        inputs = as_list(inputs)
         n_in = len(self._input_slots)
         if len(inputs) != n_in:
             raise ValueError(
                 f"Model {self.name} expects {n_in} input(s), but it received {len(inputs)} "
                 f"input tensors"
             )
-        if self._uses_masks or (mask is not None and any(m is not None for m in _as_list(mask))):
-            return self._call_with_masks(inputs, training, _as_list(mask) if mask is not None
+        if self._uses_masks or (mask is not None and any(m is not None for m in as_list(mask))):
+            return self._call_with_masks(inputs, training, as_list(mask) if mask is not None
                                          else [None] * n_in)
         values: list = [None] * self._n_slots
         for slot, x in zip(self._input_slots, inputs):
@@ -344,7 +344,7 @@ class Container(Layer):
                 layer._eager_losses = []
             y = layer.call(x, **kwargs)
             if layer.activity_regularizer is not None:
-                for t in _as_list(y):
+                for t in as_list(y):
                     _route_call_loss(layer, layer.activity_regularizer(t))
             if single_out:
                 values[outs[0]] = y
@@ -376,7 +376,7 @@ class Container(Layer):
             y = layer.call(x, **kwargs)
             out_mask = layer.compute_mask(x, m)
             if layer.activity_regularizer is not None:
-                for t in _as_list(y):
+                for t in as_list(y):
                     _route_call_loss(layer, layer.activity_regularizer(t))
             ys = [y] if single_out else list(y)
             ms = out_mask if isinstance(out_mask, list) else [out_mask] * len(ys)
@@ -531,7 +531,7 @@ class Container(Layer):
 
     def count_params(self) -> int:
         """Number of scalars in the model's weights (shared weights counted once)."""
-        return _count_params(self.weights)
+        return count_params(self.weights)
 
     # ---- losses and updates -----------------------------------------------------
     def _layer_node_inputs(self, layer: Layer) -> list:
@@ -591,8 +591,6 @@ class Container(Layer):
     def apply_updates(self) -> None:
         """Apply every stored update of the model's layers once."""
         for update in self.updates:
-            from minikeras.engine.base_layer import _apply_update
-
             _apply_update(update)
 
     # ---- config -----------------------------------------------------------------
@@ -617,8 +615,6 @@ class Container(Layer):
                     try:
                         json.dumps(kwargs)
                     except TypeError:
-                        import warnings
-
                         warnings.warn(
                             f"Layer {layer.name} was passed non-serializable keyword arguments "
                             f"{kwargs}; they will not be included in the model config.",
@@ -663,8 +659,6 @@ class Container(Layer):
         Raises:
             ValueError: If the config is malformed.
         """
-        from minikeras.engine.saving import deserialize_layer
-
         if not isinstance(config, dict) or "layers" not in config:
             raise ValueError(f"{cls.__name__}.from_config: Improperly formatted model config "
                              f"(expected a dict with 'layers'): {str(config)[:200]}")
@@ -739,28 +733,22 @@ class Container(Layer):
 
     def to_json(self, **kwargs: Any) -> str:
         """The architecture as JSON: ``{'class_name', 'config', 'keras_version', 'backend'}``."""
-        from minikeras.engine.saving import model_to_json
-
-        return model_to_json(self, **kwargs)
+        config = {"class_name": type(self).__name__, "config": self.get_config(),
+                  "keras_version": f"minikeras-{__version__}", "backend": "minikeras"}
+        return json.dumps(config, default=json_default, **kwargs)
 
     # ---- saving, summary, drawing ---------------------------------------------------
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
         """Save all weights to an ``.npz`` file (layer by layer), atomically."""
-        from minikeras.engine.saving import save_weights
-
         save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: str, by_name: bool = False) -> None:
         """Load weights saved by :meth:`save_weights` (all checked before any is set)."""
-        from minikeras.engine.saving import load_weights
-
         load_weights(self, filepath, by_name=by_name)
 
     def summary(self, line_length: int | None = None, positions: list | None = None,
                 print_fn: Any = None) -> None:
         """Print a table of the layers, their output shapes and parameter counts."""
-        from minikeras.utils.summary import print_summary
-
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
 
     def _repr_svg_(self) -> Any:
@@ -769,8 +757,6 @@ class Container(Layer):
     @property
     def graph(self) -> Any:
         """The model's own layer graph (its layers and nodes), drawable in notebooks."""
-        from minikeras.engine.graph import LayerGraph
-
         return LayerGraph.of_model(self)
 
     def __deepcopy__(self, memo: dict) -> Container:
@@ -792,3 +778,5 @@ def _all_layers(model: Container) -> list:
             out.extend(_all_layers(layer))
     return out
 
+
+register_layer_class(Container)

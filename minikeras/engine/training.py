@@ -32,10 +32,15 @@ from typing import Any
 
 import numpy as np
 
+from minikeras import callbacks as cbks
+from minikeras import losses, optimizers
+from minikeras import metrics as metrics_module
 from minikeras.autograd import GradientTape, Tensor, no_grad
 from minikeras.autograd.ops import losses as loss_ops
 from minikeras.backend import config as _config
 from minikeras.backend import random as _random
+from minikeras.engine.base_layer import collect_call_losses
+from minikeras.generic_utils import as_list
 
 __all__ = ["TrainingMixin"]
 
@@ -105,9 +110,6 @@ class TrainingMixin:
             TypeError: On an unsupported keyword argument.
             NotImplementedError: For ``sample_weight_mode="temporal"``.
         """
-        from minikeras import losses, optimizers
-        from minikeras import metrics as metrics_module
-
         if kwargs:
             raise TypeError(
                 f"Model.compile: unsupported argument(s) {sorted(kwargs)}; minikeras supports "
@@ -177,9 +179,6 @@ class TrainingMixin:
 
     def _prepare(self) -> None:
         """Match losses, weights and metrics to the outputs (needs the graph)."""
-        from minikeras import losses as losses_module
-        from minikeras import metrics as metrics_module
-
         names = self._output_names()
         n = len(names)
         loss = self.loss_functions_arg
@@ -251,9 +250,9 @@ class TrainingMixin:
                     f"Model.compile: unknown output name(s) {unknown} in metrics; the model's "
                     f"outputs are {names}"
                 )
-            per_output = [_as_list(metrics.get(k)) for k in names]
+            per_output = [as_list(metrics.get(k)) for k in names]
         else:
-            per_output = [_as_list(metrics)] * n
+            per_output = [as_list(metrics)] * n
         prefix = n > 1
         metric_names = ["loss"]
         if prefix:
@@ -269,7 +268,7 @@ class TrainingMixin:
                 full = f"{o.name}_{label}" if prefix else label
                 o.metrics.append((full, fn))
                 metric_names.append(full)
-            o.fast_loss = _fast_loss(o.loss, losses_module)
+            o.fast_loss = _fast_loss(o.loss, losses)
         self._outputs_config = outs
         self._metrics_names = metric_names
 
@@ -437,8 +436,6 @@ class TrainingMixin:
     def _train_step(self, xs: list, ys: list, weights: list,
                     sample_weights: list | None = None) -> list[float] | None:
         """One step. Returns the log values, or ``None`` (and no update) on a non-finite loss."""
-        from minikeras.engine.base_layer import collect_call_losses
-
         # Watch exactly the weights being trained: frozen layers' variables (still
         # Variable.trainable) are then not recorded, and no gradient is computed for them.
         with GradientTape(watch_accessed_variables=False) as tape, \
@@ -457,8 +454,6 @@ class TrainingMixin:
         return values
 
     def _test_step(self, xs: list, ys: list, sample_weights: list | None = None) -> list[float]:
-        from minikeras.engine.base_layer import collect_call_losses
-
         with no_grad(), collect_call_losses() as extra:
             outs = self._forward(xs, False)
             total, values = self._losses_and_metrics(ys, outs, extra, sample_weights)
@@ -510,8 +505,6 @@ class TrainingMixin:
             ValueError: On data that does not fit the model or the loss; all
                 checks happen before any weight changes.
         """
-        from minikeras import callbacks as cbks
-
         if kwargs:
             raise TypeError(f"Model.fit: unsupported argument(s) {sorted(kwargs)}")
         self._require_compiled("fit")
@@ -557,9 +550,7 @@ class TrainingMixin:
 
         names = self.metrics_names
         out_labels = names + [f"val_{k}" for k in names] if val is not None else names
-        from minikeras.callbacks import History
-
-        self.history = History()
+        self.history = cbks.History()
         cb_list = [cbks.BaseLogger()]
         if verbose:
             cb_list.append(cbks.ProgbarLogger(verbose=verbose))
@@ -759,25 +750,17 @@ class TrainingMixin:
 
 
 # ---------------------------------------------------------------------- helpers
-def _as_list(x: Any) -> list:
-    if x is None:
-        return []
-    if isinstance(x, (list, tuple)):
-        return list(x)
-    return [x]
-
-
 def _flat_metrics(metrics: Any) -> list:
     if metrics is None:
         return []
     if isinstance(metrics, dict):
-        return [m for v in metrics.values() for m in _as_list(v)]
+        return [m for v in metrics.values() for m in as_list(v)]
     if isinstance(metrics, (str,)) or callable(metrics):
         raise TypeError(
             f"Model.compile: metrics must be a list (or a dict by output), e.g. "
             f"metrics=[{metrics!r}]"
         )
-    return _as_list(metrics)
+    return as_list(metrics)
 
 
 def _check_batch_size(batch_size: Any, what: str) -> int:

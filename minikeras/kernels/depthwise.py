@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minikeras.kernels import matmul as mm
 from minikeras.kernels._jit import njit, prange, split
 from minikeras.kernels.padding import Pads, output_hw
 
@@ -495,8 +496,6 @@ def separable_forward(
         ``(y, z)``: the depthwise output ``(N, Ho, Wo, C*dm)`` (the backward pass needs it) and
         ``z = y @ pointwise (+ bias)`` as ``(N*Ho*Wo, F)``.
     """
-    from minikeras.kernels import matmul as mm  # the pool and the blocked product live there
-
     x = np.ascontiguousarray(x)
     kernel = np.ascontiguousarray(kernel, dtype=x.dtype)
     n_img, height, width, channels = x.shape

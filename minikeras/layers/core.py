@@ -30,8 +30,8 @@ from minikeras.autograd.ops.fused import DenseOp
 from minikeras.backend.random import get_rng
 from minikeras.engine.base_layer import Layer
 from minikeras.engine.input_spec import InputSpec
+from minikeras.generic_utils import get_custom_objects
 from minikeras.layers._utils import normalize_data_format, shape_tuple, single_shape, who
-from minikeras.utils.generic_utils import get_custom_objects
 
 __all__ = [
     "Activation", "Dense", "Dropout", "Flatten", "Lambda", "Permute", "Reshape",
