@@ -34,13 +34,14 @@ from minikeras.autograd import Tensor
 from minikeras.autograd.ops import losses as loss_ops
 
 __all__ = [
-    "Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
+    "Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
     "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Hinge", "Huber",
     "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
     "mean_squared_logarithmic_error", "binary_crossentropy", "categorical_crossentropy",
     "sparse_categorical_crossentropy", "hinge", "squared_hinge", "huber", "logcosh",
     "kullback_leibler_divergence", "poisson", "cosine_proximity",
-    "mse", "mae", "mape", "msle", "kld", "get", "serialize", "deserialize",
+    "mse", "mae", "mape", "msle", "kld", "as_loss", "batch_mean", "get", "serialize",
+    "deserialize",
 ]
 
 
@@ -252,16 +253,42 @@ cosine = cosine_proximity
 # ---------------------------------------------------------------------------
 # loss objects (configurable, serialisable)
 # ---------------------------------------------------------------------------
+def batch_mean(per_sample: Tensor, sample_weight: Any = None) -> Tensor:
+    """The batch's loss from per-sample losses: their mean, or Keras 2's weighted mean.
+
+    With ``sample_weight`` (one weight per sample) it is ``sum(w * loss) / count(w != 0)``:
+    samples of weight 0 are left out of the average instead of pulling it towards 0. Extra
+    axes of the per-sample losses (time steps) share their sample's weight. A batch whose
+    weights are all 0 gives 0 (Keras 2 computes 0 / 0 = NaN there).
+
+    Args:
+        per_sample: A loss function's output, shape ``(batch, ...)``.
+        sample_weight: ``None``, or one weight per sample.
+    """
+    if sample_weight is None:
+        return per_sample.mean() if per_sample.ndim else per_sample
+    scale = loss_ops.sample_weight_scale(sample_weight, per_sample.shape, per_sample.dtype)
+    return (per_sample * scale).mean()
+
+
 class Loss:
     """A configurable loss: calling it gives per-sample losses like the functions.
+
+    ``fit`` asks every loss the same thing, :meth:`batch_mean`: the one number it minimises
+    for a batch. A fused loss overrides it to compute that number as a single op.
 
     Subclasses set ``fn`` and keep their keyword arguments in ``self._kwargs``.
 
     Args:
         name: Name used in logs (defaults to the function's name).
+
+    Attributes:
+        integer_labels: Whether the targets are integer class labels (one per sample) rather
+            than arrays shaped like the predictions; ``fit`` checks them as such.
     """
 
     fn: Callable[..., Tensor]
+    integer_labels: bool = False
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         self.name = name or self.fn.__name__
@@ -275,6 +302,16 @@ class Loss:
         """Per-sample losses."""
         return type(self).fn(y_true, y_pred, **self._kwargs)
 
+    def batch_mean(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
+        """The batch's loss: the (weighted) mean of the per-sample losses (see :func:`batch_mean`).
+
+        Args:
+            y_true: The targets.
+            y_pred: The predictions.
+            sample_weight: ``None``, or one weight per sample.
+        """
+        return batch_mean(self(y_true, y_pred), sample_weight)
+
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments, for serialisation."""
         return {"name": self.name, **self._kwargs}
@@ -287,6 +324,23 @@ class Loss:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._kwargs.items())
         return f"{type(self).__name__}({args})"
+
+
+class LossFunctionWrapper(Loss):
+    """Any loss function ``fn(y_true, y_pred)`` as a :class:`Loss` (your own ones too).
+
+    Args:
+        fn: The function, returning per-sample losses.
+        name: Name used in logs (defaults to the function's name).
+    """
+
+    def __init__(self, fn: Callable[..., Any], name: str | None = None) -> None:
+        self.fn = fn
+        super().__init__(name or getattr(fn, "__name__", type(fn).__name__))
+
+    def __call__(self, y_true: Any, y_pred: Any) -> Tensor:
+        """Per-sample losses: ``fn(y_true, y_pred)``."""
+        return self.fn(y_true, y_pred)
 
 
 class MeanSquaredError(Loss):
@@ -329,9 +383,19 @@ class SparseCategoricalCrossentropy(Loss):
     """:func:`sparse_categorical_crossentropy` with a ``from_logits`` switch."""
 
     fn = staticmethod(sparse_categorical_crossentropy)
+    integer_labels = True
 
     def __init__(self, from_logits: bool = False, name: str | None = None) -> None:
         super().__init__(name, from_logits=bool(from_logits))
+
+    def batch_mean(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
+        """The (weighted) batch mean as one fused op: one tape record for the whole loss."""
+        labels = sparse_labels("sparse_categorical_crossentropy", y_true, _arr(y_pred).shape)
+        if self._kwargs["from_logits"]:
+            return loss_ops.SparseCategoricalCrossentropyLogitsMean.apply(
+                y_pred, labels=labels, weights=sample_weight)
+        return loss_ops.SparseCategoricalCrossentropyMean.apply(
+            y_pred, labels=labels, eps=K.epsilon(), weights=sample_weight)
 
 
 class Hinge(Loss):
@@ -371,6 +435,34 @@ _CLASSES: dict[str, type[Loss]] = {
         SparseCategoricalCrossentropy, Hinge, Huber,
     )
 }
+
+
+# The built-in functions' Loss classes, so that a loss given by name or function is asked for
+# its batch mean like any Loss (and the fused ones give theirs as one op).
+_CLASS_OF_FUNCTION: dict[Callable, type[Loss]] = {
+    mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
+    binary_crossentropy: BinaryCrossentropy, categorical_crossentropy: CategoricalCrossentropy,
+    sparse_categorical_crossentropy: SparseCategoricalCrossentropy, hinge: Hinge, huber: Huber,
+}
+
+
+def as_loss(loss: Any) -> Loss:
+    """``loss`` as a :class:`Loss` object: itself, its built-in class, or a wrapper.
+
+    Args:
+        loss: A :class:`Loss`, a loss function (built-in or your own) or anything :func:`get`
+            resolves.
+
+    Raises:
+        ValueError: If ``loss`` cannot be resolved to a callable.
+    """
+    loss = get(loss)
+    if isinstance(loss, Loss):
+        return loss
+    cls = _CLASS_OF_FUNCTION.get(loss)
+    if cls is not None:
+        return cls(name=loss.__name__)
+    return LossFunctionWrapper(loss)
 
 
 def known_names() -> list[str]:

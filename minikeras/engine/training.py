@@ -36,7 +36,6 @@ from minikeras import callbacks as cbks
 from minikeras import losses, optimizers
 from minikeras import metrics as metrics_module
 from minikeras.autograd import GradientTape, Tensor, no_grad
-from minikeras.autograd.ops import losses as loss_ops
 from minikeras.backend import config as _config
 from minikeras.backend import random as _random
 from minikeras.engine.base_layer import collect_call_losses
@@ -59,20 +58,21 @@ def _fn_name(fn: Any) -> str:
 class _Output:
     """What compile decided for one model output."""
 
-    __slots__ = ("name", "loss", "loss_name", "weight", "metrics", "labels", "fast_loss")
+    __slots__ = ("name", "loss", "loss_name", "weight", "metrics", "objective")
 
     def __init__(self, name: str, loss: Any, weight: float) -> None:
         self.name = name
-        self.loss = loss
+        self.loss = loss  # as given (metrics such as "accuracy" are resolved from it)
         self.loss_name = _fn_name(loss) if loss is not None else None
         self.weight = float(weight)
         self.metrics: list[tuple[str, Callable]] = []
-        self.labels = "sparse" if self._is(loss, "sparse_categorical_crossentropy") else None
-        self.fast_loss: Callable | None = None
+        # the loss as a Loss object: fit asks it for `batch_mean` and `integer_labels`
+        self.objective = losses.as_loss(loss) if loss is not None else None
 
-    @staticmethod
-    def _is(loss: Any, name: str) -> bool:
-        return loss is not None and _fn_name(loss) == name
+    @property
+    def integer_labels(self) -> bool:
+        """Whether this output's targets are integer class labels."""
+        return self.objective is not None and self.objective.integer_labels
 
 
 class TrainingMixin:
@@ -268,7 +268,6 @@ class TrainingMixin:
                 full = f"{o.name}_{label}" if prefix else label
                 o.metrics.append((full, fn))
                 metric_names.append(full)
-            o.fast_loss = _fast_loss(o.loss, losses)
         self._outputs_config = outs
         self._metrics_names = metric_names
 
@@ -294,7 +293,7 @@ class TrainingMixin:
         for o, arr, tensor in zip(self._outputs_config, arrays, self.outputs):
             arr = _as_numpy(arr, f"{what} for output {o.name!r}")
             shape = tuple(tensor.shape)
-            if o.labels == "sparse":
+            if o.integer_labels:
                 arr = _check_sparse_labels(arr, shape, f"{what} for output {o.name!r}",
                                            o.loss_name)
             else:
@@ -402,7 +401,7 @@ class TrainingMixin:
 
         ``sample_weights`` has one array (or ``None``) per output, or is
         ``None`` when no output is weighted. Each output's loss is Keras 2's
-        weighted mean (see :func:`_weighted_batch_mean`); metrics are not
+        weighted mean (see :func:`minikeras.losses.batch_mean`); metrics are not
         weighted, as in Keras 2.
         """
         total = None
@@ -413,13 +412,7 @@ class TrainingMixin:
         for o, y, out, w in zip(self._outputs_config, ys, outs, sample_weights):
             if o.loss is None:
                 continue
-            if w is None:
-                per_output = o.fast_loss(y, out) if o.fast_loss is not None else \
-                    _batch_mean(o.loss(y, out))
-            elif o.fast_loss is not None:
-                per_output = o.fast_loss(y, out, w)
-            else:
-                per_output = _weighted_batch_mean(o.loss(y, out), w)
+            per_output = o.objective.batch_mean(y, out, w)
             if several:
                 values.append(float(per_output.data))
             term = per_output if o.weight == 1.0 else per_output * o.weight
@@ -887,38 +880,6 @@ def _check_target(arr: np.ndarray, shape: tuple, o: _Output, what: str) -> None:
         )
 
 
-def _batch_mean(per_sample: Tensor) -> Tensor:
-    return per_sample.mean() if per_sample.ndim else per_sample
-
-
-def _weighted_batch_mean(per_sample: Tensor, sample_weight: np.ndarray) -> Tensor:
-    """Keras 2's weighted batch loss: ``mean(loss * w / mean(w != 0))``.
-
-    That is ``sum(w * loss) / count(w != 0)``: samples of weight 0 are left
-    out. Extra axes of the per-sample loss (time steps) share their sample's
-    weight, which is Keras's "average them first, then weight". A batch whose
-    weights are all 0 gives 0 (Keras 2 computes 0 / 0 = NaN there).
-    """
-    scale = loss_ops.sample_weight_scale(sample_weight, per_sample.shape, per_sample.dtype)
-    return (per_sample * scale).mean()
-
-
-def _fast_loss(loss: Any, losses: Any) -> Callable | None:
-    """A batch-mean loss on pre-validated targets for the common losses (skips re-checks).
-
-    The returned ``f(y, y_pred, sample_weight=None)`` is one fused op, weighted or not.
-    """
-    eps = _config.epsilon()
-    if loss is losses.sparse_categorical_crossentropy:
-        return lambda y, p, w=None: loss_ops.SparseCategoricalCrossentropyMean.apply(
-            p, labels=y, eps=eps, weights=w)
-    if isinstance(loss, losses.SparseCategoricalCrossentropy) and \
-            loss._kwargs.get("from_logits"):
-        return lambda y, p, w=None: loss_ops.SparseCategoricalCrossentropyLogitsMean.apply(
-            p, labels=y, weights=w)
-    return None
-
-
 # ------------------------------------------------------------ sample weights
 def _check_sample_weight_mode(mode: Any) -> None:
     """``None`` (per output too) is supported; Keras 2's ``"temporal"`` is not."""
@@ -1031,7 +992,7 @@ def _class_weights_per_sample(class_weight: Any, y: np.ndarray, o: _Output, shap
                             f"{value!r}")
         table[int(key)] = float(value)
     _check_weight_values(np.array(list(table.values())), what)
-    if o.labels == "sparse":
+    if o.integer_labels:
         classes = y  # integer labels, checked against the classes already
     elif y.ndim == 2 and y.shape[1] > 1:
         classes = y.argmax(axis=1)  # one-hot targets
