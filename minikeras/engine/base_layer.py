@@ -511,14 +511,23 @@ class Layer:
             sig = _signatures.get(type(self)) or call_signature(type(self))
             if not (sig.training or sig.var_kwargs):
                 del kwargs["training"]
-        if self._eager_losses:
-            self._eager_losses = []
         state = CALL_STATE
         state.depth += 1
         try:
-            outputs = self.call(inputs, **kwargs)
+            return self._call_keeping_losses(inputs, kwargs)
         finally:
             state.depth -= 1
+
+    def _call_keeping_losses(self, inputs: Any, kwargs: dict) -> Any:
+        """``call`` on concrete inputs, with the bookkeeping of this call's losses.
+
+        The losses of the previous call are dropped and the activity regularizer's loss on
+        each output is delivered (:func:`_route_call_loss`). The one place this happens,
+        whether the layer is called on its own or runs as a step of a model's plan.
+        """
+        if self._eager_losses:
+            self._eager_losses = []
+        outputs = self.call(inputs, **kwargs)
         if self.activity_regularizer is not None:
             for y in as_list(outputs):
                 _route_call_loss(self, self.activity_regularizer(y))

@@ -7,10 +7,10 @@ ordered by decreasing depth (ties by traversal order). Then every node is
 checked to be computable from the inputs ("graph disconnected" otherwise).
 
 Running a container on data follows an *execution plan* computed once at
-construction: a flat list of steps ``(layer, input slots, output slots,
-keyword arguments)`` over a list of value slots. Each step calls
-``layer.call`` directly, so inner layers get no new nodes and the per-layer
-Python cost is a few list operations.
+construction: a flat list of :class:`PlanStep` (layer, input slots, output slots,
+keyword arguments...) over a list of value slots, run by :func:`run_step`. Each
+step calls ``layer.call`` directly, so inner layers get no new nodes and the
+per-layer Python cost is a few list operations.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from __future__ import annotations
 import copy
 import json
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from minikeras.autograd.tensor import Tensor
-from minikeras.engine.base_layer import Layer, _apply_update, _route_call_loss, call_signature
+from minikeras.engine.base_layer import Layer, _apply_update, call_signature
 from minikeras.engine.graph import LayerGraph
 from minikeras.engine.input_layer import InputLayer
 from minikeras.engine.keras_tensor import KerasTensor
@@ -66,6 +66,57 @@ def node_key(layer: Layer, node_index: int) -> str:
     return f"{layer.name}_ib-{node_index}"
 
 
+class PlanStep(NamedTuple):
+    """One layer call of a container's execution plan.
+
+    Attributes:
+        layer: The layer to call.
+        input_slots: Where its inputs are in the list of values.
+        output_slots: Where its outputs go.
+        kwargs: The call's keyword arguments fixed when the graph was built.
+        pass_training: Whether ``call`` takes the run's ``training`` argument.
+        pass_mask: Whether ``call`` takes the inputs' mask.
+        single_input: The layer takes one tensor (not a list).
+        single_output: The layer returns one tensor (not a list).
+    """
+
+    layer: Layer
+    input_slots: list[int]
+    output_slots: list[int]
+    kwargs: dict
+    pass_training: bool
+    pass_mask: bool
+    single_input: bool
+    single_output: bool
+
+
+def run_step(step: PlanStep, values: list, masks: list | None, training: Any) -> None:
+    """Run one step of a plan: inputs from ``values``, the layer's call, outputs back into them.
+
+    With ``masks`` (one per slot, like ``values``) the inputs' masks go to the layer when its
+    ``call`` takes them, and the outputs' masks (``compute_mask``) are written back too.
+    """
+    ins, layer = step.input_slots, step.layer
+    x = values[ins[0]] if step.single_input else [values[i] for i in ins]
+    kwargs = step.kwargs
+    if step.pass_training and training is not None:
+        kwargs = {**kwargs, "training": training}
+    if masks is not None:
+        m = masks[ins[0]] if step.single_input else [masks[i] for i in ins]
+        if step.pass_mask:
+            kwargs = {**kwargs, "mask": m}
+    y = layer._call_keeping_losses(x, kwargs)
+    outs = step.output_slots
+    ys = [y] if step.single_output else y
+    for slot, t in zip(outs, ys):
+        values[slot] = t
+    if masks is not None:
+        out_mask = layer.compute_mask(x, m)
+        out_masks = out_mask if isinstance(out_mask, list) else [out_mask] * len(outs)
+        for slot, mk in zip(outs, out_masks):
+            masks[slot] = mk
+
+
 class Container(Layer):
     """A directed acyclic graph of layers; itself a layer (it can be nested).
 
@@ -93,7 +144,7 @@ class Container(Layer):
         self.nodes_by_depth: dict[int, list[Node]] = {}
         self.layers_by_depth: dict[int, list[Layer]] = {}
         self._network_nodes: set[str] = set()
-        self._plan: list = []
+        self._plan: list[PlanStep] = []
         self._input_dtypes: list = []
         if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
@@ -290,8 +341,8 @@ class Container(Layer):
                 pass_mask = sig.mask and "mask" not in kwargs
                 if any(m is not None for m in node.input_masks + node.output_masks):
                     uses_masks = True
-                plan.append((layer, in_slots, out_slots, kwargs, pass_training, pass_mask,
-                             len(in_slots) == 1, len(out_slots) == 1))
+                plan.append(PlanStep(layer, in_slots, out_slots, kwargs, pass_training,
+                                     pass_mask, len(in_slots) == 1, len(out_slots) == 1))
         self._plan = plan
         self._n_slots = len(slots)
         self._output_slots = [slots[id(x)] for x in self.outputs]
@@ -330,59 +381,16 @@ class Container(Layer):
                 f"Model {self.name} expects {n_in} input(s), but it received {len(inputs)} "
                 f"input tensors"
             )
+        masks = None
         if self._uses_masks or (mask is not None and any(m is not None for m in as_list(mask))):
-            return self._call_with_masks(inputs, training, as_list(mask) if mask is not None
-                                         else [None] * n_in)
+            masks = [None] * self._n_slots
+            for slot, m in zip(self._input_slots, as_list(mask) or [None] * n_in):
+                masks[slot] = m
         values: list = [None] * self._n_slots
         for slot, x in zip(self._input_slots, inputs):
             values[slot] = x
-        for layer, ins, outs, kwargs, pass_training, _, single_in, single_out in self._plan:
-            x = values[ins[0]] if single_in else [values[i] for i in ins]
-            if pass_training and training is not None:
-                kwargs = {**kwargs, "training": training}
-            if layer._eager_losses:
-                layer._eager_losses = []
-            y = layer.call(x, **kwargs)
-            if layer.activity_regularizer is not None:
-                for t in as_list(y):
-                    _route_call_loss(layer, layer.activity_regularizer(t))
-            if single_out:
-                values[outs[0]] = y
-            else:
-                for slot, t in zip(outs, y):
-                    values[slot] = t
-        outs = self._output_slots
-        if len(outs) == 1:
-            return values[outs[0]]
-        return [values[s] for s in outs]
-
-    def _call_with_masks(self, inputs: list, training: Any, masks_in: list) -> Any:
-        values: list = [None] * self._n_slots
-        masks: list = [None] * self._n_slots
-        for slot, x, m in zip(self._input_slots, inputs, masks_in):
-            values[slot] = x
-            masks[slot] = m
-        for layer, ins, outs, kwargs, pass_training, pass_mask, single_in, single_out \
-                in self._plan:
-            x = values[ins[0]] if single_in else [values[i] for i in ins]
-            m = masks[ins[0]] if single_in else [masks[i] for i in ins]
-            kwargs = dict(kwargs)
-            if pass_training and training is not None:
-                kwargs["training"] = training
-            if pass_mask:
-                kwargs["mask"] = m
-            if layer._eager_losses:
-                layer._eager_losses = []
-            y = layer.call(x, **kwargs)
-            out_mask = layer.compute_mask(x, m)
-            if layer.activity_regularizer is not None:
-                for t in as_list(y):
-                    _route_call_loss(layer, layer.activity_regularizer(t))
-            ys = [y] if single_out else list(y)
-            ms = out_mask if isinstance(out_mask, list) else [out_mask] * len(ys)
-            for slot, t, mk in zip(outs, ys, ms):
-                values[slot] = t
-                masks[slot] = mk
+        for step in self._plan:
+            run_step(step, values, masks, training)
         outs = self._output_slots
         if len(outs) == 1:
             return values[outs[0]]
@@ -426,9 +434,10 @@ class Container(Layer):
             shapes: list = [None] * self._n_slots
             for slot, s in zip(self._input_slots, shapes_in):
                 shapes[slot] = s
-            for layer, ins, outs, *_ in self._plan:
+            for step in self._plan:
+                ins, outs = step.input_slots, step.output_slots
                 s = shapes[ins[0]] if len(ins) == 1 else [shapes[i] for i in ins]
-                out = layer.compute_output_shape(s)
+                out = step.layer.compute_output_shape(s)
                 out = out if isinstance(out, list) else [out]
                 for slot, o in zip(outs, out):
                     shapes[slot] = tuple(o)
