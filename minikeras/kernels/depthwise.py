@@ -6,7 +6,7 @@ Definition (see :func:`minikeras.kernels.reference.depthwise_conv2d_forward`)::
 
 with out-of-range input pixels counting as zero. Kernel layout ``(kh, kw, C, dm)`` as in Keras.
 
-How it is made fast (measurements in DESIGN.md and benchmarks/README.md):
+How it is made fast (measurements in ``benchmarks/README.md`` and the design page of the docs):
 
 * Each image row is one contiguous stream of ``W*C`` numbers, and one kernel tap ``(a, b)`` is a
   single FMA stream ``out_row[t] += x_row[t + shift] * k_tiled[t]`` over ``t < Wo*C``, the tap's
