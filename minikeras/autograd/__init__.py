@@ -28,7 +28,7 @@ from minikeras.autograd import _memory
 from minikeras.autograd.tensor import Tensor, Variable, as_array  # isort: skip
 from minikeras.autograd import ops
 from minikeras.autograd.function import Context, Function, Record
-from minikeras.autograd.gradcheck import GradcheckError, gradcheck
+from minikeras.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from minikeras.autograd.tape import GradientTape, no_grad
 
 # every training step frees and re-allocates its arrays: keep that memory in the process
@@ -37,5 +37,5 @@ _memory.keep_freed_memory()
 
 __all__ = [
     "Context", "Function", "GradcheckError", "GradientTape", "Record", "Tensor", "Variable",
-    "as_array", "gradcheck", "no_grad", "ops",
+    "as_array", "gradcheck", "gradgradcheck", "no_grad", "ops",
 ]

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from minikeras.autograd import ops as _ops
 from minikeras.autograd.tensor import Tensor, Variable
 
 if TYPE_CHECKING:
@@ -131,6 +132,24 @@ def no_grad() -> Iterator[None]:
     """
     previous = STATE.enabled
     STATE.enabled = False
+    STATE.refresh()
+    try:
+        yield
+    finally:
+        STATE.enabled = previous
+        STATE.refresh()
+
+
+@contextlib.contextmanager
+def enable_grad() -> Iterator[None]:
+    """Turn recording back on inside the block, even within :func:`no_grad`.
+
+    For helpers that need a tape of their own wherever they are called (a
+    function that returns a gradient, checked by finite differences that
+    evaluate it under ``no_grad``).
+    """
+    previous = STATE.enabled
+    STATE.enabled = True
     STATE.refresh()
     try:
         yield
@@ -318,19 +337,29 @@ class GradientTape:
     ) -> Any:
         """Compute the gradient of ``target`` with respect to ``sources``.
 
+        When another tape is recording at the time of the call (an outer
+        ``with GradientTape() as outer:`` around this one), the ops that
+        compute the gradient are recorded on it too, so the gradient can be
+        differentiated again: ``outer.gradient(inner.gradient(y, x), x)`` is
+        the second derivative (TensorFlow 2's nested tapes). With no tape
+        recording, the sweep runs on plain arrays and records nothing.
+
         Args:
             target: A tensor, or a list/tuple of tensors whose gradients are
                 summed. A non-scalar target is treated as the sum of its
                 elements (its seed gradient is all ones).
             sources: A tensor, or a list, tuple or dict of tensors.
             output_gradients: Optional seed gradient(s), one per target, of the
-                target's shape (default: ones).
+                target's shape (default: ones). A seed that is a tensor watched
+                by a recording tape is differentiated through.
             unconnected_gradients: ``"none"`` gives ``None`` for a source the
                 target does not depend on; ``"zero"`` gives zeros.
 
         Returns:
-            numpy arrays (fresh, writable, never shared between sources) in the
-            structure of ``sources``: one array, or a list, tuple or dict.
+            :class:`Tensor` objects in the structure of ``sources``: one
+            tensor, or a list, tuple or dict. They are array-like
+            (``np.asarray(g)``, ``g.numpy()``); their arrays are fresh and
+            writable, never shared between sources.
 
         Raises:
             RuntimeError: If a non-persistent tape is asked a second time.
@@ -338,23 +367,46 @@ class GradientTape:
                 recorded op produced from a watched tensor, or an
                 ``output_gradients`` of the wrong shape or count.
             TypeError: On a source that is not a floating tensor.
+
+        Example:
+            >>> x = Variable(2.0)
+            >>> with GradientTape() as outer:
+            ...     with GradientTape() as inner:
+            ...         y = x * x * x
+            ...     dy = inner.gradient(y, x)       # 3 x² = 12, recorded on `outer`
+            >>> float(outer.gradient(dy, x))        # 6 x = 12
+            12.0
         """
         flat_sources, rebuild = _flatten_sources(sources)
-        grads, seeds = self._start(target, output_gradients, unconnected_gradients, flat_sources)
+        result = self._gradient(target, flat_sources, output_gradients, unconnected_gradients)
+        if not self.persistent:
+            self._release()
+        return rebuild(result)
+
+    def _gradient(self, target: Any, flat_sources: list, output_gradients: Any,
+                  unconnected: str, release: bool = True) -> list:
+        """One reverse sweep for :meth:`gradient` and the Jacobians: a flat list of results."""
+        # An outer tape recording right now makes this a sweep of recorded ops (higher order).
+        graph = bool(STATE.active)
+        grads, seeds = self._start(target, output_gradients, unconnected, flat_sources, graph)
         self._used = True
         keep = {id(s) for s in flat_sources}
-        for _ in self._sweep(grads, keep):
+        for _ in self._sweep(grads, keep, release=release, graph=graph):
             pass
         result = []
         # The caller's seed arrays were used as they are (no copy up front). One of them can
         # reach a source unchanged (the target is a source, or ops that pass the gradient
         # through): it is copied below, so the caller never gets its own seed back as a result.
         seen: set[int] = {id(a) for a in seeds}
+        wrap = Tensor._wrap
         for s in flat_sources:
             g = grads.get(id(s))
             if g is None:
-                if unconnected_gradients == "zero":
+                if unconnected == "zero":
                     g = np.zeros(s.shape, dtype=s.dtype)
+            elif isinstance(g, Tensor):
+                result.append(g)  # a tensor made by recorded ops (higher order): keep its history
+                continue
             elif (type(g) is not np.ndarray or not g.flags.owndata or not g.flags.writeable
                   or id(g) in seen):
                 # a view (of a broadcast, a reshape, ...), a caller's seed, or an array handed
@@ -362,10 +414,9 @@ class GradientTape:
                 g = np.array(g, dtype=s.dtype)
             if g is not None:
                 seen.add(id(g))
+                g = wrap(g, None)
             result.append(g)
-        if not self.persistent:
-            self._release()
-        return rebuild(result)
+        return result
 
     def step_backward(self, target: Tensor | list | tuple,
                       output_gradients: Any = None) -> Iterator[BackwardStep]:
@@ -402,13 +453,14 @@ class GradientTape:
         return steps()
 
     def _start(self, target: Any, output_gradients: Any, unconnected: str,
-               sources: list) -> tuple[dict[int, np.ndarray], list[np.ndarray]]:
+               sources: list, graph: bool = False) -> tuple[dict[int, Any], list[np.ndarray]]:
         """Check the arguments of a sweep and seed the gradient dict with the targets'.
 
         Returns the dict and the caller's arrays it holds without a copy (the seeds given in
         ``output_gradients`` that already had the target's dtype). Nothing writes into a
         gradient in place (the sweep adds with ``prev + g``, and backward methods return new
-        arrays), so borrowing them is safe; only handing one back as a result is not.
+        arrays), so borrowing them is safe; only handing one back as a result is not. In a
+        ``graph`` sweep a seed that is a tensor stays a tensor, so an outer tape can follow it.
         """
         if unconnected not in _UNCONNECTED:
             raise ValueError(
@@ -444,7 +496,7 @@ class GradientTape:
                 f"GradientTape.gradient: got {len(seeds)} output_gradients for "
                 f"{len(targets)} targets"
             )
-        grads: dict[int, np.ndarray] = {}
+        grads: dict[int, Any] = {}
         borrowed: list[np.ndarray] = []
         for t, seed in zip(targets, seeds):
             if not isinstance(t, Tensor):
@@ -453,14 +505,16 @@ class GradientTape:
                     f"{type(t).__name__}"
                 )
             if id(t) not in self._watched:
-                raise ValueError(
-                    f"GradientTape.gradient: the target (shape {t.shape}, made by "
-                    f"{t.op_name or 'no op'}) was not computed on this tape from any watched "
-                    "tensor; compute it inside `with tape:` from a watched tensor or trainable "
-                    "Variable"
-                )
+                raise ValueError(_not_on_tape(t))
             if seed is None:
                 g = np.ones(t.shape, dtype=t.dtype)
+            elif graph and isinstance(seed, Tensor):
+                g = seed if seed.dtype == t.dtype else seed.astype(t.dtype)
+                if g.shape != t.shape:
+                    raise ValueError(
+                        f"GradientTape.gradient: output_gradients has shape {g.shape}, "
+                        f"but the target has shape {t.shape}"
+                    )
             else:
                 # no copy (a seed can be as big as a batch of images): `gradient` copies it
                 # only if it would come back to the caller as a result
@@ -477,13 +531,19 @@ class GradientTape:
             grads[key] = grads[key] + g if key in grads else g
         return grads, borrowed
 
-    def _sweep(self, grads: dict[int, np.ndarray], keep: set | None,
-               release: bool = True) -> Iterator[Record]:
+    def _sweep(self, grads: dict[int, Any], keep: set | None, release: bool = True,
+               graph: bool = False) -> Iterator[Record]:
         """The reverse sweep: walk the records backwards, pushing gradients to inputs.
 
-        ``grads`` maps ``id(tensor)`` to its gradient and is updated in place.
-        An op output's gradient is dropped once its record has run, unless its
-        id is in ``keep`` (``None`` keeps all). Yields each record it ran.
+        This is the one sweep of the engine (``gradient``, ``step_backward``, the Jacobians and
+        the tape drawing all run it). ``grads`` maps ``id(tensor)`` to its gradient and is
+        updated in place. An op output's gradient is dropped once its record has run, unless
+        its id is in ``keep`` (``None`` keeps all). Yields each record it ran.
+
+        With ``graph`` (a tape is recording), a record whose inputs, output or incoming
+        gradient a recording tape watches runs its ``differentiable_backward``: its gradients
+        are tensors made by recorded ops. Every other record, and every record of a plain
+        sweep, runs ``backward`` on arrays.
         """
         free = release and not self.persistent
         get, pop = grads.get, grads.pop
@@ -499,8 +559,16 @@ class GradientTape:
                     f"GradientTape.gradient: the arrays saved by {record.op_name} were already "
                     "released by a non-persistent tape's gradient(); use persistent=True"
                 )
+            recorded = graph and _records_backward(record, g)
             try:
-                input_grads = record.function.backward(ctx, g)
+                if recorded:
+                    if type(g) is not Tensor:
+                        g = Tensor._wrap(np.asarray(g), None)
+                    input_grads = record.function.differentiable_backward(ctx, g, record)
+                else:
+                    if isinstance(g, Tensor):
+                        g = g.data  # a tensor no recording tape follows: its array will do
+                    input_grads = record.function.backward(ctx, g)
             except (ValueError, TypeError, IndexError) as err:
                 if type(err) not in (ValueError, TypeError, IndexError):
                     raise  # a custom error type: keep it as its author wrote it
@@ -540,6 +608,31 @@ class GradientTape:
         self._records = []
 
 
+def _records_backward(record: Record, grad: Any) -> bool:
+    """Whether a recording tape follows anything this record's backward reads.
+
+    Its inputs, its output or the incoming gradient: if none is watched, the gradients it
+    gives are constants to every tape, and the plain array backward is exact and cheaper.
+    """
+    involved = (*record.inputs, record.output, grad) if type(grad) is Tensor else \
+        (*record.inputs, record.output)
+    watching, _ = watchers(involved)
+    return bool(watching)
+
+
+def _not_on_tape(t: Tensor) -> str:
+    """The message for a target this tape did not record, naming it and what to do."""
+    label = repr(t.name) if t.name else f"%{t.uid}"
+    return (
+        f"GradientTape.gradient: the target (shape {t.shape}, made by {t.op_name or 'no op'}) "
+        f"was not computed on this tape from any watched tensor: no op recorded here produced "
+        f"tensor {label}. Compute it inside `with tape:` from a watched tensor (tape.watch(x)) "
+        "or a trainable Variable. To differentiate a gradient, call the inner tape's gradient() "
+        "inside the outer tape's `with` block: the ops computing the gradient are then recorded "
+        "on the outer tape."
+    )
+
+
 def fit_gradient(grad: Any, x: Tensor, record: Record) -> np.ndarray:
     """Undo broadcasting: sum ``grad`` down to the shape of input ``x``, in its dtype.
 
@@ -549,6 +642,8 @@ def fit_gradient(grad: Any, x: Tensor, record: Record) -> np.ndarray:
     Raises:
         ValueError: Naming the op and both shapes when they cannot match.
     """
+    if isinstance(grad, Tensor):
+        return _fit_recorded_gradient(grad, x, record)
     grad = np.asarray(grad)
     shape = x.shape
     if grad.shape != shape:
@@ -566,6 +661,27 @@ def fit_gradient(grad: Any, x: Tensor, record: Record) -> np.ndarray:
             )
     if grad.dtype != x.dtype:
         grad = grad.astype(x.dtype, copy=False)
+    return grad
+
+
+def _fit_recorded_gradient(grad: Tensor, x: Tensor, record: Record) -> Tensor:
+    """:func:`fit_gradient` for a gradient made by recorded ops: the same steps, as ops."""
+    shape = x.shape
+    if grad.shape != shape:
+        extra = grad.ndim - len(shape)
+        if extra > 0:
+            grad = _ops.sum(grad, axis=tuple(range(extra)))
+        if grad.ndim == len(shape):
+            axes = tuple(i for i, (g, s) in enumerate(zip(grad.shape, shape)) if s == 1 and g != 1)
+            if axes:
+                grad = _ops.sum(grad, axis=axes, keepdims=True)
+        if grad.shape != shape:
+            raise ValueError(
+                f"{record.op_name}.differentiable_backward returned a gradient of shape "
+                f"{grad.shape} for an input of shape {shape}"
+            )
+    if grad.dtype != x.dtype:
+        grad = _ops.cast(grad, x.dtype)
     return grad
 
 
