@@ -27,9 +27,14 @@ Nested tapes each record the ops on the tensors *they* watch. Recording is
 switched off for one tape by ``with tape.stop_recording():`` and for every tape
 by ``with no_grad():``.
 
-Higher-order gradients are not supported: the backward pass is computed on
-plain numpy arrays and is not itself recorded on any tape (so the gradient
-returned by an inner tape cannot be differentiated again by an outer one).
+Higher-order gradients follow TensorFlow 2: ``gradient`` returns tensors, and
+when another tape is recording during the call, the ops that compute the
+gradient are recorded on it, so ``outer.gradient(inner.gradient(y, x), x)`` is
+the second derivative (any order works; see
+:meth:`~minikeras.autograd.function.Function.differentiable_backward`). With no
+tape recording, the sweep runs on plain arrays and records nothing: first-order
+gradients cost what they always did. ``jacobian`` and ``batch_jacobian`` build
+Jacobians from one sweep per output element.
 """
 
 from __future__ import annotations
@@ -160,6 +165,9 @@ def enable_grad() -> Iterator[None]:
 
 _UNCONNECTED = ("none", "zero")
 
+#: Default ``max_elements`` of the Jacobians: 2**26 entries (256 MiB of float32).
+JACOBIAN_MAX_ELEMENTS = 2 ** 26
+
 
 class BackwardStep(NamedTuple):
     """One step of :meth:`GradientTape.step_backward`.
@@ -189,7 +197,7 @@ class GradientTape:
         >>> x = Variable([1.0, 2.0])
         >>> with GradientTape() as tape:
         ...     y = (x * x).sum()
-        >>> tape.gradient(y, x)
+        >>> tape.gradient(y, x).numpy()
         array([2., 4.], dtype=float32)
         >>> print(tape)           # the recorded operations, in order
     """
@@ -384,12 +392,17 @@ class GradientTape:
         return rebuild(result)
 
     def _gradient(self, target: Any, flat_sources: list, output_gradients: Any,
-                  unconnected: str, release: bool = True) -> list:
-        """One reverse sweep for :meth:`gradient` and the Jacobians: a flat list of results."""
+                  unconnected: str, release: bool = True, again: bool = False) -> list:
+        """One reverse sweep for :meth:`gradient` and the Jacobians: a flat list of results.
+
+        ``again``: a further sweep of one Jacobian (allowed on a non-persistent tape, which
+        keeps its saved arrays until the Jacobian's last row, swept with ``release=False``).
+        """
         # An outer tape recording right now makes this a sweep of recorded ops (higher order).
         graph = bool(STATE.active)
+        used, self._used = self._used, self._used and not again
         grads, seeds = self._start(target, output_gradients, unconnected, flat_sources, graph)
-        self._used = True
+        self._used = True if not again else used
         keep = {id(s) for s in flat_sources}
         for _ in self._sweep(grads, keep, release=release, graph=graph):
             pass
@@ -416,6 +429,124 @@ class GradientTape:
                 seen.add(id(g))
                 g = wrap(g, None)
             result.append(g)
+        return result
+
+    # ---- Jacobians -------------------------------------------------------
+    def jacobian(self, target: Tensor, sources: Any, unconnected_gradients: str = "none",
+                 max_elements: int = JACOBIAN_MAX_ELEMENTS) -> Any:
+        """The full Jacobian of ``target`` with respect to each source (TensorFlow 2).
+
+        One reverse sweep per element of ``target`` (the rows, by vector-Jacobian
+        products with one-hot seeds): the cost grows with the *output* size,
+        which is why reverse mode suits many inputs and few outputs. Under a
+        recording outer tape the rows are recorded ops, so a Jacobian can be
+        differentiated again (a Hessian is the Jacobian of a gradient).
+
+        Args:
+            target: The tensor to differentiate (any shape).
+            sources: A tensor, or a list, tuple or dict of tensors.
+            unconnected_gradients: ``"none"`` gives ``None`` for a source the
+                target does not depend on; ``"zero"`` gives zeros.
+            max_elements: Refuse a Jacobian with more entries than this (it
+                would take that many numbers of memory and ``target.size``
+                sweeps); raise it knowingly.
+
+        Returns:
+            For each source a tensor of shape ``target.shape + source.shape``,
+            in the structure of ``sources``.
+
+        Raises:
+            ValueError: If a Jacobian has more than ``max_elements`` entries
+                (saying what it would cost and what to do instead), or as
+                :meth:`gradient`.
+
+        Example:
+            >>> x = Tensor([1.0, 2.0])
+            >>> with GradientTape() as tape:
+            ...     tape.watch(x)
+            ...     y = x * x
+            >>> tape.jacobian(y, x).numpy()
+            array([[2., 0.],
+                   [0., 4.]], dtype=float32)
+        """
+        flat_sources, rebuild = _flatten_sources(sources)
+        if not isinstance(target, Tensor):
+            raise TypeError(
+                f"GradientTape.jacobian: target must be a minikeras Tensor, got "
+                f"{type(target).__name__}"
+            )
+        for i, s in enumerate(flat_sources):
+            if isinstance(s, Tensor):
+                _check_jacobian_size("jacobian", target, s, i, target.size * s.size,
+                                     target.size, max_elements)
+        rows = []
+        for j in range(target.size):
+            seed = np.zeros(target.size, dtype=target.dtype)
+            seed[j] = 1
+            rows.append(self._gradient(target, flat_sources, seed.reshape(target.shape),
+                                       unconnected_gradients, release=False, again=j > 0))
+        if target.size == 0:  # still check the arguments
+            self._start(target, None, unconnected_gradients, flat_sources)
+        result = [_assemble(target, s, [row[i] for row in rows], unconnected_gradients,
+                            target.shape + s.shape, axis=0)
+                  for i, s in enumerate(flat_sources)]
+        self._used = True
+        if not self.persistent:
+            self._release()
+        return rebuild(result)
+
+    def batch_jacobian(self, target: Tensor, source: Tensor, unconnected_gradients: str = "none",
+                       max_elements: int = JACOBIAN_MAX_ELEMENTS) -> Tensor | None:
+        """Per-example Jacobians: ``result[b] = d target[b] / d source[b]`` (TensorFlow 2).
+
+        Assumes, as TensorFlow does, that example ``b`` of the target depends on
+        example ``b`` of the source only (a batch of independent rows), so one
+        sweep per element of ``target[0]`` gives every example's Jacobian.
+
+        Args:
+            target: A tensor of shape ``(batch, ...)``.
+            source: A tensor of shape ``(batch, ...)``.
+            unconnected_gradients: ``"none"`` or ``"zero"``, as for :meth:`jacobian`.
+            max_elements: As for :meth:`jacobian`.
+
+        Returns:
+            A tensor of shape ``(batch,) + target.shape[1:] + source.shape[1:]``,
+            or ``None`` for an unconnected source with ``"none"``.
+
+        Raises:
+            ValueError: If the batch sizes differ, a tensor is a scalar, or the
+                result would have more than ``max_elements`` entries.
+        """
+        for name, t in (("target", target), ("source", source)):
+            if not isinstance(t, Tensor):
+                raise TypeError(
+                    f"GradientTape.batch_jacobian: {name} must be a minikeras Tensor, got "
+                    f"{type(t).__name__}"
+                )
+            if t.ndim == 0:
+                raise ValueError(
+                    f"GradientTape.batch_jacobian: {name} must have a batch axis, got a scalar"
+                )
+        if target.shape[0] != source.shape[0]:
+            raise ValueError(
+                f"GradientTape.batch_jacobian: target and source must have the same batch size "
+                f"(first axis), got shapes {target.shape} and {source.shape}"
+            )
+        batch = target.shape[0]
+        per = target.size // batch if batch else 0
+        _check_jacobian_size("batch_jacobian", target, source, 0, per * source.size, per,
+                             max_elements)
+        rows = []
+        for j in range(per):
+            seed = np.zeros((batch, per), dtype=target.dtype)
+            seed[:, j] = 1
+            rows.append(self._gradient(target, [source], seed.reshape(target.shape),
+                                       unconnected_gradients, release=False, again=j > 0)[0])
+        shape = (batch, *target.shape[1:], *source.shape[1:])
+        result = _assemble(target, source, rows, unconnected_gradients, shape, axis=1)
+        self._used = True
+        if not self.persistent:
+            self._release()
         return result
 
     def step_backward(self, target: Tensor | list | tuple,
@@ -606,6 +737,36 @@ class GradientTape:
             if record.holders <= 0 and record.ctx.saved is not RELEASED:
                 record.ctx.release()
         self._records = []
+
+
+def _check_jacobian_size(method: str, target: Tensor, source: Tensor, index: int,
+                         elements: int, sweeps: int, limit: int) -> None:
+    """Refuse a Jacobian larger than ``limit`` entries, saying what it would cost."""
+    if elements <= limit:
+        return
+    nbytes = elements * np.dtype(target.dtype).itemsize
+    raise ValueError(
+        f"GradientTape.{method}: the Jacobian of a target of shape {target.shape} with respect "
+        f"to source {index} of shape {source.shape} has {elements:,} entries "
+        f"({nbytes / 2 ** 30:,.2f} GiB of {target.dtype}) and takes {sweeps:,} reverse sweeps "
+        f"(over max_elements={limit:,}). Take what you need instead: a gradient of a scalar "
+        "(tape.gradient), a vector-Jacobian product (tape.gradient with output_gradients=v), "
+        "per-example Jacobians (batch_jacobian), or a few rows; or pass a larger max_elements "
+        "if you mean it."
+    )
+
+
+def _assemble(target: Tensor, source: Tensor, rows: list, unconnected: str,
+              shape: tuple, axis: int) -> Any:
+    """Stack the Jacobian's rows (arrays, or recorded tensors) into ``shape``."""
+    if not rows or rows[0] is None:
+        # no row, or a source the target does not reach (that is structural: every row agrees)
+        if rows and unconnected == "none":
+            return None
+        return Tensor._wrap(np.zeros(shape, dtype=source.dtype), None)
+    if any(r.op is not None for r in rows):  # recorded rows: stacking is recorded too
+        return _ops.reshape(_ops.stack(rows, axis=axis), shape)
+    return Tensor._wrap(np.stack([r.data for r in rows], axis=axis).reshape(shape), None)
 
 
 def _records_backward(record: Record, grad: Any) -> bool:

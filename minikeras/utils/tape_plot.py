@@ -75,35 +75,23 @@ def tape_gradients(tape: Any, target: Any = None) -> dict[int, np.ndarray]:
         ValueError: If the tape's saved arrays were already freed by
             ``gradient()`` on a non-persistent tape.
     """
-    from minikeras.autograd.tape import fit_gradient
-    from minikeras.autograd.tensor import Tensor
-
     records = _records_of(tape)
     if not records:
         return {}
     if target is None:
         target = records[-1].output
-    grads: dict[int, np.ndarray] = {id(target): np.ones(target.shape, dtype=target.dtype)}
-    uids = {id(target): target.uid}
-    for record in reversed(records):
-        g = grads.get(id(record.output))
-        if g is None:
-            continue
+    for i, record in enumerate(records):
         if getattr(record.ctx, "released", False):
             raise ValueError(
-                f"plot_tape: op [{records.index(record)}] {record.op_name} has freed its saved "
-                "arrays (a non-persistent tape frees them in gradient()); draw gradients before "
-                "calling gradient(), or record with GradientTape(persistent=True)"
+                f"plot_tape: op [{i}] {record.op_name} has freed its saved arrays (a "
+                "non-persistent tape frees them in gradient()); draw gradients before calling "
+                "gradient(), or record with GradientTape(persistent=True)"
             )
-        input_grads = record.function.backward(record.ctx, g)
-        for x, gx, need in zip(record.inputs, input_grads, record.ctx.needs_input_grad):
-            if gx is None or not need or not isinstance(x, Tensor):
-                continue
-            gx = fit_gradient(gx, x, record)
-            prev = grads.get(id(x))
-            grads[id(x)] = gx if prev is None else prev + gx
-            uids[id(x)] = x.uid
-    return {uids[k]: v for k, v in grads.items()}
+    # the tape's own sweep (GradientTape.step_backward), run to the end without using it up
+    grads: dict[int, np.ndarray] = {}
+    for _, known in tape.step_backward(target):
+        grads = known
+    return grads
 
 
 def _summary(array: np.ndarray) -> str:
