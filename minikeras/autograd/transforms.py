@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from minikeras.autograd.tape import GradientTape
+from minikeras.autograd.tape import GradientTape, enable_grad
 from minikeras.autograd.tensor import Tensor
 
 __all__ = ["grad", "hessian", "jacrev", "value_and_grad", "vjp"]
@@ -77,8 +77,11 @@ def _sweep(name: str, f: Callable, argnums: int | Sequence[int], args: tuple,
     for i in nums:
         args[i] = _as_source(name, args[i], i)
     sources = [args[i] for i in nums]
-    # only the chosen arguments: a pure function's derivative, not the Variables it reads
-    with GradientTape(persistent=persistent, watch_accessed_variables=False) as tape:
+    # Only the chosen arguments: a pure function's derivative, not the Variables it reads.
+    # enable_grad: a transformed function computes its derivative even when called inside
+    # no_grad() (a finite-difference check evaluates it there).
+    with enable_grad(), GradientTape(persistent=persistent,
+                                     watch_accessed_variables=False) as tape:
         tape.watch(sources)
         out = _output(name, f(*args))
     return tape, out, sources, nums

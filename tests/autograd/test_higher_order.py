@@ -343,6 +343,46 @@ def test_bias_add_second_derivatives(data_format):
                          [x, rand(1, (3,))])
 
 
+@pytest.mark.parametrize("data_format", FORMATS)
+def test_third_order_runs_the_gradient_ops_own_recorded_backward(data_format):
+    # gradgradcheck of a function that is itself a gradient: third derivatives, where the
+    # gradient ops (ConvGradInput/Kernel, the pooling scatter/gather, GetItemGrad) are
+    # differentiated through their differentiable_backward
+    x = _image(0, 1, 4, 4, 2, data_format)
+    x = x + np.arange(x.size).reshape(x.shape) * 1e-2  # no ties in the max pooling
+    k, d = rand(1, (2, 2, 2, 2)), rand(2, (2, 2, 2, 1))
+    kw = dict(padding="same", data_format=data_format)
+
+    def conv_grad(a, b):
+        return grad(lambda u: (K.conv2d(u * u, b * b, strides=(2, 1), **kw) ** 2).sum())(a)
+
+    def depthwise_grad(a, b):
+        return grad(lambda u: (K.depthwise_conv2d(u * u, b * b, **kw) ** 2).sum())(a)
+
+    def pool_grad(a):
+        def f(u):
+            p = K.pool2d(u * u, (2, 2), strides=(1, 1), **kw)
+            q = K.pool2d(u * u, (2, 2), strides=(2, 2), pool_mode="avg", **kw)
+            return (p * p).sum() + (q * q * q).sum()
+        return grad(f)(a)
+
+    def conv_kernel_grad(a, b):
+        return grad(lambda w: (K.conv2d(a * a, w * w, dilation_rate=(2, 1), **kw) ** 2).sum())(b)
+
+    def pool_grad_of_grad(a):  # fourth order: the scatter's gather's scatter
+        def inner(u):
+            return (K.pool2d(u * u * u, (2, 2), strides=(1, 1), **kw) ** 2).sum()
+        return grad(lambda u: (grad(inner)(u) ** 2).sum())(a)
+
+    assert gradgradcheck(conv_grad, [x, k])
+    assert gradgradcheck(conv_kernel_grad, [x, k])
+    assert gradgradcheck(pool_grad_of_grad, [x])
+    assert gradgradcheck(depthwise_grad, [x, d])
+    assert gradgradcheck(pool_grad, [x])
+    assert gradgradcheck(lambda a: grad(lambda u: ((u * u)[np.array([0, 0])] ** 2).sum())(a),
+                         [rand(3, (2, 3))])
+
+
 # ------------------------------------------------------------------------ fused ops
 
 
