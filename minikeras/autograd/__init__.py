@@ -9,10 +9,16 @@
   semantics); :func:`no_grad` switches recording off. A tape can be printed
   (one line per op), iterated (:class:`Record` objects) and stepped backwards
   (``tape.step_backward(target)``).
-* :func:`gradcheck` compares analytic gradients with finite differences.
+* :func:`gradcheck` compares analytic gradients with finite differences;
+  :func:`gradgradcheck` does the same for second derivatives.
+* ``tape.jacobian`` and ``tape.batch_jacobian`` build Jacobians by rows, and the
+  transforms :func:`grad`, :func:`value_and_grad`, :func:`vjp`, :func:`jacrev`
+  and :func:`hessian` (JAX's names) wrap the tape for functions.
 
-Higher-order gradients are not supported: backward runs on plain arrays and is
-not recorded.
+Higher-order gradients follow TensorFlow 2: ``tape.gradient`` returns tensors,
+and when another tape is recording, the ops that compute the gradient are
+recorded on it, so it can be differentiated again (any order). With no tape
+recording, the sweep runs on plain arrays and records nothing.
 
 Example:
     >>> from minikeras.autograd import Tensor, GradientTape
@@ -20,7 +26,7 @@ Example:
     >>> with GradientTape() as tape:
     ...     tape.watch(x)
     ...     y = (x * x).sum()
-    >>> tape.gradient(y, x)
+    >>> tape.gradient(y, x).numpy()
     array([2., 4., 6.], dtype=float32)
 """
 from minikeras.autograd import _memory
@@ -28,8 +34,9 @@ from minikeras.autograd import _memory
 from minikeras.autograd.tensor import Tensor, Variable, as_array  # isort: skip
 from minikeras.autograd import operators, ops
 from minikeras.autograd.function import Context, Function, Record
-from minikeras.autograd.gradcheck import GradcheckError, gradcheck
+from minikeras.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from minikeras.autograd.tape import GradientTape, no_grad
+from minikeras.autograd.transforms import grad, hessian, jacrev, value_and_grad, vjp
 
 operators.install()  # x + y, x.sum(), ... on Tensor (see operators.py)
 
@@ -39,5 +46,6 @@ _memory.keep_freed_memory()
 
 __all__ = [
     "Context", "Function", "GradcheckError", "GradientTape", "Record", "Tensor", "Variable",
-    "as_array", "gradcheck", "no_grad", "ops",
+    "as_array", "grad", "gradcheck", "gradgradcheck", "hessian", "jacrev", "no_grad", "ops",
+    "value_and_grad", "vjp",
 ]

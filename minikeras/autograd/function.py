@@ -73,18 +73,22 @@ class Record:
         ctx: Its :class:`Context` (saved arrays and parameters).
         inputs: The op's positional inputs (tensors, or arrays for constants).
         output: The tensor the op produced.
+        params: The op's keyword parameters (``axis=...``), or ``None``.
         index: Position of the record on the tape it was first recorded on.
         holders: How many tapes hold this record; its saved arrays are freed
             when the last non-persistent one is done with them.
     """
 
-    __slots__ = ("function", "ctx", "inputs", "output", "index", "holders")
+    __slots__ = ("function", "ctx", "inputs", "output", "params", "index", "holders")
 
-    def __init__(self, function: Function, ctx: Context, inputs: tuple, output: Tensor) -> None:
+    def __init__(self, function: Function, ctx: Context, inputs: tuple, output: Tensor,
+                 params: dict | None = None) -> None:
         self.function = function
         self.ctx = ctx
         self.inputs = inputs
         self.output = output
+        # the keyword parameters of the call: a higher-order backward may run the op again
+        self.params = params
         self.index = -1
         self.holders = 0
 
@@ -114,6 +118,66 @@ def _describe(x: Any) -> str:
         return f"{x.name or '%' + str(x.uid)}{list(x.shape)}"
     arr = np.asarray(x)
     return repr(arr.item()) if arr.ndim == 0 else f"const{list(arr.shape)}"
+
+
+def composite_backward(composite: Any, ctx: Context, grad: Tensor, record: Record) -> tuple:
+    """The gradients of ``composite(*record.inputs, **record.params)``, made of recorded ops.
+
+    The chain is run again on a scratch tape that watches the inputs needing a gradient, and
+    that tape's sweep (a recording one: the outer tapes are still recording) gives the
+    gradients as tensors the outer tapes can differentiate again.
+    """
+    needs = ctx.needs_input_grad
+    sources = [x for x, need in zip(record.inputs, needs) if need]
+    if not sources:
+        return (None,) * len(needs)
+    with _tape.GradientTape(watch_accessed_variables=False) as scratch:
+        scratch.watch(sources)
+        out = composite(*record.inputs, **(record.params or {}))
+    if out.shape != record.output.shape:
+        raise ValueError(
+            f"{record.op_name}.composite gave shape {out.shape}, but the op gave "
+            f"{record.output.shape}"
+        )
+    grads = iter(scratch.gradient(out, sources, output_gradients=grad))
+    return tuple(next(grads) if need else None for need in needs)
+
+
+class GraphContext:
+    """A view of a :class:`Context` whose saved arrays are replaced by the tensors they came from.
+
+    Used by :meth:`Function.differentiable_backward` to run an op's ``backward`` on tensors:
+    every other attribute (axes, shapes, ``needs_input_grad``) reads through to the real context.
+    """
+
+    __slots__ = ("saved", "_ctx")
+
+    def __init__(self, ctx: Context, record: Record) -> None:
+        self._ctx = ctx
+        self.saved = tuple(_as_recorded(a, record) for a in ctx.saved)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ctx, name)
+
+
+def _as_recorded(value: Any, record: Record) -> Any:
+    """The tensor of ``record`` whose array ``value`` is, or ``value`` itself if it is constant."""
+    if not isinstance(value, (np.ndarray, np.generic)):
+        return value  # shapes, flags, None
+    if value is record.output.data:
+        return record.output
+    for x in record.inputs:
+        if isinstance(x, Tensor) and value is x.data:
+            return x
+        if value is x:
+            return value  # a constant input given as an array
+    if value.dtype.kind not in "fc":
+        return value  # masks, labels, indices: no derivative to follow
+    raise NotImplementedError(
+        f"{record.op_name}: higher-order gradients need the op's backward written on tensors, "
+        f"but it saved a {value.dtype} array of shape {value.shape} that is neither an input nor "
+        f"the output; give {record.op_name} a differentiable_backward method"
+    )
 
 
 class Function:
@@ -159,6 +223,56 @@ class Function:
         """Return the gradient for each positional input. Subclasses must override."""
         raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
 
+    def differentiable_backward(self, ctx: Context, grad: Tensor, record: Record) -> tuple:
+        """The backward pass made of recorded ops, for gradients of gradients.
+
+        The reverse sweep calls this instead of :meth:`backward` only when a
+        tape that is still recording watches something this record involves
+        (its inputs, its output or the incoming gradient): the ops computing
+        the gradient are then recorded too, so the gradient can be
+        differentiated again (TensorFlow 2's nested tapes). Without such a
+        tape the sweep never calls it, and first-order gradients cost nothing
+        extra.
+
+        The default runs :meth:`backward` itself on tensors: ``grad`` is a
+        :class:`Tensor` and ``ctx.saved`` holds the op's input and output
+        *tensors* in place of their arrays (boolean and integer arrays, masks
+        and labels, stay constant arrays). That is right for every backward
+        written with operators and tensor methods (``grad * b``,
+        ``grad.reshape(...)``); an op whose backward calls numpy functions on
+        saved arrays, or saves an array derived from its inputs, overrides
+        this method.
+
+        Args:
+            ctx: The context of the forward call (its saved arrays and attributes).
+            grad: The gradient of the op's output, a tensor.
+            record: The tape record: ``inputs``, ``output`` and ``params`` of the call.
+
+        Returns:
+            One gradient per positional input: a tensor, an array (a constant)
+            or ``None``.
+
+        Raises:
+            NotImplementedError: When ``ctx.saved`` holds a floating array
+                that is neither an input nor the output of the op.
+        """
+        if type(self).composite is not Function.composite:
+            return composite_backward(self.composite, ctx, grad, record)
+        return self.backward(GraphContext(ctx, record), grad)
+
+    #: Overridden by fused ops: the same computation written with other (recorded) ops.
+    def composite(self, *inputs: Any, **params: Any) -> Tensor:
+        """The op written as a chain of other ops, for its higher-order gradients.
+
+        A fused op (one kernel for several steps, a hand-written backward)
+        may define this instead of a :meth:`differentiable_backward`: the
+        default ``differentiable_backward`` then differentiates the chain,
+        which is the same function built from ops that support any order.
+        Used only when a recording tape follows the op; the fused forward and
+        backward keep serving everything else.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no composite form")
+
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
         """Run the op on tensors (or arrays/scalars) and record it if a tape watches an input.
@@ -194,12 +308,26 @@ class Function:
             if worded is None:
                 raise
             raise worded from err
+        if type(out) is not np.ndarray:
+            out = _scalar_output(out, ctx)
         result = Tensor._wrap(out, fn)
         if watching:
-            record = Record(fn, ctx, inputs, result)
+            record = Record(fn, ctx, inputs, result, params)
             for tape in watching:
                 tape._record(record)
         return result
+
+
+def _scalar_output(out: Any, ctx: Context) -> np.ndarray:
+    """Make a numpy scalar output (numpy ufuncs give one for 0-d inputs) a 0-d array.
+
+    The array also replaces the scalar among the saved values, so a saved output is still
+    the output tensor's own array (a higher-order backward finds it there by identity).
+    """
+    arr = np.asarray(out)
+    if ctx.saved:
+        ctx.saved = tuple(arr if s is out else s for s in ctx.saved)
+    return arr
 
 
 def _op_error(cls: type[Function], err: Exception, arrays: list) -> Exception | None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from minikeras.autograd.tape import GradientTape, no_grad
+from minikeras.autograd.tape import GradientTape, enable_grad, no_grad
 from minikeras.autograd.tensor import Tensor
 
 _FULL_LIMIT = 4096  # Jacobian entries below which "auto" picks the full check
@@ -29,6 +29,75 @@ _FULL_LIMIT = 4096  # Jacobian entries below which "auto" picks the full check
 
 class GradcheckError(AssertionError):
     """Raised by :func:`gradcheck` when analytic and numerical gradients disagree."""
+
+
+def gradgradcheck(
+    func: Callable[..., Tensor],
+    inputs: Sequence[Any],
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-6,
+    rtol: float = 1e-4,
+    mode: str = "auto",
+    seed: int = 0,
+    raise_exception: bool = True,
+) -> bool:
+    """Check ``func``'s second derivatives against finite differences of its gradient, in float64.
+
+    For a random output projection ``w``, the gradient ``g_k = d<w, func(x)>/dx_k`` of each
+    input is itself a function of the inputs and of ``w``. It is computed by the tape (its
+    ops recorded, the higher-order path) and handed to :func:`gradcheck`: the tape's
+    derivatives of ``g_k`` (second derivatives, and the derivative with respect to the
+    incoming gradient ``w``) must match central differences of ``g_k``, which run the plain
+    first-order sweep.
+
+    Args:
+        func: Function of tensors returning one tensor.
+        inputs: The point at which to check: arrays (converted to float64).
+        eps: Finite-difference step.
+        atol: Absolute tolerance.
+        rtol: Relative tolerance.
+        mode: ``"full"``, ``"directional"`` or ``"auto"``, as for :func:`gradcheck`.
+        seed: Seed of the random projections.
+        raise_exception: Raise :class:`GradcheckError` on failure (else return ``False``).
+
+    Returns:
+        ``True`` when every second derivative matches.
+
+    Raises:
+        GradcheckError: Naming the function, which input's gradient, the input it was
+            differentiated by, and the worst index.
+
+    Example:
+        >>> gradgradcheck(lambda x: (x * x * x).sum(), [np.array([1.0, 2.0])])
+        True
+    """
+    arrays = [np.array(np.asarray(getattr(x, "data", x)), dtype=np.float64) for x in inputs]
+    out0 = _evaluate(func, arrays)
+    w = np.random.default_rng(seed + 1).standard_normal(out0.shape)
+    n = len(arrays)
+    name = getattr(func, "__qualname__", type(func).__name__)
+    for k in range(n):
+        def grad_k(*args: Tensor, k: int = k) -> Tensor:
+            xs, wt = args[:n], args[n]
+            with enable_grad(), GradientTape() as tape:  # also when evaluated under no_grad
+                tape.watch(list(xs))
+                out = func(*xs)
+            g = tape.gradient(out, xs[k], output_gradients=wt, unconnected_gradients="zero")
+            if g.op is None:
+                g = g + wt.sum() * 0.0  # a constant gradient: keep it on the checker's tape
+            return g
+
+        try:
+            gradcheck(grad_k, [*arrays, w], eps=eps, atol=atol, rtol=rtol, mode=mode, seed=seed)
+        except GradcheckError as err:
+            if not raise_exception:
+                return False
+            raise GradcheckError(
+                f"gradgradcheck: {name}: the derivative of the gradient for input {k} is wrong "
+                f"(input {n} below is the output gradient w seeding the first sweep): {err}"
+            ) from None
+    return True
 
 
 def _evaluate(func: Callable, arrays: list[np.ndarray]) -> np.ndarray:
@@ -52,7 +121,7 @@ def _analytic(func: Callable, arrays: list[np.ndarray], seeds: list[np.ndarray],
     results = []
     for seed in seeds:
         grads = tape.gradient(out, tensors, output_gradients=seed, unconnected_gradients="zero")
-        results.append(grads)
+        results.append([g.numpy() for g in grads])
     return out.data, results
 
 

@@ -27,9 +27,14 @@ Nested tapes each record the ops on the tensors *they* watch. Recording is
 switched off for one tape by ``with tape.stop_recording():`` and for every tape
 by ``with no_grad():``.
 
-Higher-order gradients are not supported: the backward pass is computed on
-plain numpy arrays and is not itself recorded on any tape (so the gradient
-returned by an inner tape cannot be differentiated again by an outer one).
+Higher-order gradients follow TensorFlow 2: ``gradient`` returns tensors, and
+when another tape is recording during the call, the ops that compute the
+gradient are recorded on it, so ``outer.gradient(inner.gradient(y, x), x)`` is
+the second derivative (any order works; see
+:meth:`~minikeras.autograd.function.Function.differentiable_backward`). With no
+tape recording, the sweep runs on plain arrays and records nothing: first-order
+gradients cost what they always did. ``jacobian`` and ``batch_jacobian`` build
+Jacobians from one sweep per output element.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from minikeras.autograd import ops as _ops
 from minikeras.autograd.tensor import Tensor, Variable
 
 if TYPE_CHECKING:
@@ -139,7 +145,28 @@ def no_grad() -> Iterator[None]:
         STATE.refresh()
 
 
+@contextlib.contextmanager
+def enable_grad() -> Iterator[None]:
+    """Turn recording back on inside the block, even within :func:`no_grad`.
+
+    For helpers that need a tape of their own wherever they are called (a
+    function that returns a gradient, checked by finite differences that
+    evaluate it under ``no_grad``).
+    """
+    previous = STATE.enabled
+    STATE.enabled = True
+    STATE.refresh()
+    try:
+        yield
+    finally:
+        STATE.enabled = previous
+        STATE.refresh()
+
+
 _UNCONNECTED = ("none", "zero")
+
+#: Default ``max_elements`` of the Jacobians: 2**26 entries (256 MiB of float32).
+JACOBIAN_MAX_ELEMENTS = 2 ** 26
 
 
 class BackwardStep(NamedTuple):
@@ -170,7 +197,7 @@ class GradientTape:
         >>> x = Variable([1.0, 2.0])
         >>> with GradientTape() as tape:
         ...     y = (x * x).sum()
-        >>> tape.gradient(y, x)
+        >>> tape.gradient(y, x).numpy()
         array([2., 4.], dtype=float32)
         >>> print(tape)           # the recorded operations, in order
     """
@@ -313,19 +340,29 @@ class GradientTape:
     ) -> Any:
         """Compute the gradient of ``target`` with respect to ``sources``.
 
+        When another tape is recording at the time of the call (an outer
+        ``with GradientTape() as outer:`` around this one), the ops that
+        compute the gradient are recorded on it too, so the gradient can be
+        differentiated again: ``outer.gradient(inner.gradient(y, x), x)`` is
+        the second derivative (TensorFlow 2's nested tapes). With no tape
+        recording, the sweep runs on plain arrays and records nothing.
+
         Args:
             target: A tensor, or a list/tuple of tensors whose gradients are
                 summed. A non-scalar target is treated as the sum of its
                 elements (its seed gradient is all ones).
             sources: A tensor, or a list, tuple or dict of tensors.
             output_gradients: Optional seed gradient(s), one per target, of the
-                target's shape (default: ones).
+                target's shape (default: ones). A seed that is a tensor watched
+                by a recording tape is differentiated through.
             unconnected_gradients: ``"none"`` gives ``None`` for a source the
                 target does not depend on; ``"zero"`` gives zeros.
 
         Returns:
-            numpy arrays (fresh, writable, never shared between sources) in the
-            structure of ``sources``: one array, or a list, tuple or dict.
+            :class:`Tensor` objects in the structure of ``sources``: one
+            tensor, or a list, tuple or dict. They are array-like
+            (``np.asarray(g)``, ``g.numpy()``); their arrays are fresh and
+            writable, never shared between sources.
 
         Raises:
             RuntimeError: If a non-persistent tape is asked a second time.
@@ -333,23 +370,51 @@ class GradientTape:
                 recorded op produced from a watched tensor, or an
                 ``output_gradients`` of the wrong shape or count.
             TypeError: On a source that is not a floating tensor.
+
+        Example:
+            >>> x = Variable(2.0)
+            >>> with GradientTape() as outer:
+            ...     with GradientTape() as inner:
+            ...         y = x * x * x
+            ...     dy = inner.gradient(y, x)       # 3 x² = 12, recorded on `outer`
+            >>> float(outer.gradient(dy, x))        # 6 x = 12
+            12.0
         """
         flat_sources, rebuild = _flatten_sources(sources)
-        grads, seeds = self._start(target, output_gradients, unconnected_gradients, flat_sources)
-        self._used = True
+        result = self._gradient(target, flat_sources, output_gradients, unconnected_gradients)
+        if not self.persistent:
+            self._release()
+        return rebuild(result)
+
+    def _gradient(self, target: Any, flat_sources: list, output_gradients: Any,
+                  unconnected: str, release: bool = True, again: bool = False) -> list:
+        """One reverse sweep for :meth:`gradient` and the Jacobians: a flat list of results.
+
+        ``again``: a further sweep of one Jacobian (allowed on a non-persistent tape, which
+        keeps its saved arrays until the Jacobian's last row, swept with ``release=False``).
+        """
+        # An outer tape recording right now makes this a sweep of recorded ops (higher order).
+        graph = bool(STATE.active)
+        used, self._used = self._used, self._used and not again
+        grads, seeds = self._start(target, output_gradients, unconnected, flat_sources, graph)
+        self._used = True if not again else used
         keep = {id(s) for s in flat_sources}
-        for _ in self._sweep(grads, keep):
+        for _ in self._sweep(grads, keep, release=release, graph=graph):
             pass
         result = []
         # The caller's seed arrays were used as they are (no copy up front). One of them can
         # reach a source unchanged (the target is a source, or ops that pass the gradient
         # through): it is copied below, so the caller never gets its own seed back as a result.
         seen: set[int] = {id(a) for a in seeds}
+        wrap = Tensor._wrap
         for s in flat_sources:
             g = grads.get(id(s))
             if g is None:
-                if unconnected_gradients == "zero":
+                if unconnected == "zero":
                     g = np.zeros(s.shape, dtype=s.dtype)
+            elif isinstance(g, Tensor):
+                result.append(g)  # a tensor made by recorded ops (higher order): keep its history
+                continue
             elif (type(g) is not np.ndarray or not g.flags.owndata or not g.flags.writeable
                   or id(g) in seen):
                 # a view (of a broadcast, a reshape, ...), a caller's seed, or an array handed
@@ -357,10 +422,127 @@ class GradientTape:
                 g = np.array(g, dtype=s.dtype)
             if g is not None:
                 seen.add(id(g))
+                g = wrap(g, None)
             result.append(g)
+        return result
+
+    # ---- Jacobians -------------------------------------------------------
+    def jacobian(self, target: Tensor, sources: Any, unconnected_gradients: str = "none",
+                 max_elements: int = JACOBIAN_MAX_ELEMENTS) -> Any:
+        """The full Jacobian of ``target`` with respect to each source (TensorFlow 2).
+
+        One reverse sweep per element of ``target`` (the rows, by vector-Jacobian
+        products with one-hot seeds): the cost grows with the *output* size,
+        which is why reverse mode suits many inputs and few outputs. Under a
+        recording outer tape the rows are recorded ops, so a Jacobian can be
+        differentiated again (a Hessian is the Jacobian of a gradient).
+
+        Args:
+            target: The tensor to differentiate (any shape).
+            sources: A tensor, or a list, tuple or dict of tensors.
+            unconnected_gradients: ``"none"`` gives ``None`` for a source the
+                target does not depend on; ``"zero"`` gives zeros.
+            max_elements: Refuse a Jacobian with more entries than this (it
+                would take that many numbers of memory and ``target.size``
+                sweeps); raise it knowingly.
+
+        Returns:
+            For each source a tensor of shape ``target.shape + source.shape``,
+            in the structure of ``sources``.
+
+        Raises:
+            ValueError: If a Jacobian has more than ``max_elements`` entries
+                (saying what it would cost and what to do instead), or as
+                :meth:`gradient`.
+
+        Example:
+            >>> x = Tensor([1.0, 2.0])
+            >>> with GradientTape() as tape:
+            ...     tape.watch(x)
+            ...     y = x * x
+            >>> tape.jacobian(y, x).numpy()
+            array([[2., 0.],
+                   [0., 4.]], dtype=float32)
+        """
+        flat_sources, rebuild = _flatten_sources(sources)
+        if not isinstance(target, Tensor):
+            raise TypeError(
+                f"GradientTape.jacobian: target must be a minikeras Tensor, got "
+                f"{type(target).__name__}"
+            )
+        for i, s in enumerate(flat_sources):
+            if isinstance(s, Tensor):
+                _check_jacobian_size("jacobian", target, s, i, target.size * s.size,
+                                     target.size, max_elements)
+        rows = []
+        for j in range(target.size):
+            seed = np.zeros(target.size, dtype=target.dtype)
+            seed[j] = 1
+            rows.append(self._gradient(target, flat_sources, seed.reshape(target.shape),
+                                       unconnected_gradients, release=False, again=j > 0))
+        if target.size == 0:  # still check the arguments
+            self._start(target, None, unconnected_gradients, flat_sources)
+        result = [_assemble(target, s, [row[i] for row in rows], unconnected_gradients,
+                            target.shape + s.shape, axis=0)
+                  for i, s in enumerate(flat_sources)]
+        self._used = True
         if not self.persistent:
             self._release()
         return rebuild(result)
+
+    def batch_jacobian(self, target: Tensor, source: Tensor, unconnected_gradients: str = "none",
+                       max_elements: int = JACOBIAN_MAX_ELEMENTS) -> Tensor | None:
+        """Per-example Jacobians: ``result[b] = d target[b] / d source[b]`` (TensorFlow 2).
+
+        Assumes, as TensorFlow does, that example ``b`` of the target depends on
+        example ``b`` of the source only (a batch of independent rows), so one
+        sweep per element of ``target[0]`` gives every example's Jacobian.
+
+        Args:
+            target: A tensor of shape ``(batch, ...)``.
+            source: A tensor of shape ``(batch, ...)``.
+            unconnected_gradients: ``"none"`` or ``"zero"``, as for :meth:`jacobian`.
+            max_elements: As for :meth:`jacobian`.
+
+        Returns:
+            A tensor of shape ``(batch,) + target.shape[1:] + source.shape[1:]``,
+            or ``None`` for an unconnected source with ``"none"``.
+
+        Raises:
+            ValueError: If the batch sizes differ, a tensor is a scalar, or the
+                result would have more than ``max_elements`` entries.
+        """
+        for name, t in (("target", target), ("source", source)):
+            if not isinstance(t, Tensor):
+                raise TypeError(
+                    f"GradientTape.batch_jacobian: {name} must be a minikeras Tensor, got "
+                    f"{type(t).__name__}"
+                )
+            if t.ndim == 0:
+                raise ValueError(
+                    f"GradientTape.batch_jacobian: {name} must have a batch axis, got a scalar"
+                )
+        if target.shape[0] != source.shape[0]:
+            raise ValueError(
+                f"GradientTape.batch_jacobian: target and source must have the same batch size "
+                f"(first axis), got shapes {target.shape} and {source.shape}"
+            )
+        batch = target.shape[0]
+        per = target.size // batch if batch else 0
+        _check_jacobian_size("batch_jacobian", target, source, 0, per * source.size, per,
+                             max_elements)
+        rows = []
+        for j in range(per):
+            seed = np.zeros((batch, per), dtype=target.dtype)
+            seed[:, j] = 1
+            rows.append(self._gradient(target, [source], seed.reshape(target.shape),
+                                       unconnected_gradients, release=False, again=j > 0)[0])
+        shape = (batch, *target.shape[1:], *source.shape[1:])
+        result = _assemble(target, source, rows, unconnected_gradients, shape, axis=1)
+        self._used = True
+        if not self.persistent:
+            self._release()
+        return result
 
     def step_backward(self, target: Tensor | list | tuple,
                       output_gradients: Any = None) -> Iterator[BackwardStep]:
@@ -397,13 +579,14 @@ class GradientTape:
         return steps()
 
     def _start(self, target: Any, output_gradients: Any, unconnected: str,
-               sources: list) -> tuple[dict[int, np.ndarray], list[np.ndarray]]:
+               sources: list, graph: bool = False) -> tuple[dict[int, Any], list[np.ndarray]]:
         """Check the arguments of a sweep and seed the gradient dict with the targets'.
 
         Returns the dict and the caller's arrays it holds without a copy (the seeds given in
         ``output_gradients`` that already had the target's dtype). Nothing writes into a
         gradient in place (the sweep adds with ``prev + g``, and backward methods return new
-        arrays), so borrowing them is safe; only handing one back as a result is not.
+        arrays), so borrowing them is safe; only handing one back as a result is not. In a
+        ``graph`` sweep a seed that is a tensor stays a tensor, so an outer tape can follow it.
         """
         if unconnected not in _UNCONNECTED:
             raise ValueError(
@@ -439,7 +622,7 @@ class GradientTape:
                 f"GradientTape.gradient: got {len(seeds)} output_gradients for "
                 f"{len(targets)} targets"
             )
-        grads: dict[int, np.ndarray] = {}
+        grads: dict[int, Any] = {}
         borrowed: list[np.ndarray] = []
         for t, seed in zip(targets, seeds):
             if not isinstance(t, Tensor):
@@ -448,14 +631,16 @@ class GradientTape:
                     f"{type(t).__name__}"
                 )
             if id(t) not in self._watched:
-                raise ValueError(
-                    f"GradientTape.gradient: the target (shape {t.shape}, made by "
-                    f"{t.op_name or 'no op'}) was not computed on this tape from any watched "
-                    "tensor; compute it inside `with tape:` from a watched tensor or trainable "
-                    "Variable"
-                )
+                raise ValueError(_not_on_tape(t))
             if seed is None:
                 g = np.ones(t.shape, dtype=t.dtype)
+            elif graph and isinstance(seed, Tensor):
+                g = seed if seed.dtype == t.dtype else seed.astype(t.dtype)
+                if g.shape != t.shape:
+                    raise ValueError(
+                        f"GradientTape.gradient: output_gradients has shape {g.shape}, "
+                        f"but the target has shape {t.shape}"
+                    )
             else:
                 # no copy (a seed can be as big as a batch of images): `gradient` copies it
                 # only if it would come back to the caller as a result
@@ -472,13 +657,19 @@ class GradientTape:
             grads[key] = grads[key] + g if key in grads else g
         return grads, borrowed
 
-    def _sweep(self, grads: dict[int, np.ndarray], keep: set | None,
-               release: bool = True) -> Iterator[Record]:
+    def _sweep(self, grads: dict[int, Any], keep: set | None, release: bool = True,
+               graph: bool = False) -> Iterator[Record]:
         """The reverse sweep: walk the records backwards, pushing gradients to inputs.
 
-        ``grads`` maps ``id(tensor)`` to its gradient and is updated in place.
-        An op output's gradient is dropped once its record has run, unless its
-        id is in ``keep`` (``None`` keeps all). Yields each record it ran.
+        This is the one sweep of the engine (``gradient``, ``step_backward``, the Jacobians and
+        the tape drawing all run it). ``grads`` maps ``id(tensor)`` to its gradient and is
+        updated in place. An op output's gradient is dropped once its record has run, unless
+        its id is in ``keep`` (``None`` keeps all). Yields each record it ran.
+
+        With ``graph`` (a tape is recording), a record whose inputs, output or incoming
+        gradient a recording tape watches runs its ``differentiable_backward``: its gradients
+        are tensors made by recorded ops. Every other record, and every record of a plain
+        sweep, runs ``backward`` on arrays.
         """
         free = release and not self.persistent
         get, pop = grads.get, grads.pop
@@ -494,8 +685,16 @@ class GradientTape:
                     f"GradientTape.gradient: the arrays saved by {record.op_name} were already "
                     "released by a non-persistent tape's gradient(); use persistent=True"
                 )
+            recorded = graph and _records_backward(record, g)
             try:
-                input_grads = record.function.backward(ctx, g)
+                if recorded:
+                    if type(g) is not Tensor:
+                        g = Tensor._wrap(np.asarray(g), None)
+                    input_grads = record.function.differentiable_backward(ctx, g, record)
+                else:
+                    if isinstance(g, Tensor):
+                        g = g.data  # a tensor no recording tape follows: its array will do
+                    input_grads = record.function.backward(ctx, g)
             except (ValueError, TypeError, IndexError) as err:
                 if type(err) not in (ValueError, TypeError, IndexError):
                     raise  # a custom error type: keep it as its author wrote it
@@ -547,6 +746,61 @@ def set_svg_drawer(drawer: Callable[[GradientTape], str] | None) -> None:
     _svg_drawer = drawer
 
 
+def _check_jacobian_size(method: str, target: Tensor, source: Tensor, index: int,
+                         elements: int, sweeps: int, limit: int) -> None:
+    """Refuse a Jacobian larger than ``limit`` entries, saying what it would cost."""
+    if elements <= limit:
+        return
+    nbytes = elements * np.dtype(target.dtype).itemsize
+    raise ValueError(
+        f"GradientTape.{method}: the Jacobian of a target of shape {target.shape} with respect "
+        f"to source {index} of shape {source.shape} has {elements:,} entries "
+        f"({nbytes / 2 ** 30:,.2f} GiB of {target.dtype}) and takes {sweeps:,} reverse sweeps "
+        f"(over max_elements={limit:,}). Take what you need instead: a gradient of a scalar "
+        "(tape.gradient), a vector-Jacobian product (tape.gradient with output_gradients=v), "
+        "per-example Jacobians (batch_jacobian), or a few rows; or pass a larger max_elements "
+        "if you mean it."
+    )
+
+
+def _assemble(target: Tensor, source: Tensor, rows: list, unconnected: str,
+              shape: tuple, axis: int) -> Any:
+    """Stack the Jacobian's rows (arrays, or recorded tensors) into ``shape``."""
+    if not rows or rows[0] is None:
+        # no row, or a source the target does not reach (that is structural: every row agrees)
+        if rows and unconnected == "none":
+            return None
+        return Tensor._wrap(np.zeros(shape, dtype=source.dtype), None)
+    if any(r.op is not None for r in rows):  # recorded rows: stacking is recorded too
+        return _ops.reshape(_ops.stack(rows, axis=axis), shape)
+    return Tensor._wrap(np.stack([r.data for r in rows], axis=axis).reshape(shape), None)
+
+
+def _records_backward(record: Record, grad: Any) -> bool:
+    """Whether a recording tape follows anything this record's backward reads.
+
+    Its inputs, its output or the incoming gradient: if none is watched, the gradients it
+    gives are constants to every tape, and the plain array backward is exact and cheaper.
+    """
+    involved = (*record.inputs, record.output, grad) if type(grad) is Tensor else \
+        (*record.inputs, record.output)
+    watching, _ = watchers(involved)
+    return bool(watching)
+
+
+def _not_on_tape(t: Tensor) -> str:
+    """The message for a target this tape did not record, naming it and what to do."""
+    label = repr(t.name) if t.name else f"%{t.uid}"
+    return (
+        f"GradientTape.gradient: the target (shape {t.shape}, made by {t.op_name or 'no op'}) "
+        f"was not computed on this tape from any watched tensor: no op recorded here produced "
+        f"tensor {label}. Compute it inside `with tape:` from a watched tensor (tape.watch(x)) "
+        "or a trainable Variable. To differentiate a gradient, call the inner tape's gradient() "
+        "inside the outer tape's `with` block: the ops computing the gradient are then recorded "
+        "on the outer tape."
+    )
+
+
 def fit_gradient(grad: Any, x: Tensor, record: Record) -> np.ndarray:
     """Undo broadcasting: sum ``grad`` down to the shape of input ``x``, in its dtype.
 
@@ -556,6 +810,8 @@ def fit_gradient(grad: Any, x: Tensor, record: Record) -> np.ndarray:
     Raises:
         ValueError: Naming the op and both shapes when they cannot match.
     """
+    if isinstance(grad, Tensor):
+        return _fit_recorded_gradient(grad, x, record)
     grad = np.asarray(grad)
     shape = x.shape
     if grad.shape != shape:
@@ -573,6 +829,27 @@ def fit_gradient(grad: Any, x: Tensor, record: Record) -> np.ndarray:
             )
     if grad.dtype != x.dtype:
         grad = grad.astype(x.dtype, copy=False)
+    return grad
+
+
+def _fit_recorded_gradient(grad: Tensor, x: Tensor, record: Record) -> Tensor:
+    """:func:`fit_gradient` for a gradient made by recorded ops: the same steps, as ops."""
+    shape = x.shape
+    if grad.shape != shape:
+        extra = grad.ndim - len(shape)
+        if extra > 0:
+            grad = _ops.sum(grad, axis=tuple(range(extra)))
+        if grad.ndim == len(shape):
+            axes = tuple(i for i, (g, s) in enumerate(zip(grad.shape, shape)) if s == 1 and g != 1)
+            if axes:
+                grad = _ops.sum(grad, axis=axes, keepdims=True)
+        if grad.shape != shape:
+            raise ValueError(
+                f"{record.op_name}.differentiable_backward returned a gradient of shape "
+                f"{grad.shape} for an input of shape {shape}"
+            )
+    if grad.dtype != x.dtype:
+        grad = _ops.cast(grad, x.dtype)
     return grad
 
 

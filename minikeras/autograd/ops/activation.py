@@ -8,6 +8,8 @@ import numpy as np
 
 from minikeras.autograd.function import Function
 from minikeras.autograd.ops._common import norm_axis, shape_of
+from minikeras.autograd.ops.elementwise import abs as abs_
+from minikeras.autograd.ops.elementwise import exp, where
 from minikeras.autograd.tensor import Tensor
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -70,6 +72,9 @@ class Relu6(Function):
         (x,) = ctx.saved
         return (grad * ((x > 0) & (x < 6)),)
 
+    def differentiable_backward(self, ctx, grad, record):
+        return self.backward(ctx, grad)  # grad times a constant mask, recorded as one Multiply
+
 
 class LeakyRelu(Function):
     """``x`` for ``x > 0`` else ``alpha * x``."""
@@ -82,6 +87,10 @@ class LeakyRelu(Function):
     def backward(self, ctx, grad):
         (x,) = ctx.saved
         return (np.where(x > 0, grad, grad * grad.dtype.type(ctx.alpha)),)
+
+    def differentiable_backward(self, ctx, grad, record):
+        (x,) = ctx.saved
+        return (where(x > 0, grad, grad * ctx.alpha),)
 
 
 class Elu(Function):
@@ -96,6 +105,11 @@ class Elu(Function):
     def backward(self, ctx, grad):
         x, neg = ctx.saved
         return (np.where(x > 0, grad, grad * (neg + grad.dtype.type(ctx.alpha))),)
+
+    def differentiable_backward(self, ctx, grad, record):
+        # for x <= 0 the derivative alpha e^x is the output plus alpha
+        x = ctx.saved[0]
+        return (where(x > 0, grad, grad * (record.output + ctx.alpha)),)
 
 
 class Selu(Function):
@@ -112,6 +126,11 @@ class Selu(Function):
         t = grad.dtype.type
         return (t(SELU_SCALE) * np.where(x > 0, grad, grad * (neg + t(SELU_ALPHA))),)
 
+    def differentiable_backward(self, ctx, grad, record):
+        # for x <= 0 the derivative scale alpha e^x is the output plus scale alpha
+        x = ctx.saved[0]
+        return (where(x > 0, grad * SELU_SCALE, grad * (record.output + SELU_SCALE * SELU_ALPHA)),)
+
 
 class Softplus(Function):
     """``log(1 + exp(x))``, computed without overflow."""
@@ -123,6 +142,9 @@ class Softplus(Function):
     def backward(self, ctx, grad):
         (x,) = ctx.saved
         return (grad * _stable_sigmoid(x),)
+
+    def differentiable_backward(self, ctx, grad, record):
+        return (grad * sigmoid(record.inputs[0]),)
 
 
 class Softsign(Function):
@@ -137,6 +159,10 @@ class Softsign(Function):
         d = 1 + np.abs(x)
         return (grad / (d * d),)
 
+    def differentiable_backward(self, ctx, grad, record):
+        d = 1 + abs_(record.inputs[0])
+        return (grad / (d * d),)
+
 
 class HardSigmoid(Function):
     """Keras 2's piecewise-linear sigmoid: ``clip(0.2 x + 0.5, 0, 1)``."""
@@ -149,6 +175,9 @@ class HardSigmoid(Function):
     def backward(self, ctx, grad):
         (x,) = ctx.saved
         return (grad * grad.dtype.type(0.2) * ((x > -2.5) & (x < 2.5)),)
+
+    def differentiable_backward(self, ctx, grad, record):
+        return self.backward(ctx, grad)  # grad times a constant: already recorded ops
 
 
 class Softmax(Function):
@@ -179,6 +208,9 @@ class LogSoftmax(Function):
     def backward(self, ctx, grad):
         (y,) = ctx.saved
         return (grad - np.exp(y) * grad.sum(axis=ctx.axis, keepdims=True),)
+
+    def differentiable_backward(self, ctx, grad, record):
+        return (grad - exp(record.output) * grad.sum(axis=ctx.axis, keepdims=True),)
 
 
 def tanh(x: Any) -> Tensor:

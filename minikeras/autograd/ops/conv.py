@@ -19,7 +19,10 @@ from minikeras import kernels
 from minikeras.autograd.function import Function
 from minikeras.kernels.matmul import column_sums, matmul, matmul_tn
 
-__all__ = ["BiasAdd", "Conv2D", "DepthwiseConv2D", "Pool2D", "SeparableConv2D"]
+__all__ = [
+    "AvgPoolGradInput", "BiasAdd", "Conv2D", "ConvGradInput", "ConvGradKernel", "DepthwiseConv2D",
+    "MaxPoolGather", "MaxPoolScatter", "Pool2D", "SeparableConv2D",
+]
 
 
 # ---------------------------------------------------------------------------------- layouts
@@ -67,6 +70,10 @@ class DepthwiseConv2D(Function):
             gk = gk.astype(kernel.dtype, copy=False)
         return gx, gk
 
+    def differentiable_backward(self, ctx, grad, record):
+        """Both gradients as ops of their own: :class:`ConvGradInput`, :class:`ConvGradKernel`."""
+        return _conv_differentiable_backward("depthwise_conv2d", ctx, grad, record)
+
 
 class Conv2D(Function):
     """Dense convolution; kernel ``(kh, kw, in, out)``."""
@@ -93,6 +100,10 @@ class Conv2D(Function):
             gk = kernels.conv2d_grad_kernel(x, g, kernel.shape, *ctx.args)
             gk = gk.astype(kernel.dtype, copy=False)
         return gx, gk
+
+    def differentiable_backward(self, ctx, grad, record):
+        """Both gradients as ops of their own: :class:`ConvGradInput`, :class:`ConvGradKernel`."""
+        return _conv_differentiable_backward("conv2d", ctx, grad, record)
 
 
 class SeparableConv2D(Function):
@@ -140,6 +151,16 @@ class SeparableConv2D(Function):
                 gd = gd.astype(depthwise.dtype, copy=False)
         return (gx, gd, gp, *grads_bias)
 
+    def composite(self, x, depthwise, pointwise, *bias, strides, dilation, pads, data_format):
+        """The depthwise op, a 1x1 :class:`Conv2D` and a :class:`BiasAdd`: the same kernels."""
+        y = DepthwiseConv2D.apply(x, depthwise, strides=strides, dilation=dilation, pads=pads,
+                                  data_format=data_format)
+        z = Conv2D.apply(y, pointwise, strides=(1, 1), dilation=(1, 1), pads=((0, 0), (0, 0)),
+                         data_format=data_format)
+        if bias:
+            z = BiasAdd.apply(z, bias[0], axis=3 if data_format == "channels_last" else 1)
+        return z
+
 
 class Pool2D(Function):
     """Max or average pooling (padding never counts)."""
@@ -179,6 +200,17 @@ class Pool2D(Function):
             gx = kernels.avg_pool2d_grad_input(g, ctx.shape, *ctx.args)
         return (_from_nhwc(gx, ctx.data_format),)
 
+    def differentiable_backward(self, ctx, grad, record):
+        """The input gradient as an op: a scatter to the maxima, or the averaging's transpose."""
+        (where,) = ctx.saved
+        if not ctx.needs_input_grad[0]:
+            return (None,)
+        if ctx.mode == "max":
+            return (MaxPoolScatter.apply(grad, where=where, shape=ctx.shape,
+                                         data_format=ctx.data_format),)
+        return (AvgPoolGradInput.apply(grad, shape=ctx.shape, args=ctx.args,
+                                       data_format=ctx.data_format),)
+
 
 class BiasAdd(Function):
     """``x + bias`` along the channel axis."""
@@ -201,3 +233,194 @@ class BiasAdd(Function):
                 gb = grad.sum(axis=tuple(a for a in range(grad.ndim) if a != ctx.axis))
             gb = gb.astype(ctx.bias_dtype, copy=False)
         return (grad if ctx.needs_input_grad[0] else None), gb
+
+    def differentiable_backward(self, ctx, grad, record):
+        gb = None
+        if ctx.needs_input_grad[1]:
+            gb = grad.sum(axis=tuple(a for a in range(grad.ndim) if a != ctx.axis))
+            if gb.dtype != ctx.bias_dtype:
+                gb = gb.astype(ctx.bias_dtype)
+        return (grad if ctx.needs_input_grad[0] else None), gb
+
+
+# ------------------------------------------------------------- gradients as ops (higher order)
+#
+# The gradients of a convolution are linear in each of their arguments, and each one's
+# gradients are the other two ops: with y = conv(x, k), gx = GradInput(g, k) and
+# gk = GradKernel(x, g),
+#     d<u, GradInput(g, k)>  = conv(u, k) dg + GradKernel(u, g) dk
+#     d<u, GradKernel(x, g)> = GradInput(g, u) dx + conv(x, u) dg
+# so derivatives of any order run the same three kernels, in both data formats.
+
+
+def _kernel_fn(family: str, part: str):
+    """``kernels.<family>_<part>``, e.g. ``kernels.conv2d_grad_input`` (loaded lazily)."""
+    return getattr(kernels, f"{family}_{part}")
+
+
+def _conv_params(record) -> dict:
+    p = record.params
+    return {"strides": p["strides"], "dilation": p["dilation"], "pads": p["pads"],
+            "data_format": p["data_format"]}
+
+
+def _conv_differentiable_backward(family: str, ctx, grad, record) -> tuple:
+    """The backward of a convolution ``family`` made of the recorded gradient ops."""
+    x, kernel = record.inputs
+    needs = ctx.needs_input_grad
+    kw = _conv_params(record)
+    gx = gk = None
+    if needs[0]:
+        gx = ConvGradInput.apply(grad, kernel, family=family, x_shape=ctx.saved[0].shape, **kw)
+    if needs[1]:
+        gk = ConvGradKernel.apply(x, grad, family=family, k_shape=kernel.shape, **kw)
+    return gx, gk
+
+
+_FORWARD_OP = {}  # family -> the forward op class, filled in below
+
+
+class ConvGradInput(Function):
+    """The input gradient of a convolution as an op: ``(g, kernel) -> gx``.
+
+    ``family`` is ``"conv2d"`` or ``"depthwise_conv2d"``; ``x_shape`` is the NHWC input shape.
+    """
+
+    def forward(self, ctx, g, kernel, *, family, x_shape, strides, dilation, pads, data_format):
+        """The kernel ``<family>_grad_input``."""
+        g = _to_nhwc(_float(g), data_format)
+        ctx.save(g, kernel)
+        ctx.family, ctx.args, ctx.data_format = family, (strides, dilation, pads), data_format
+        gx = _kernel_fn(family, "grad_input")(g, kernel.astype(g.dtype, copy=False), x_shape,
+                                              *ctx.args)
+        return _from_nhwc(gx, data_format)
+
+    def backward(self, ctx, u):
+        """``conv(u, kernel)`` for ``g`` and ``grad_kernel(u, g)`` for the kernel."""
+        g, kernel = ctx.saved
+        u = _to_nhwc(u.astype(g.dtype, copy=False), ctx.data_format)
+        gg = gk = None
+        if ctx.needs_input_grad[0]:
+            k = kernel.astype(g.dtype, copy=False)
+            gg = _from_nhwc(_kernel_fn(ctx.family, "forward")(u, k, *ctx.args), ctx.data_format)
+        if ctx.needs_input_grad[1]:
+            gk = _kernel_fn(ctx.family, "grad_kernel")(u, g, kernel.shape, *ctx.args)
+            gk = gk.astype(kernel.dtype, copy=False)
+        return gg, gk
+
+    def differentiable_backward(self, ctx, u, record):
+        g, kernel = record.inputs
+        kw = _conv_params(record)
+        family = ctx.family
+        gg = gk = None
+        if ctx.needs_input_grad[0]:
+            gg = _FORWARD_OP[family].apply(u, kernel, **kw)
+        if ctx.needs_input_grad[1]:
+            gk = ConvGradKernel.apply(u, g, family=family, k_shape=kernel.shape, **kw)
+        return gg, gk
+
+
+class ConvGradKernel(Function):
+    """The kernel gradient of a convolution as an op: ``(x, g) -> gk``."""
+
+    def forward(self, ctx, x, g, *, family, k_shape, strides, dilation, pads, data_format):
+        """The kernel ``<family>_grad_kernel``."""
+        x = _to_nhwc(_float(x), data_format)
+        g = _to_nhwc(g.astype(x.dtype, copy=False), data_format)
+        ctx.save(x, g)
+        ctx.family, ctx.args, ctx.data_format = family, (strides, dilation, pads), data_format
+        return _kernel_fn(family, "grad_kernel")(x, g, k_shape, *ctx.args)
+
+    def backward(self, ctx, u):
+        """``grad_input(g, u)`` for ``x`` and ``conv(x, u)`` for ``g``."""
+        x, g = ctx.saved
+        u = u.astype(x.dtype, copy=False)
+        gx = gg = None
+        if ctx.needs_input_grad[0]:
+            gx = _from_nhwc(_kernel_fn(ctx.family, "grad_input")(g, u, x.shape, *ctx.args),
+                            ctx.data_format)
+        if ctx.needs_input_grad[1]:
+            gg = _from_nhwc(_kernel_fn(ctx.family, "forward")(x, u, *ctx.args), ctx.data_format)
+        return gx, gg
+
+    def differentiable_backward(self, ctx, u, record):
+        x, g = record.inputs
+        kw = _conv_params(record)
+        family = ctx.family
+        gx = gg = None
+        if ctx.needs_input_grad[0]:
+            gx = ConvGradInput.apply(g, u, family=family, x_shape=ctx.saved[0].shape, **kw)
+        if ctx.needs_input_grad[1]:
+            gg = _FORWARD_OP[family].apply(x, u, **kw)
+        return gx, gg
+
+
+_FORWARD_OP.update(conv2d=Conv2D, depthwise_conv2d=DepthwiseConv2D)
+
+
+class MaxPoolScatter(Function):
+    """The input gradient of max pooling as an op: each output gradient sent to its maximum.
+
+    Linear in the gradient; its own gradient is the gather :class:`MaxPoolGather` (and that
+    one's is this scatter again), so max pooling has derivatives of any order (zero beyond
+    the first with respect to the input, as for any piecewise-linear function).
+    """
+
+    def forward(self, ctx, g, *, where, shape, data_format):
+        """The kernel ``max_pool2d_grad_from_argmax``."""
+        ctx.where, ctx.data_format = where, data_format
+        gx = kernels.max_pool2d_grad_from_argmax(where, _to_nhwc(g, data_format), shape)
+        return _from_nhwc(gx, data_format)
+
+    def backward(self, ctx, u):
+        return (_gather_at(ctx.where, u, ctx.data_format),)
+
+    def differentiable_backward(self, ctx, u, record):
+        return (MaxPoolGather.apply(u, where=ctx.where, data_format=ctx.data_format),)
+
+
+class MaxPoolGather(Function):
+    """``u`` read at each window's maximum: the transpose of :class:`MaxPoolScatter`."""
+
+    def forward(self, ctx, u, *, where, data_format):
+        ctx.where, ctx.data_format = where, data_format
+        ctx.shape = _to_nhwc(u, data_format).shape
+        return _gather_at(where, u, data_format)
+
+    def backward(self, ctx, g):
+        gx = kernels.max_pool2d_grad_from_argmax(ctx.where, _to_nhwc(g, ctx.data_format),
+                                                 ctx.shape)
+        return (_from_nhwc(gx, ctx.data_format),)
+
+    def differentiable_backward(self, ctx, g, record):
+        return (MaxPoolScatter.apply(g, where=ctx.where, shape=ctx.shape,
+                                     data_format=ctx.data_format),)
+
+
+def _gather_at(where: np.ndarray, u: np.ndarray, data_format: str) -> np.ndarray:
+    """``out[n, i, j, c] = u[n, where[n, i, j, c], c]`` (flat ``y * W + x``; 0 where -1)."""
+    u = _to_nhwc(u, data_format)
+    n, h, w, c = u.shape
+    idx = where.reshape(n, -1, c)
+    out = np.take_along_axis(u.reshape(n, h * w, c), np.maximum(idx, 0), axis=1)
+    out[idx < 0] = 0
+    return _from_nhwc(out.reshape(where.shape), data_format)
+
+
+class AvgPoolGradInput(Function):
+    """The input gradient of average pooling as an op; its gradient is average pooling."""
+
+    def forward(self, ctx, g, *, shape, args, data_format):
+        """The kernel ``avg_pool2d_grad_input``."""
+        ctx.args, ctx.data_format = args, data_format
+        gx = kernels.avg_pool2d_grad_input(_to_nhwc(g, data_format), shape, *args)
+        return _from_nhwc(gx, data_format)
+
+    def backward(self, ctx, u):
+        u = _to_nhwc(u, ctx.data_format)
+        return (_from_nhwc(kernels.avg_pool2d_forward(u, *ctx.args), ctx.data_format),)
+
+    def differentiable_backward(self, ctx, u, record):
+        pool_size, strides, dilation, pads = ctx.args
+        return (Pool2D.apply(u, pool_size=pool_size, strides=strides, dilation=dilation,
+                             pads=pads, data_format=ctx.data_format, mode="avg"),)

@@ -83,6 +83,16 @@ class Power(Function):
                 gb = grad * out * np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
         return ga, gb
 
+    def differentiable_backward(self, ctx, grad, record):
+        a, b = record.inputs
+        need_a, need_b = ctx.needs_input_grad
+        ga = grad * b * power(a, b - 1) if need_a else None
+        gb = None
+        if need_b:
+            positive = data(a) > 0  # log a only where it exists, as in backward
+            gb = grad * record.output * where(positive, log(where(positive, a, 1.0)), 0.0)
+        return ga, gb
+
 
 class Negative(Function):
     """``-x``."""
@@ -132,6 +142,10 @@ class Where(Function):
         (cond,) = ctx.saved
         zero = np.zeros((), grad.dtype)
         return None, np.where(cond, grad, zero), np.where(cond, zero, grad)
+
+    def differentiable_backward(self, ctx, grad, record):
+        (cond,) = ctx.saved
+        return None, where(cond, grad, 0.0), where(cond, 0.0, grad)
 
 
 class Cast(Function):
@@ -252,6 +266,9 @@ class Clip(Function):
         if ctx.hi is not None:
             inside &= x <= ctx.hi
         return (grad * inside,)
+
+    def differentiable_backward(self, ctx, grad, record):
+        return self.backward(ctx, grad)  # the mask is a constant: grad * mask is an op already
 
 
 # ---------------------------------------------------------------- comparisons

@@ -10,6 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from minikeras.autograd.function import Function
+from minikeras.autograd.ops._common import data, shape_of
+from minikeras.autograd.ops.activation import relu as relu_op
+from minikeras.autograd.ops.elementwise import cast, sqrt, square
+from minikeras.autograd.ops.linalg import matmul
+from minikeras.autograd.ops.reduction import mean as mean_op
+from minikeras.autograd.ops.shape import reshape
 
 __all__ = ["BatchNorm", "DenseOp"]
 
@@ -43,6 +49,16 @@ class DenseOp(Function):
         if not ctx.has_bias:
             return gx, gk
         return gx, gk, (g.sum(axis=0) if needs[2] else None)
+
+    def composite(self, x, kernel, *bias, relu):
+        """Matmul, bias and ReLU as three ops (for higher-order gradients)."""
+        shape = shape_of(x)
+        out = matmul(reshape(x, (-1, shape[-1])), kernel)
+        if bias:
+            out = out + bias[0]
+        if relu:
+            out = relu_op(out)
+        return reshape(out, (*shape[:-1], shape_of(kernel)[1]))
 
 
 class BatchNorm(Function):
@@ -86,3 +102,14 @@ class BatchNorm(Function):
         dt = ctx.param_dtype
         return (gx, ggamma.astype(dt, copy=False) if needs[1] else None,
                 gbeta.astype(dt, copy=False) if needs[2] else None)
+
+    def composite(self, x, gamma, beta, *, mean, var, axes, bshape, eps, batch_stats):
+        """The normalisation as ops; batch statistics are recomputed from ``x`` as ops."""
+        if batch_stats:
+            mean = mean_op(x, axes, keepdims=True)
+            var = mean_op(square(x - mean), axes, keepdims=True)
+        dtype = data(x).dtype
+        inv = 1.0 / sqrt(cast(var, dtype) + eps)
+        scale = cast(reshape(gamma, bshape), dtype)
+        shift = cast(reshape(beta, bshape), dtype)
+        return (x - mean) * inv * scale + shift

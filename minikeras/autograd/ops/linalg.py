@@ -9,6 +9,7 @@ import numpy as np
 from minikeras.autograd.function import Function
 from minikeras.autograd.ops._common import pair, shape_of
 from minikeras.autograd.ops.elementwise import multiply
+from minikeras.autograd.ops.shape import expand_dims, reshape, swapaxes, transpose
 from minikeras.autograd.tensor import Tensor
 
 
@@ -42,6 +43,31 @@ class MatMul(Function):
         if need_b:
             gb = np.matmul(np.swapaxes(a2, -1, -2), g)
             if b.ndim == 1:
+                gb = gb[..., 0]
+        return ga, gb
+
+    def differentiable_backward(self, ctx, grad, record):
+        # the same formulas with recorded ops (batch axes again summed by the sweep)
+        a, b = record.inputs
+        need_a, need_b = ctx.needs_input_grad
+        na, nb = len(shape_of(a)), len(shape_of(b))
+        if na == 1 and nb == 1:
+            return (grad * b if need_a else None), (grad * a if need_b else None)
+        a2 = reshape(a, (1, -1)) if na == 1 else a
+        b2 = reshape(b, (-1, 1)) if nb == 1 else b
+        g = grad
+        if na == 1:
+            g = expand_dims(g, -2)
+        if nb == 1:
+            g = expand_dims(g, -1)
+        ga = gb = None
+        if need_a:
+            ga = matmul(g, swapaxes(b2, -1, -2))
+            if na == 1:
+                ga = ga[..., 0, :]
+        if need_b:
+            gb = matmul(swapaxes(a2, -1, -2), g)
+            if nb == 1:
                 gb = gb[..., 0]
         return ga, gb
 
@@ -97,6 +123,13 @@ class TensorDot(Function):
             gb = np.tensordot(a, grad, axes=(list(range(na - 1)), list(range(na - 1))))
             gb = np.moveaxis(gb, 0, nb - 2)  # the summed axis goes back to its place
         return ga, gb
+
+    def composite(self, a, b):
+        """``dot`` as a matrix product: ``b``'s summed axis first, its other axes flattened."""
+        sa, sb = shape_of(a), shape_of(b)
+        order = (len(sb) - 2, *range(len(sb) - 2), len(sb) - 1)
+        b2 = reshape(transpose(b, order), (sb[-2], -1))
+        return reshape(matmul(a, b2), (*sa[:-1], *sb[:-2], sb[-1]))
 
 
 def dot(a: Any, b: Any) -> Tensor:

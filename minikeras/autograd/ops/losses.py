@@ -13,6 +13,13 @@ from typing import Any
 import numpy as np
 
 from minikeras.autograd.function import Function
+from minikeras.autograd.ops._common import shape_of
+from minikeras.autograd.ops.activation import log_softmax, softplus
+from minikeras.autograd.ops.elementwise import abs as abs_
+from minikeras.autograd.ops.elementwise import clip, log, log1p, square
+from minikeras.autograd.ops.reduction import mean
+from minikeras.autograd.ops.reduction import sum as sum_
+from minikeras.autograd.ops.shape import reshape
 
 __all__ = [
     "AbsoluteError", "BatchMean", "BinaryCrossentropy", "BinaryCrossentropyLogits",
@@ -41,6 +48,9 @@ class SquaredError(Function):
         g = grad[..., None] * d * (2.0 / _last_axis_n(d))
         return g, -g
 
+    def composite(self, p, t):
+        return mean(square(p - t), -1)
+
 
 class AbsoluteError(Function):
     """``mean(|p - t|, -1)``; ``d/dp = sign(p - t) / n``."""
@@ -56,6 +66,9 @@ class AbsoluteError(Function):
         (d,) = ctx.saved
         g = grad[..., None] * np.sign(d) / _last_axis_n(d)
         return g, -g
+
+    def composite(self, p, t):
+        return mean(abs_(p - t), -1)
 
 
 def _clip_mask(p: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -82,6 +95,10 @@ class BinaryCrossentropy(Function):
         gt = -g * (log_c - log_1c) if ctx.needs_input_grad[1] else None
         return gp, gt
 
+    def composite(self, p, t, *, eps):
+        c = clip(p, eps, 1.0 - eps)
+        return -mean(t * log(c) + (1 - t) * log1p(-c), -1)
+
 
 class BinaryCrossentropyLogits(Function):
     """Sigmoid cross-entropy on logits ``z``: ``max(z, 0) - z t + log(1 + e^-|z|)``."""
@@ -101,6 +118,9 @@ class BinaryCrossentropyLogits(Function):
         gz = g * (sig - t) if ctx.needs_input_grad[0] else None
         gt = -g * z if ctx.needs_input_grad[1] else None
         return gz, gt
+
+    def composite(self, z, t):
+        return mean(softplus(z) - z * t, -1)
 
 
 class CategoricalCrossentropy(Function):
@@ -128,6 +148,10 @@ class CategoricalCrossentropy(Function):
             gt = -g * log_c
         return gp, gt
 
+    def composite(self, p, t, *, eps):
+        q = p / sum_(p, -1, keepdims=True)
+        return -sum_(t * log(clip(q, eps, 1.0 - eps)), -1)
+
 
 class CategoricalCrossentropyLogits(Function):
     """Softmax cross-entropy on logits: ``sum(t (logsumexp(z) - z), -1)``."""
@@ -148,6 +172,9 @@ class CategoricalCrossentropyLogits(Function):
         gz = g * (sm * t.sum(axis=-1, keepdims=True) - t) if ctx.needs_input_grad[0] else None
         gt = -g * log_sm if ctx.needs_input_grad[1] else None
         return gz, gt
+
+    def composite(self, z, t):
+        return -sum_(t * log_softmax(z, -1), -1)
 
 
 def _rows(a: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -184,6 +211,12 @@ class SparseCategoricalCrossentropy(Function):
         g *= mask
         return (g,)
 
+    def composite(self, p, *, labels, eps):
+        c2 = reshape(clip(p, eps, 1.0 - eps), (-1, shape_of(p)[-1]))
+        flat = labels.reshape(-1)
+        picked = c2[np.arange(len(flat)), flat]
+        return reshape(log(sum_(c2, -1)) - log(picked), labels.shape)
+
 
 class SparseCategoricalCrossentropyLogits(Function):
     """Softmax cross-entropy on logits with integer labels: ``logsumexp(z) - z[label]``."""
@@ -205,6 +238,11 @@ class SparseCategoricalCrossentropyLogits(Function):
         g[rows, flat] -= 1
         g *= grad.reshape(-1, 1)
         return (g.reshape(shape),)
+
+    def composite(self, z, *, labels):
+        flat = labels.reshape(-1)
+        log_sm = log_softmax(reshape(z, (-1, shape_of(z)[-1])), -1)
+        return reshape(-log_sm[np.arange(len(flat)), flat], labels.shape)
 
 
 def sample_weight_scale(weights: np.ndarray, per_shape: tuple, dtype: Any) -> np.ndarray:
@@ -253,6 +291,12 @@ class BatchMean:
         if ctx.scale is not None:
             g = g * ctx.scale
         return super().backward(ctx, g)
+
+    def composite(self, p, *, weights=None, **params):
+        per = super().composite(p, **params)
+        if weights is None:
+            return mean(per)
+        return mean(per * sample_weight_scale(weights, per.shape, per.dtype))
 
 
 class SparseCategoricalCrossentropyMean(BatchMean, SparseCategoricalCrossentropy):

@@ -10,6 +10,7 @@ import numpy as np
 from minikeras.autograd.function import Function
 from minikeras.autograd.ops._common import norm_axis, shape_of
 from minikeras.autograd.ops.elementwise import sqrt
+from minikeras.autograd.ops.shape import broadcast_to
 from minikeras.autograd.tensor import Tensor
 
 
@@ -19,6 +20,11 @@ def _expand(grad: np.ndarray, shape: tuple, axis: tuple | None, keepdims: bool) 
         axes = range(len(shape)) if axis is None else axis
         grad = np.expand_dims(grad, tuple(axes))
     return grad
+
+
+def _kept_shape(shape: tuple, axis: tuple | None) -> tuple:
+    """The shape of a reduction over ``axis`` with ``keepdims=True``."""
+    return tuple(1 if axis is None or i in axis else n for i, n in enumerate(shape))
 
 
 class Sum(Function):
@@ -31,6 +37,10 @@ class Sum(Function):
     def backward(self, ctx, grad):
         g = _expand(grad, ctx.shape, ctx.axis, ctx.keepdims)
         return (np.broadcast_to(g, ctx.shape),)
+
+    def differentiable_backward(self, ctx, grad, record):
+        g = grad.reshape(_kept_shape(ctx.shape, ctx.axis))
+        return (broadcast_to(g, ctx.shape),)
 
 
 class Mean(Function):
@@ -45,6 +55,10 @@ class Mean(Function):
     def backward(self, ctx, grad):
         g = _expand(grad, ctx.shape, ctx.axis, ctx.keepdims)
         return (np.broadcast_to(g / grad.dtype.type(ctx.count), ctx.shape),)
+
+    def differentiable_backward(self, ctx, grad, record):
+        g = grad.reshape(_kept_shape(ctx.shape, ctx.axis))
+        return (broadcast_to(g / float(ctx.count), ctx.shape),)
 
 
 class _Extreme(Function):
@@ -65,6 +79,13 @@ class _Extreme(Function):
         count = hit.sum(axis=ctx.axis, keepdims=True)
         g = _expand(grad, x.shape, ctx.axis, ctx.keepdims)
         return (g * hit / count.astype(grad.dtype),)
+
+    def differentiable_backward(self, ctx, grad, record):
+        x, out = ctx.saved
+        hit = x == out
+        # which elements hold the extreme is constant near the point: a fixed mask
+        share = (hit / hit.sum(axis=ctx.axis, keepdims=True)).astype(x.dtype)
+        return (grad.reshape(_kept_shape(x.shape, ctx.axis)) * share,)
 
 
 class Max(_Extreme):
@@ -95,6 +116,12 @@ class Var(Function):
         (centered,) = ctx.saved
         g = _expand(grad, centered.shape, ctx.axis, ctx.keepdims)
         return (g * centered * grad.dtype.type(2.0 / ctx.count),)
+
+    def differentiable_backward(self, ctx, grad, record):
+        (x,) = record.inputs
+        centered = x - mean(x, ctx.axis, keepdims=True)
+        g = grad.reshape(_kept_shape(x.shape, ctx.axis))
+        return (g * centered * (2.0 / ctx.count),)
 
 
 class Argmax(Function):

@@ -34,6 +34,10 @@ class Transpose(Function):
         inverse = None if axes is None else tuple(np.argsort(axes))
         return (np.transpose(grad, inverse),)
 
+    def differentiable_backward(self, ctx, grad, record):
+        axes = ctx.axes
+        return (transpose(grad, None if axes is None else tuple(np.argsort(axes))),)
+
 
 class BroadcastTo(Function):
     """Broadcast to a larger shape; the tape sums the gradient back."""
@@ -65,6 +69,29 @@ class GetItem(Function):
             out[ctx.key] = grad  # slices, ints, None, masks: each element picked at most once
         return (out,)
 
+    def differentiable_backward(self, ctx, grad, record):
+        return (GetItemGrad.apply(grad, shape=ctx.shape, key=ctx.key),)
+
+
+class GetItemGrad(Function):
+    """The gradient of ``x[key]``: ``grad`` scattered (added) into zeros of ``x``'s shape.
+
+    An op of its own so that the gradient of a slice can be differentiated again: its
+    gradient is the same slice of the incoming gradient.
+    """
+
+    def forward(self, ctx, grad, *, shape, key):
+        ctx.key = key
+        out = np.zeros(shape, dtype=grad.dtype)
+        if _has_int_array(key):
+            np.add.at(out, key, grad)
+        else:
+            out[key] = grad
+        return out
+
+    def backward(self, ctx, grad):
+        return (grad[ctx.key],)  # on arrays, or on tensors (a recorded GetItem)
+
 
 def _has_int_array(key: Any) -> bool:
     """Whether an index contains an integer array (the only kind that can repeat elements)."""
@@ -83,6 +110,11 @@ class Concatenate(Function):
     def backward(self, ctx, grad):
         return tuple(np.split(grad, ctx.splits, axis=ctx.axis))
 
+    def differentiable_backward(self, ctx, grad, record):
+        bounds = [0, *ctx.splits.tolist(), grad.shape[ctx.axis]]
+        lead = (slice(None),) * ctx.axis
+        return tuple(grad[lead + (slice(lo, hi),)] for lo, hi in zip(bounds[:-1], bounds[1:]))
+
 
 class Stack(Function):
     """Join tensors along a new axis."""
@@ -94,6 +126,10 @@ class Stack(Function):
     def backward(self, ctx, grad):
         n = grad.shape[ctx.axis]
         return tuple(np.take(grad, i, axis=ctx.axis) for i in range(n))
+
+    def differentiable_backward(self, ctx, grad, record):
+        lead = (slice(None),) * ctx.axis
+        return tuple(grad[lead + (i,)] for i in range(grad.shape[ctx.axis]))
 
 
 class Pad(Function):
