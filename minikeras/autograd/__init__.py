@@ -10,6 +10,9 @@
   (one line per op), iterated (:class:`Record` objects) and stepped backwards
   (``tape.step_backward(target)``).
 * :func:`gradcheck` compares analytic gradients with finite differences.
+* Forward mode (:mod:`minikeras.autograd.forward`): :class:`ForwardAccumulator` (TensorFlow 2)
+  and the transforms :func:`jvp` and :func:`jacfwd` (JAX); each op's rule is its ``jvp``
+  method.
 
 Higher-order gradients are not supported: backward runs on plain arrays and is
 not recorded.
@@ -27,6 +30,7 @@ from minikeras.autograd import _memory
 
 from minikeras.autograd.tensor import Tensor, Variable, as_array  # isort: skip
 from minikeras.autograd import operators, ops
+from minikeras.autograd.forward import ForwardAccumulator, jacfwd, jvp
 from minikeras.autograd.function import Context, Function, Record
 from minikeras.autograd.gradcheck import GradcheckError, gradcheck
 from minikeras.autograd.tape import GradientTape, no_grad
@@ -40,4 +44,5 @@ _memory.keep_freed_memory()
 __all__ = [
     "Context", "Function", "GradcheckError", "GradientTape", "Record", "Tensor", "Variable",
     "as_array", "gradcheck", "no_grad", "ops",
+    "ForwardAccumulator", "jacfwd", "jvp",  # forward mode
 ]

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from minikeras.autograd import forward as _forward
 from minikeras.autograd import tape as _tape
 from minikeras.autograd.tensor import Tensor, as_array
 
@@ -155,6 +156,19 @@ class Function:
         """Compute the op on arrays. Subclasses must override."""
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
 
+    def jvp(self, ctx: Context, *tangents: np.ndarray | None) -> np.ndarray | None:
+        """Return the output's tangent from one tangent per positional input (forward mode).
+
+        Runs right after ``forward`` (same ``ctx``) when a
+        :class:`~minikeras.autograd.forward.ForwardAccumulator` follows an input; ``None`` is
+        the tangent of an input it does not follow. The result may have a broadcast shape.
+        Ops that support forward mode override this.
+        """
+        raise NotImplementedError(
+            f"{self.name} has no forward-mode rule: define jvp(self, ctx, *tangents) beside its "
+            "forward and backward to use it inside a ForwardAccumulator"
+        )
+
     def backward(self, ctx: Context, grad: np.ndarray) -> tuple:
         """Return the gradient for each positional input. Subclasses must override."""
         raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
@@ -187,6 +201,8 @@ class Function:
         else:
             watching = None
             ctx = Context(_NO_GRADS[len(arrays)])
+        # forward mode: the inputs' tangents when an accumulator is open (forward.py)
+        tangents = _forward.tangents_in(cls, ctx, inputs) if _forward.STATE.active else None
         try:
             out = fn.forward(ctx, *arrays, **params)
         except (ValueError, TypeError, IndexError) as err:
@@ -195,6 +211,8 @@ class Function:
                 raise
             raise worded from err
         result = Tensor._wrap(out, fn)
+        if tangents:
+            _forward.tangents_out(fn, ctx, arrays, result, tangents)
         if watching:
             record = Record(fn, ctx, inputs, result)
             for tape in watching:
