@@ -15,8 +15,11 @@ class Reshape(Function):
     """Same elements, new shape."""
 
     def forward(self, ctx, x, *, shape):
-        ctx.in_shape = x.shape
+        ctx.in_shape, ctx.shape = x.shape, shape
         return x.reshape(shape)
+
+    def jvp(self, ctx, t):
+        return t.reshape(ctx.shape)
 
     def backward(self, ctx, grad):
         return (grad.reshape(ctx.in_shape),)
@@ -29,6 +32,9 @@ class Transpose(Function):
         ctx.axes = axes
         return np.transpose(x, axes)
 
+    def jvp(self, ctx, t):
+        return np.transpose(t, ctx.axes)
+
     def backward(self, ctx, grad):
         axes = ctx.axes
         inverse = None if axes is None else tuple(np.argsort(axes))
@@ -40,6 +46,9 @@ class BroadcastTo(Function):
 
     def forward(self, ctx, x, *, shape):
         return np.broadcast_to(x, shape)
+
+    def jvp(self, ctx, t):
+        return t  # broadcast to the output's shape centrally (forward.fit_tangent)
 
     def backward(self, ctx, grad):
         return (grad,)
@@ -56,6 +65,9 @@ class GetItem(Function):
     def forward(self, ctx, x, *, key):
         ctx.shape, ctx.key = x.shape, key
         return np.asarray(x[key])
+
+    def jvp(self, ctx, t):
+        return np.asarray(t[ctx.key])
 
     def backward(self, ctx, grad):
         out = np.zeros(ctx.shape, dtype=grad.dtype)
@@ -77,8 +89,22 @@ class Concatenate(Function):
 
     def forward(self, ctx, *xs, axis):
         ctx.axis = axis
-        ctx.splits = np.cumsum([x.shape[axis] for x in xs])[:-1]
+        ends = np.cumsum([x.shape[axis] for x in xs])
+        ctx.splits, ctx.total = ends[:-1], ends[-1]
         return np.concatenate(xs, axis=axis)
+
+    def jvp(self, ctx, *tangents):
+        # an input without a tangent contributes zeros of its own shape
+        like = next(t for t in tangents if t is not None)
+        sizes = np.diff([0, *ctx.splits, ctx.total])
+        parts = []
+        for t, size in zip(tangents, sizes):
+            if t is None:
+                shape = list(like.shape)
+                shape[ctx.axis] = size
+                t = np.zeros(shape, like.dtype)
+            parts.append(t)
+        return np.concatenate(parts, axis=ctx.axis)
 
     def backward(self, ctx, grad):
         return tuple(np.split(grad, ctx.splits, axis=ctx.axis))
@@ -91,6 +117,11 @@ class Stack(Function):
         ctx.axis = axis
         return np.stack(xs, axis=axis)
 
+    def jvp(self, ctx, *tangents):
+        like = next(t for t in tangents if t is not None)
+        zero = np.zeros_like(like)
+        return np.stack([zero if t is None else t for t in tangents], axis=ctx.axis)
+
     def backward(self, ctx, grad):
         n = grad.shape[ctx.axis]
         return tuple(np.take(grad, i, axis=ctx.axis) for i in range(n))
@@ -101,7 +132,11 @@ class Pad(Function):
 
     def forward(self, ctx, x, *, pad_width, value):
         ctx.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(pad_width, x.shape))
+        ctx.pad_width = pad_width
         return np.pad(x, pad_width, constant_values=value)
+
+    def jvp(self, ctx, t):
+        return np.pad(t, ctx.pad_width)  # the padding is constant: its tangent is zero
 
     def backward(self, ctx, grad):
         return (grad[ctx.slices],)
