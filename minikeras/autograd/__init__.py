@@ -12,7 +12,7 @@
 * :func:`gradcheck` compares analytic gradients with finite differences.
 * Forward mode (:mod:`minikeras.autograd.forward`): :class:`ForwardAccumulator` (TensorFlow 2)
   and the transforms :func:`jvp` and :func:`jacfwd` (JAX); each op's rule is its ``jvp``
-  method.
+  method. :func:`jvpcheck` checks forward mode against finite differences and reverse mode.
 
 Higher-order gradients are not supported: backward runs on plain arrays and is
 not recorded.
@@ -33,6 +33,7 @@ from minikeras.autograd import operators, ops
 from minikeras.autograd.forward import ForwardAccumulator, jacfwd, jvp
 from minikeras.autograd.function import Context, Function, Record
 from minikeras.autograd.gradcheck import GradcheckError, gradcheck
+from minikeras.autograd.jvpcheck import jvpcheck
 from minikeras.autograd.tape import GradientTape, no_grad
 
 operators.install()  # x + y, x.sum(), ... on Tensor (see operators.py)
@@ -44,5 +45,5 @@ _memory.keep_freed_memory()
 __all__ = [
     "Context", "Function", "GradcheckError", "GradientTape", "Record", "Tensor", "Variable",
     "as_array", "gradcheck", "no_grad", "ops",
-    "ForwardAccumulator", "jacfwd", "jvp",  # forward mode
+    "ForwardAccumulator", "jacfwd", "jvp", "jvpcheck",  # forward mode
 ]
