@@ -509,6 +509,8 @@ def _jacobian_columns(f: Callable, tensors: list, k: int) -> Tensor:
             out = f(*tensors)
         finally:
             STATE.active = previous
+        if isinstance(out, (np.ndarray, np.generic)):
+            out = Tensor(out)  # an array is a constant: its Jacobian is zero
         if not isinstance(out, Tensor):
             raise TypeError(f"jacfwd: f must return one minikeras Tensor, got {type(out).__name__}")
         if jac is None:
