@@ -522,9 +522,9 @@ def test_jvp_transform():
     np.testing.assert_allclose(t2.numpy(), np.exp(x) * y)
 
 
-def test_hessian_vector_product_by_forward_over_finite_differences():
-    # forward mode along v of the reverse-mode gradient's value = H v: checked by differences
-    # of gradients (forward-over-reverse itself needs a recorded backward, see the docs)
+def test_jvp_of_a_gradient_written_with_ops_is_a_hessian_vector_product():
+    # d/dx sum(x tanh x) written out with ops; its JVP along v is H v, checked against
+    # differences of the tape's gradients
     def grad_at(x):
         t = Tensor(x)
         with GradientTape() as tape:
