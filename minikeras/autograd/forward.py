@@ -192,7 +192,8 @@ class ForwardAccumulator:
         if not isinstance(p, Tensor):
             raise TypeError(
                 f"ForwardAccumulator.jvp: expected minikeras Tensors, got {type(p).__name__} "
-                f"for primal {i}"
+                f"for primal {i}; only tensors computed by ops inside the accumulator have "
+                "tangents"
             )
         entry = self._table.get(id(p))
         if entry is not None:

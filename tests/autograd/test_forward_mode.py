@@ -575,6 +575,44 @@ def test_tape_and_accumulator_nest_either_way(tape_outside):
     np.testing.assert_allclose(float(acc.jvp(y)), g @ v, rtol=1e-12)
 
 
+def test_an_accumulator_on_other_tensors_leaves_the_gradient_unchanged():
+    x, w = Tensor(np.array([0.5, -1.5])), Tensor(np.array([2.0, 3.0]))
+
+    def grad():
+        with GradientTape() as tape:
+            tape.watch(w)
+            y = (ops.tanh(x * w) * w).sum()
+        return np.asarray(tape.gradient(y, w))
+
+    alone = grad()
+    with ForwardAccumulator(x, np.ones(2)):  # marks x as needed in each ctx: an extra gradient
+        np.testing.assert_array_equal(grad(), alone)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "forward-over-reverse needs the backward pass recorded as ops when an accumulator is open "
+    "(issue 13's higher-order reverse mode, branch autodiff); until then tape.gradient returns "
+    "arrays no accumulator follows. Remove this mark once that lands"))
+def test_forward_over_reverse_gives_a_hessian_vector_product():
+    x, v = np.array([0.3, -0.7, 1.1]), np.array([1.0, 2.0, -1.0])
+
+    def grad_at(a):
+        t = Tensor(a)
+        with GradientTape() as tape:
+            tape.watch(t)
+            y = (ops.tanh(t) * t).sum()
+        return np.asarray(tape.gradient(y, t))
+
+    t = Tensor(x)
+    with ForwardAccumulator(t, v) as acc:
+        with GradientTape() as tape:
+            tape.watch(t)
+            y = (ops.tanh(t) * t).sum()
+        g = tape.gradient(y, t)
+    numeric = (grad_at(x + 1e-6 * v) - grad_at(x - 1e-6 * v)) / 2e-6
+    np.testing.assert_allclose(np.asarray(acc.jvp(g)), numeric, rtol=1e-6)
+
+
 def test_two_accumulators_side_by_side_give_two_columns():
     x = Tensor(np.array([1.0, 2.0]))
     with ForwardAccumulator(x, np.array([1.0, 0.0])) as a1, \
@@ -669,7 +707,8 @@ def test_misuse_of_the_api():
             acc.__enter__()
     with pytest.raises(ValueError, match="unconnected_gradients must be 'none' or 'zero'"):
         acc.jvp(x, unconnected_gradients="zeros")
-    with pytest.raises(TypeError, match="expected minikeras Tensors, got ndarray for primal 0"):
+    with pytest.raises(TypeError, match="got ndarray for primal 0; only tensors computed by "
+                                        "ops inside the accumulator have tangents"):
         acc.jvp(np.ones(2))
     with pytest.raises(TypeError, match="primals and tangents must be tuples"):
         jvp(lambda t: t, np.ones(2), np.ones(2))
