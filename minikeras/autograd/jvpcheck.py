@@ -2,7 +2,8 @@
 
 For every input ``i`` of ``func`` a random tangent ``v_i`` is drawn, and the forward-mode tangent
 of the output along it, ``J_i v_i``, is computed by a :class:`ForwardAccumulator` (one per input,
-all following the same run of ``func``). It must match:
+plus one with every input's tangent at once, all following the same run of ``func``). It must
+match:
 
 * the central difference ``(func(x_i + ε v_i) - func(x_i - ε v_i)) / 2ε``, output element by
   output element (float64, tolerances as :func:`~minikeras.autograd.gradcheck.gradcheck`);
@@ -86,22 +87,29 @@ def jvpcheck(
                 f"jvpcheck: got {len(tangents)} tangents for {len(arrays)} inputs"
             )
         vs = [np.asarray(getattr(v, "data", v), dtype=np.float64) for v in tangents]
-    forward, op = _forward_mode(func, arrays, vs)
+    # each input alone (so a failure names it), then all together (so a rule is also run with
+    # tangents on several inputs at once, the case ``tangent_sum`` adds up)
+    cases = [(f"input {i} (shape {a.shape})", [i]) for i, a in enumerate(arrays)]
+    if len(arrays) > 1:
+        cases.append(("all inputs together", list(range(len(arrays)))))
+    forward, op = _forward_mode(func, arrays, vs, cases)
     message = None
-    for i, (x, v) in enumerate(zip(arrays, vs)):
-        saved = x.copy()
-        x += eps * v
+    for (what, which), jvp in zip(cases, forward):
+        saved = [arrays[i].copy() for i in which]
+        for i in which:
+            arrays[i] += eps * vs[i]
         up = _evaluate(func, arrays)
-        x[...] = saved - eps * v
+        for i, old in zip(which, saved):
+            arrays[i][...] = old - eps * vs[i]
         down = _evaluate(func, arrays)
-        x[...] = saved
-        numeric = (up - down) / (2 * eps)
-        message = _report(op, i, x.shape, forward[i], numeric, atol, rtol, "finite differences")
+        for i, old in zip(which, saved):
+            arrays[i][...] = old
+        message = _report(op, what, jvp, (up - down) / (2 * eps), atol, rtol, "finite differences")
         if message:
             break
     if message is None:
-        message = _against_reverse(func, arrays, vs, forward, op, reverse_atol, reverse_rtol,
-                                   rng)
+        message = _against_reverse(func, arrays, vs, cases, forward, op, reverse_atol,
+                                   reverse_rtol, rng)
     if message is None:
         return True
     if raise_exception:
@@ -109,11 +117,12 @@ def jvpcheck(
     return False
 
 
-def _forward_mode(func: Callable, arrays: list[np.ndarray], vs: list[np.ndarray],
+def _forward_mode(func: Callable, arrays: list[np.ndarray], vs: list[np.ndarray], cases: list,
                   ) -> tuple[list[np.ndarray], str]:
-    """One run of ``func`` followed by one accumulator per input: each input's ``J_i v_i``."""
+    """One run of ``func`` followed by one accumulator per case: each case's ``J v``."""
     tensors = [Tensor(a.copy()) for a in arrays]
-    accs = [ForwardAccumulator(t, v) for t, v in zip(tensors, vs)]
+    accs = [ForwardAccumulator([tensors[i] for i in which], [vs[i] for i in which])
+            for _, which in cases]
     for acc in accs:
         acc.__enter__()
     try:
@@ -129,7 +138,7 @@ def _forward_mode(func: Callable, arrays: list[np.ndarray], vs: list[np.ndarray]
     return jvps, out.op_name or "the identity"
 
 
-def _report(op: str, i: int, shape: tuple, forward: np.ndarray, other: np.ndarray, atol: float,
+def _report(op: str, what: str, forward: np.ndarray, other: np.ndarray, atol: float,
             rtol: float, against: str) -> str | None:
     err = np.abs(forward - other)
     bad = err > atol + rtol * np.abs(other)
@@ -139,14 +148,14 @@ def _report(op: str, i: int, shape: tuple, forward: np.ndarray, other: np.ndarra
     a, n = forward[worst], other[worst]
     rel = abs(a - n) / max(abs(n), 1e-300)
     return (
-        f"jvpcheck: the JVP of {op} for input {i} (shape {shape}) disagrees with {against} at "
-        f"output index {tuple(int(k) for k in worst)}: forward mode {a:.8g}, {against} {n:.8g}, "
-        f"absolute error {abs(a - n):.3g}, relative error {rel:.3g} ({int(bad.sum())} of "
-        f"{bad.size} entries out of tolerance)"
+        f"jvpcheck: the JVP of {op} for {what} disagrees with {against} at output index "
+        f"{tuple(int(k) for k in worst)}: forward mode {a:.8g}, {against} {n:.8g}, absolute "
+        f"error {abs(a - n):.3g}, relative error {rel:.3g} ({int(bad.sum())} of {bad.size} "
+        "entries out of tolerance)"
     )
 
 
-def _against_reverse(func, arrays, vs, forward, op, atol, rtol, rng) -> str | None:
+def _against_reverse(func, arrays, vs, cases, forward, op, atol, rtol, rng) -> str | None:
     tensors = [Tensor(a.copy()) for a in arrays]
     with GradientTape(persistent=True) as tape:
         tape.watch(tensors)
@@ -162,22 +171,22 @@ def _against_reverse(func, arrays, vs, forward, op, atol, rtol, rng) -> str | No
                                  unconnected_gradients="zero")
             for i, (row, v) in enumerate(zip(rows, vs)):
                 products[i].reshape(-1)[k] = np.sum(np.asarray(row) * v)
-        for i, x in enumerate(arrays):
-            message = _report(op, i, x.shape, forward[i], products[i], atol, rtol,
+        for (what, which), jvp in zip(cases, forward):
+            message = _report(op, what, jvp, sum(products[i] for i in which), atol, rtol,
                               "reverse mode (Jacobian rows · tangent)")
             if message:
                 return message
         return None
     w = rng.standard_normal(out.shape)
     grads = tape.gradient(out, tensors, output_gradients=w, unconnected_gradients="zero")
-    for i, (x, g, v) in enumerate(zip(arrays, grads, vs)):
-        fwd, rev = np.sum(w * forward[i]), np.sum(np.asarray(g) * v)
-        scale = max(1.0, np.sqrt(size))
+    scale = max(1.0, np.sqrt(size))
+    for (what, which), jvp in zip(cases, forward):
+        fwd = np.sum(w * jvp)
+        rev = sum(np.sum(np.asarray(grads[i]) * vs[i]) for i in which)
         if abs(fwd - rev) > atol * scale + rtol * abs(rev):
             return (
-                f"jvpcheck: the JVP of {op} for input {i} (shape {x.shape}) disagrees with "
-                f"reverse mode on a random projection of the output (shape {out.shape}): "
-                f"<w, J v> is {fwd:.8g} by forward mode and {rev:.8g} by reverse mode, absolute "
-                f"error {abs(fwd - rev):.3g}"
+                f"jvpcheck: the JVP of {op} for {what} disagrees with reverse mode on a random "
+                f"projection of the output (shape {out.shape}): <w, J v> is {fwd:.8g} by "
+                f"forward mode and {rev:.8g} by reverse mode, absolute error {abs(fwd - rev):.3g}"
             )
     return None

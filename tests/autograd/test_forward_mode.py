@@ -795,6 +795,29 @@ def test_checker_catches_a_jvp_that_disagrees_with_reverse_mode():
         jvpcheck(lambda t: TwiceWrongBackward.apply(t), [big])
 
 
+class ProductDroppingATerm(Function):
+    """a * b whose jvp forgets one term when both inputs have a tangent."""
+
+    def forward(self, ctx, a, b):
+        ctx.save(a, b)
+        return a * b
+
+    def jvp(self, ctx, ta, tb):
+        a, b = ctx.saved
+        return ta * b if ta is not None else a * tb
+
+    def backward(self, ctx, grad):
+        a, b = ctx.saved
+        return grad * b, grad * a
+
+
+def test_checker_runs_rules_with_all_tangents_at_once():
+    a, b = np.array([1.0, 2.0]), np.array([0.5, 0.25])
+    with pytest.raises(GradcheckError, match="JVP of ProductDroppingATerm for all inputs "
+                                             "together disagrees with finite differences"):
+        jvpcheck(lambda s, t: ProductDroppingATerm.apply(s, t), [a, b])
+
+
 def test_checker_names_the_input():
     a, b = np.array([1.0, 2.0]), np.array([0.5, 0.25])
     with pytest.raises(GradcheckError, match="JVP of Multiply for input 1"):
