@@ -33,6 +33,11 @@ computation itself is not recorded: the tangent of a tangent (nested accumulator
 gradient of ``acc.jvp(y)``) is not available, and asking an outer accumulator for one raises a
 ``TypeError`` saying so.
 
+Inside :func:`~minikeras.autograd.tape.no_grad` tangents stop, as recording does: nothing in the
+block is differentiated in either mode, so ``jacfwd`` and a reverse-mode Jacobian always agree
+(PyTorch lets tangents through ``no_grad``, a known source of such disagreements).
+``x.detach()`` stops a tangent for one tensor.
+
 Cost: :meth:`Function.apply <minikeras.autograd.function.Function.apply>` checks
 ``STATE.active`` once per op; with no accumulator open that is all forward mode costs.
 """
@@ -45,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from minikeras.autograd import tape as _tape
 from minikeras.autograd.tensor import Tensor, as_array
 
 __all__ = ["ForwardAccumulator", "fit_tangent", "jacfwd", "jvp", "tangent_sum"]
@@ -281,6 +287,8 @@ def tangents_in(cls: type, ctx: Any, inputs: tuple) -> list | None:
         ``[(accumulator, tangents), ...]`` for the accumulators following an input (``tangents``
         has one entry per input, ``None`` where there is none), or ``None``.
     """
+    if not _tape.STATE.enabled:
+        return None  # no_grad: nothing inside is differentiated, in either mode
     found = None
     for acc in STATE.active:
         table = acc._table

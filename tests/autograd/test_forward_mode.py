@@ -28,6 +28,7 @@ from minikeras.autograd import (
     jacfwd,
     jvp,
     jvpcheck,
+    no_grad,
     ops,
 )
 from minikeras.autograd.ops import conv as conv_ops
@@ -631,6 +632,24 @@ def test_accumulator_keeps_tangents_only_of_live_tensors():
     gc.collect()
     assert len(acc._table) <= 3  # x, the final y (and at most one in flight)
     np.testing.assert_allclose(acc.jvp(y).numpy(), 1.01 ** 50)
+
+
+def test_no_grad_stops_tangents_as_it_stops_recording():
+    x = Tensor(np.array([1.0, 2.0]))
+    with ForwardAccumulator(x, np.ones(2)) as acc:
+        with no_grad():
+            c = x * x  # a constant for forward mode as for the tape
+        y = c * x
+    np.testing.assert_allclose(acc.jvp(y).numpy(), x.numpy() ** 2)
+    assert acc.jvp(c) is None
+
+    def f(t):
+        with no_grad():
+            scale = ops.exp(t).sum()
+        return t * scale
+
+    a = np.array([0.5, -0.5])
+    np.testing.assert_allclose(jacfwd(f)(a).numpy(), _reverse_jacobian(f, a), rtol=1e-12)
 
 
 def test_detach_stops_the_tangent():
