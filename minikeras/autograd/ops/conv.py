@@ -225,11 +225,7 @@ class Pool2D(Function):
             return _from_nhwc(kernels.avg_pool2d_forward(t, *ctx.args), ctx.data_format)
         # where each maximum is: kept by the forward pass (forward mode marks x as needed)
         (where,) = ctx.saved
-        n_img, height, width, channels = ctx.shape
-        flat = t.reshape(n_img, height * width, channels)
-        picked = np.take_along_axis(flat, np.maximum(where, 0).reshape(n_img, -1, channels), axis=1)
-        picked[where.reshape(picked.shape) < 0] = 0  # a window with no real pixel
-        return _from_nhwc(picked.reshape(where.shape), ctx.data_format)
+        return _from_nhwc(kernels.max_pool2d_gather_from_argmax(where, t), ctx.data_format)
 
     def backward(self, ctx, grad):
         """Route to the first maximum, or share evenly among the window's real pixels."""
