@@ -210,9 +210,9 @@ class ForwardAccumulator:
         if dead is not None:
             raise TypeError(
                 f"ForwardAccumulator.jvp: primal {i} (shape {p.shape}, dtype {p.dtype}) was made "
-                f"by {dead[1]}, which is not differentiable: its output has no tangent (JAX's "
-                f"rule for comparisons, argmax and integer casts). Take the tangent of a "
-                f"floating tensor computed before {dead[1]}"
+                f"by {dead[1]} from a tensor with a tangent, but a {p.dtype} output has no "
+                f"tangent: comparisons, argmax/argmin and integer casts are not differentiable "
+                f"(JAX's rule). Take the tangent of a floating tensor computed before {dead[1]}"
             )
         if _MADE_BY_ACCUMULATOR.get(id(p)) is p:
             raise TypeError(

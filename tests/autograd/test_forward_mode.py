@@ -692,7 +692,8 @@ def test_jvp_of_non_differentiable_ops_names_the_op():
         n = ops.cast(x, np.int32)
         y = ops.where(mask, x, 0.0) * 2.0  # using them inside the computation is fine
     for t, name in ((i, "Argmax"), (mask, "Greater"), (n, "Cast")):
-        with pytest.raises(TypeError, match=f"made by {name}, which is not differentiable"):
+        with pytest.raises(TypeError, match=f"made by {name} from a tensor with a tangent, but "
+                                            f"a {t.dtype} output has no tangent: comparisons"):
             acc.jvp(t)
     np.testing.assert_allclose(acc.jvp(y).numpy(), [2.0, 0.0, 2.0])
     with pytest.raises(TypeError, match="made by Argmin"):
