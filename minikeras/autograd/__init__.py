@@ -14,6 +14,9 @@
 * ``tape.jacobian`` and ``tape.batch_jacobian`` build Jacobians by rows, and the
   transforms :func:`grad`, :func:`value_and_grad`, :func:`vjp`, :func:`jacrev`
   and :func:`hessian` (JAX's names) wrap the tape for functions.
+* Forward mode (:mod:`minikeras.autograd.forward`): :class:`ForwardAccumulator` (TensorFlow 2)
+  and the transforms :func:`jvp` and :func:`jacfwd` (JAX); each op's rule is its ``jvp``
+  method. :func:`jvpcheck` checks forward mode against finite differences and reverse mode.
 
 Higher-order gradients follow TensorFlow 2: ``tape.gradient`` returns tensors,
 and when another tape is recording, the ops that compute the gradient are
@@ -33,8 +36,10 @@ from minikeras.autograd import _memory
 
 from minikeras.autograd.tensor import Tensor, Variable, as_array  # isort: skip
 from minikeras.autograd import operators, ops
+from minikeras.autograd.forward import ForwardAccumulator, jacfwd, jvp
 from minikeras.autograd.function import Context, Function, Record
 from minikeras.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from minikeras.autograd.jvpcheck import jvpcheck
 from minikeras.autograd.tape import GradientTape, no_grad
 from minikeras.autograd.transforms import grad, hessian, jacrev, value_and_grad, vjp
 
@@ -48,4 +53,5 @@ __all__ = [
     "Context", "Function", "GradcheckError", "GradientTape", "Record", "Tensor", "Variable",
     "as_array", "grad", "gradcheck", "gradgradcheck", "hessian", "jacrev", "no_grad", "ops",
     "value_and_grad", "vjp",
+    "ForwardAccumulator", "jacfwd", "jvp", "jvpcheck",  # forward mode
 ]

@@ -4,7 +4,8 @@ Every op in minikeras is a subclass of :class:`Function` whose ``forward`` and
 ``backward`` work on plain numpy arrays. ``Function.apply`` wraps the call: it
 unwraps tensors into arrays, runs ``forward``, wraps the result into a new
 :class:`~minikeras.autograd.tensor.Tensor` and, when a tape is recording and an
-input is watched, appends a :class:`Record` of the call to that tape.
+input is watched, appends a :class:`Record` of the call to that tape; when a
+forward-mode accumulator follows an input, it also runs the op's ``jvp``.
 
 ``apply`` runs for every op of every training step, so it is written to do as
 little as possible: no imports, one small allocation per object it must
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from minikeras.autograd import forward as _forward
 from minikeras.autograd import tape as _tape
 from minikeras.autograd.tensor import Tensor, as_array
 
@@ -32,7 +34,8 @@ class Context:
     Attributes:
         saved: The arrays saved by ``ctx.save(...)`` during forward.
         needs_input_grad: One boolean per positional input: whether anyone
-            needs the gradient with respect to that input. Backward may
+            needs the gradient with respect to that input (a tape watching
+            it, or a forward-mode accumulator following it). Backward may
             return ``None`` where this is ``False``.
     """
 
@@ -189,6 +192,10 @@ class Function:
     undone centrally by the tape, so ``backward`` may return a gradient of
     the broadcast shape. Keyword parameters are not differentiable.
 
+    For forward mode, ``jvp(ctx, *tangents)``, written between the two,
+    returns the output's tangent from one tangent per positional input
+    (``None`` for an input without one); see :mod:`minikeras.autograd.forward`.
+
     A ``ValueError``, ``TypeError`` or ``IndexError`` raised by ``forward`` is
     re-raised naming the op and the shapes of its inputs.
 
@@ -197,6 +204,9 @@ class Function:
         ...     def forward(self, ctx, x):
         ...         ctx.save(x)
         ...         return x * x
+        ...     def jvp(self, ctx, t):
+        ...         (x,) = ctx.saved
+        ...         return 2 * x * t
         ...     def backward(self, ctx, grad):
         ...         (x,) = ctx.saved
         ...         return (2 * x * grad,)
@@ -218,6 +228,19 @@ class Function:
     def forward(self, ctx: Context, *arrays: np.ndarray, **params: Any) -> np.ndarray:
         """Compute the op on arrays. Subclasses must override."""
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+
+    def jvp(self, ctx: Context, *tangents: np.ndarray | None) -> np.ndarray | None:
+        """Return the output's tangent from one tangent per positional input (forward mode).
+
+        Runs right after ``forward`` (same ``ctx``) when a
+        :class:`~minikeras.autograd.forward.ForwardAccumulator` follows an input; ``None`` is
+        the tangent of an input it does not follow. The result may have a broadcast shape.
+        Ops that support forward mode override this.
+        """
+        raise NotImplementedError(
+            f"{self.name} has no forward-mode rule: define jvp(self, ctx, *tangents) beside its "
+            "forward and backward to use it inside a ForwardAccumulator"
+        )
 
     def backward(self, ctx: Context, grad: np.ndarray) -> tuple:
         """Return the gradient for each positional input. Subclasses must override."""
@@ -301,6 +324,8 @@ class Function:
         else:
             watching = None
             ctx = Context(_NO_GRADS[len(arrays)])
+        # forward mode: the inputs' tangents when an accumulator is open (forward.py)
+        tangents = _forward.tangents_in(cls, ctx, inputs) if _FORWARD.active else None
         try:
             out = fn.forward(ctx, *arrays, **params)
         except (ValueError, TypeError, IndexError) as err:
@@ -311,6 +336,8 @@ class Function:
         if type(out) is not np.ndarray:
             out = _scalar_output(out, ctx)
         result = Tensor._wrap(out, fn)
+        if tangents:
+            _forward.tangents_out(fn, ctx, arrays, result, tangents)
         if watching:
             record = Record(fn, ctx, inputs, result, params)
             for tape in watching:
@@ -351,3 +378,6 @@ class _NoGrads(dict):
 
 
 _NO_GRADS = _NoGrads()
+
+#: The open forward-mode accumulators (bound once: ``apply`` reads ``.active`` for every op).
+_FORWARD = _forward.STATE

@@ -131,6 +131,8 @@ def _autowatch(tape: GradientTape, x: Variable) -> bool:
 def no_grad() -> Iterator[None]:
     """Turn recording off inside the block, for every tape (also usable as a decorator).
 
+    Forward-mode accumulators stop too: no tangent is computed inside the block.
+
     Example:
         >>> with no_grad():
         ...     y = model(x)   # nothing is recorded

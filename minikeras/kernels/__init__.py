@@ -8,7 +8,7 @@ definition. Modules:
   forward that runs each thread's depthwise rows and their 1x1 product back to back.
 * :mod:`.conv` — general convolution (im2col + BLAS), forward and both gradients.
 * :mod:`.pool` — max and average pooling, forward and input gradient (max: also from the
-  argmax its forward pass recorded).
+  argmax its forward pass recorded, and the gather at that argmax that forward mode needs).
 * :mod:`.matmul` — the 1x1-convolution products, split by rows over threads; :mod:`.narrow` —
   those with an inner dimension of 1-4, as a plain loop.
 * :mod:`.optimizer_updates` — SGD-momentum, RMSprop/Adagrad and Adam updates as one loop.
@@ -39,6 +39,7 @@ _LAZY = {
     "max_pool2d_grad_input": "pool",
     "max_pool2d_forward_argmax": "pool",
     "max_pool2d_grad_from_argmax": "pool",
+    "max_pool2d_gather_from_argmax": "pool",
     "avg_pool2d_forward": "pool",
     "avg_pool2d_grad_input": "pool",
     "sgd_momentum_update": "optimizer_updates",

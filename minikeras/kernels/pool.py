@@ -14,7 +14,9 @@ Max pooling's backward needs only *where* each maximum was. The forward pass of 
 records it (:func:`max_pool2d_forward_argmax`, one int32 per output), and the backward pass is a
 scatter of the output gradient to those positions (:func:`max_pool2d_grad_from_argmax`): no
 window is searched twice. The scatter runs parallel over images, so no two threads write the
-same pixel. Max-pool work happens in serial functions over a range of rows (or images); the
+same pixel. Forward mode reads the same positions the other way: the tangent of each output is
+the input's tangent at its maximum, a gather (:func:`max_pool2d_gather_from_argmax`, the
+scatter's adjoint). Max-pool work happens in serial functions over a range of rows (or images); the
 parallel driver only cuts that range into one chunk per thread, and small problems skip the
 driver (see :data:`minikeras.kernels._jit.SERIAL_BELOW`).
 """
@@ -207,6 +209,31 @@ def _scatter_parallel(where, g, gx, chunks):  # pragma: no cover - JIT
         _scatter_images(where, g, gx, ch * n_img // chunks, (ch + 1) * n_img // chunks)
 
 
+@njit()
+def _gather_images(where, t, out, n0, n1):  # pragma: no cover - JIT
+    """``out[n, i, j, c] = t[n, where[n, i, j, c], c]`` (0 where -1) for images ``n0 <= n < n1``.
+
+    ``t`` is ``(N, H*W, C)``. The adjoint of :func:`_scatter_images`: each output reads one pixel.
+    """
+    _, out_h, out_w, channels = out.shape
+    for n in range(n0, n1):
+        tn = t[n]
+        for i in range(out_h):
+            for j in range(out_w):
+                at = where[n, i, j]
+                dst = out[n, i, j]
+                for c in range(channels):
+                    pos = at[c]
+                    dst[c] = tn[pos, c] if pos >= 0 else 0.0
+
+
+@njit(parallel=True)
+def _gather_parallel(where, t, out, chunks):  # pragma: no cover - JIT
+    n_img = out.shape[0]
+    for ch in prange(chunks):
+        _gather_images(where, t, out, ch * n_img // chunks, (ch + 1) * n_img // chunks)
+
+
 @njit(parallel=True)
 def _avg_forward(x, out, inv_rows, inv_cols, ph, pw, sh, sw, dh, dw, pt, pl):  # pragma: no cover
     n_img, height, width, channels = x.shape
@@ -370,6 +397,35 @@ def max_pool2d_grad_from_argmax(
     else:
         _scatter_parallel(where, grad, flat, chunks)
     return gx
+
+
+def max_pool2d_gather_from_argmax(where: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each window's entry of ``values`` at the maximum :func:`max_pool2d_forward_argmax` found.
+
+    A gather, ``out[n, i, j, c] = values[n, y, x, c]`` with ``y * W + x = where[n, i, j, c]``
+    (0 for a window with no real pixel): max pooling's forward-mode tangent (the tangent at each
+    maximum), and the adjoint of :func:`max_pool2d_grad_from_argmax`'s scatter, so also that
+    scatter's gradient.
+
+    Args:
+        where: int32 ``(N, Ho, Wo, C)`` from :func:`max_pool2d_forward_argmax`.
+        values: ``(N, H, W, C)``, the shape of the forward input.
+
+    Returns:
+        ``(N, Ho, Wo, C)``, the dtype of ``values``.
+    """
+    values = np.ascontiguousarray(values)
+    n_img, height, width, channels = values.shape
+    out = np.empty(where.shape, dtype=values.dtype)
+    if out.size == 0:
+        return out
+    flat = values.reshape(n_img, height * width, channels)
+    chunks = split(out.size + values.size, n_img)
+    if chunks == 1:
+        _gather_images(where, flat, out, 0, n_img)
+    else:
+        _gather_parallel(where, flat, out, chunks)
+    return out
 
 
 def max_pool2d_grad_input(

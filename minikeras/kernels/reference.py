@@ -319,6 +319,26 @@ def max_pool2d_grad_from_argmax(where, grad, input_shape):
     return gx.reshape(input_shape)
 
 
+def max_pool2d_gather_from_argmax(where, values):
+    """Each window's entry of ``values`` at the pixel :func:`max_pool2d_argmax` chose (0 at -1).
+
+    The tangent of max pooling along ``values``, and the adjoint of
+    :func:`max_pool2d_grad_from_argmax`.
+
+    Args:
+        where: int32 ``(N, Ho, Wo, C)``.
+        values: ``(N, H, W, C)``.
+
+    Returns:
+        ``(N, Ho, Wo, C)``.
+    """
+    n_img, height, width, channels = values.shape
+    index = where.reshape(n_img, -1, channels)
+    flat = values.reshape(n_img, height * width, channels)
+    out = np.take_along_axis(flat, np.maximum(index, 0), axis=1)
+    return np.where(index >= 0, out, 0).astype(values.dtype).reshape(where.shape)
+
+
 def avg_pool2d_forward(x, pool_size, strides, dilation=(1, 1), pads=((0, 0), (0, 0))):
     """Average pooling over the real pixels of each window.
 

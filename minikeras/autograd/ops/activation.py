@@ -24,6 +24,10 @@ class Tanh(Function):
         ctx.save(out)
         return out
 
+    def jvp(self, ctx, t):
+        (y,) = ctx.saved
+        return t * (1 - y * y)
+
     def backward(self, ctx, grad):
         (y,) = ctx.saved
         return (grad * (1 - y * y),)
@@ -43,6 +47,10 @@ class Sigmoid(Function):
         ctx.save(out)
         return out
 
+    def jvp(self, ctx, t):
+        (y,) = ctx.saved
+        return t * y * (1 - y)
+
     def backward(self, ctx, grad):
         (y,) = ctx.saved
         return (grad * y * (1 - y),)
@@ -56,6 +64,10 @@ class Relu(Function):
         ctx.save(out)
         return out
 
+    def jvp(self, ctx, t):
+        (y,) = ctx.saved
+        return t * (y > 0)
+
     def backward(self, ctx, grad):
         (y,) = ctx.saved
         return (grad * (y > 0),)
@@ -67,6 +79,10 @@ class Relu6(Function):
     def forward(self, ctx, x):
         ctx.save(x)
         return np.clip(x, 0, 6)
+
+    def jvp(self, ctx, t):
+        (x,) = ctx.saved
+        return t * ((x > 0) & (x < 6))
 
     def backward(self, ctx, grad):
         (x,) = ctx.saved
@@ -83,6 +99,10 @@ class LeakyRelu(Function):
         ctx.save(x)
         ctx.alpha = alpha
         return np.where(x > 0, x, x * x.dtype.type(alpha))
+
+    def jvp(self, ctx, t):
+        (x,) = ctx.saved
+        return np.where(x > 0, t, t * t.dtype.type(ctx.alpha))
 
     def backward(self, ctx, grad):
         (x,) = ctx.saved
@@ -101,6 +121,10 @@ class Elu(Function):
         ctx.save(x, neg)
         ctx.alpha = alpha
         return np.where(x > 0, x, neg)
+
+    def jvp(self, ctx, t):
+        x, neg = ctx.saved
+        return np.where(x > 0, t, t * (neg + t.dtype.type(ctx.alpha)))
 
     def backward(self, ctx, grad):
         x, neg = ctx.saved
@@ -121,6 +145,11 @@ class Selu(Function):
         ctx.save(x, neg)
         return t(SELU_SCALE) * np.where(x > 0, x, neg)
 
+    def jvp(self, ctx, t):
+        x, neg = ctx.saved
+        s = t.dtype.type
+        return s(SELU_SCALE) * np.where(x > 0, t, t * (neg + s(SELU_ALPHA)))
+
     def backward(self, ctx, grad):
         x, neg = ctx.saved
         t = grad.dtype.type
@@ -139,6 +168,10 @@ class Softplus(Function):
         ctx.save(x)
         return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
+    def jvp(self, ctx, t):
+        (x,) = ctx.saved
+        return t * _stable_sigmoid(x)
+
     def backward(self, ctx, grad):
         (x,) = ctx.saved
         return (grad * _stable_sigmoid(x),)
@@ -153,6 +186,11 @@ class Softsign(Function):
     def forward(self, ctx, x):
         ctx.save(x)
         return x / (1 + np.abs(x))
+
+    def jvp(self, ctx, t):
+        (x,) = ctx.saved
+        d = 1 + np.abs(x)
+        return t / (d * d)
 
     def backward(self, ctx, grad):
         (x,) = ctx.saved
@@ -172,6 +210,10 @@ class HardSigmoid(Function):
         t = x.dtype.type
         return np.clip(t(0.2) * x + t(0.5), 0, 1)
 
+    def jvp(self, ctx, t):
+        (x,) = ctx.saved
+        return t * t.dtype.type(0.2) * ((x > -2.5) & (x < 2.5))
+
     def backward(self, ctx, grad):
         (x,) = ctx.saved
         return (grad * grad.dtype.type(0.2) * ((x > -2.5) & (x < 2.5)),)
@@ -190,6 +232,10 @@ class Softmax(Function):
         ctx.axis = axis
         return out
 
+    def jvp(self, ctx, t):
+        (y,) = ctx.saved  # the Jacobian diag(y) - y yᵀ is symmetric: the same formula as backward
+        return y * (t - (t * y).sum(axis=ctx.axis, keepdims=True))
+
     def backward(self, ctx, grad):
         (y,) = ctx.saved
         return (y * (grad - (grad * y).sum(axis=ctx.axis, keepdims=True)),)
@@ -204,6 +250,10 @@ class LogSoftmax(Function):
         ctx.save(out)
         ctx.axis = axis
         return out
+
+    def jvp(self, ctx, t):
+        (y,) = ctx.saved  # d(x - logsumexp x) = t - softmax(x)·t
+        return t - (np.exp(y) * t).sum(axis=ctx.axis, keepdims=True)
 
     def backward(self, ctx, grad):
         (y,) = ctx.saved

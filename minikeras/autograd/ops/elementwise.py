@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from minikeras.autograd.forward import tangent_sum
 from minikeras.autograd.function import Function
 from minikeras.autograd.ops._common import check_broadcast, data, pair
 from minikeras.autograd.tensor import Tensor
@@ -23,6 +24,9 @@ class Add(Function):
     def forward(self, ctx, a, b):
         return a + b
 
+    def jvp(self, ctx, ta, tb):
+        return tangent_sum(ta, tb)
+
     def backward(self, ctx, grad):
         return grad, grad
 
@@ -32,6 +36,9 @@ class Subtract(Function):
 
     def forward(self, ctx, a, b):
         return a - b
+
+    def jvp(self, ctx, ta, tb):
+        return tangent_sum(ta, None if tb is None else -tb)
 
     def backward(self, ctx, grad):
         return grad, (-grad if ctx.needs_input_grad[1] else None)
@@ -43,6 +50,10 @@ class Multiply(Function):
     def forward(self, ctx, a, b):
         ctx.save(a, b)
         return a * b
+
+    def jvp(self, ctx, ta, tb):
+        a, b = ctx.saved
+        return tangent_sum(None if ta is None else ta * b, None if tb is None else a * tb)
 
     def backward(self, ctx, grad):
         a, b = ctx.saved
@@ -56,6 +67,11 @@ class Divide(Function):
     def forward(self, ctx, a, b):
         ctx.save(a, b)
         return a / b
+
+    def jvp(self, ctx, ta, tb):
+        a, b = ctx.saved
+        return tangent_sum(None if ta is None else ta / b,
+                           None if tb is None else -tb * a / (b * b))
 
     def backward(self, ctx, grad):
         a, b = ctx.saved
@@ -72,6 +88,15 @@ class Power(Function):
         out = np.power(a, b)
         ctx.save(a, b, out)
         return out
+
+    def jvp(self, ctx, ta, tb):
+        a, b, out = ctx.saved
+        da = None if ta is None else ta * b * np.power(a, b - 1)
+        db = None
+        if tb is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                db = tb * out * np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
+        return tangent_sum(da, db)
 
     def backward(self, ctx, grad):
         a, b, out = ctx.saved
@@ -100,6 +125,9 @@ class Negative(Function):
     def forward(self, ctx, x):
         return -x
 
+    def jvp(self, ctx, t):
+        return -t
+
     def backward(self, ctx, grad):
         return (-grad,)
 
@@ -110,6 +138,12 @@ class Maximum(Function):
     def forward(self, ctx, a, b):
         ctx.save(a, b)
         return np.maximum(a, b)
+
+    def jvp(self, ctx, ta, tb):
+        a, b = ctx.saved  # ties take the mean of both tangents, as the backward splits evenly
+        share = np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0)).astype(np.result_type(a, b))
+        return tangent_sum(None if ta is None else ta * share,
+                           None if tb is None else tb * (1 - share))
 
     def backward(self, ctx, grad):
         a, b = ctx.saved
@@ -124,6 +158,12 @@ class Minimum(Function):
         ctx.save(a, b)
         return np.minimum(a, b)
 
+    def jvp(self, ctx, ta, tb):
+        a, b = ctx.saved
+        share = np.where(a < b, 1.0, np.where(a == b, 0.5, 0.0)).astype(np.result_type(a, b))
+        return tangent_sum(None if ta is None else ta * share,
+                           None if tb is None else tb * (1 - share))
+
     def backward(self, ctx, grad):
         a, b = ctx.saved
         share = np.where(a < b, 1.0, np.where(a == b, 0.5, 0.0)).astype(grad.dtype)
@@ -137,6 +177,13 @@ class Where(Function):
         cond = cond.astype(bool, copy=False)
         ctx.save(cond)
         return np.where(cond, a, b)
+
+    def jvp(self, ctx, tcond, ta, tb):
+        if ta is None and tb is None:
+            return None  # only the condition has a tangent, and it enters as a boolean
+        (cond,) = ctx.saved
+        zero = np.zeros((), (ta if ta is not None else tb).dtype)
+        return np.where(cond, zero if ta is None else ta, zero if tb is None else tb)
 
     def backward(self, ctx, grad):
         (cond,) = ctx.saved
@@ -154,6 +201,9 @@ class Cast(Function):
     def forward(self, ctx, x, *, dtype):
         ctx.in_dtype = x.dtype
         return x.astype(dtype)
+
+    def jvp(self, ctx, t):
+        return t  # cast to the output's dtype centrally (forward.fit_tangent)
 
     def backward(self, ctx, grad):
         return (grad.astype(ctx.in_dtype),)
@@ -180,6 +230,9 @@ class Exp(Function):
         ctx.save(out)
         return out
 
+    def jvp(self, ctx, t):
+        return t * ctx.saved[0]
+
     def backward(self, ctx, grad):
         return (grad * ctx.saved[0],)
 
@@ -191,6 +244,9 @@ class Log(Function):
         ctx.save(x)
         return np.log(x)
 
+    def jvp(self, ctx, t):
+        return t / ctx.saved[0]
+
     def backward(self, ctx, grad):
         return (grad / ctx.saved[0],)
 
@@ -201,6 +257,9 @@ class Log1p(Function):
     def forward(self, ctx, x):
         ctx.save(x)
         return np.log1p(x)
+
+    def jvp(self, ctx, t):
+        return t / (1 + ctx.saved[0])
 
     def backward(self, ctx, grad):
         return (grad / (1 + ctx.saved[0]),)
@@ -214,6 +273,9 @@ class Sqrt(Function):
         ctx.save(out)
         return out
 
+    def jvp(self, ctx, t):
+        return t / (2 * ctx.saved[0])
+
     def backward(self, ctx, grad):
         return (grad / (2 * ctx.saved[0]),)
 
@@ -224,6 +286,9 @@ class Square(Function):
     def forward(self, ctx, x):
         ctx.save(x)
         return x * x
+
+    def jvp(self, ctx, t):
+        return 2 * t * ctx.saved[0]
 
     def backward(self, ctx, grad):
         return (2 * grad * ctx.saved[0],)
@@ -236,6 +301,9 @@ class Abs(Function):
         ctx.save(x)
         return np.abs(x)
 
+    def jvp(self, ctx, t):
+        return t * np.sign(ctx.saved[0])
+
     def backward(self, ctx, grad):
         return (grad * np.sign(ctx.saved[0]),)
 
@@ -245,6 +313,9 @@ class Sign(Function):
 
     def forward(self, ctx, x):
         return np.sign(x)
+
+    def jvp(self, ctx, t):
+        return np.zeros_like(t)  # zero wherever the derivative exists (JAX's choice too)
 
     def backward(self, ctx, grad):
         return (np.zeros_like(grad),)
@@ -257,6 +328,15 @@ class Clip(Function):
         ctx.save(x)
         ctx.lo, ctx.hi = lo, hi
         return np.clip(x, lo, hi)
+
+    def jvp(self, ctx, t):
+        (x,) = ctx.saved
+        inside = np.ones(x.shape, dtype=bool)
+        if ctx.lo is not None:
+            inside &= x >= ctx.lo
+        if ctx.hi is not None:
+            inside &= x <= ctx.hi
+        return t * inside
 
     def backward(self, ctx, grad):
         (x,) = ctx.saved

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minikeras.autograd.forward import tangent_sum
 from minikeras.autograd.function import Function
 from minikeras.autograd.ops._common import data, shape_of
 from minikeras.autograd.ops.activation import relu as relu_op
@@ -36,6 +37,20 @@ class DenseOp(Function):
         ctx.save(x2, kernel, out if relu else None)
         ctx.x_shape, ctx.has_bias = x.shape, bool(bias)
         return out.reshape(*x.shape[:-1], kernel.shape[1])
+
+    def jvp(self, ctx, tx, tk, *tb):
+        """``tx @ W + x @ tW + tb``, masked by the ReLU like the output."""
+        x2, kernel, out = ctx.saved
+        rows, units = x2.shape[0], kernel.shape[1]
+        t = tangent_sum(None if tx is None else tx.reshape(rows, -1) @ kernel,
+                        None if tk is None else x2 @ tk,
+                        tb[0] if tb else None)
+        if t is None:
+            return None
+        t = np.broadcast_to(t, (rows, units))  # only the bias had a tangent: one row
+        if out is not None:
+            t = t * (out > 0)
+        return t.reshape(*ctx.x_shape[:-1], units)
 
     def backward(self, ctx, grad):
         """``g @ Wᵀ``, ``xᵀ @ g`` and the column sums of ``g`` (masked by the ReLU)."""
@@ -82,6 +97,26 @@ class BatchNorm(Function):
         ctx.axes, ctx.batch_stats = axes, batch_stats
         ctx.param_dtype = gamma.dtype
         return out
+
+    def jvp(self, ctx, tx, tgamma, tbeta):
+        """``d xhat · gamma + xhat · d gamma + d beta``.
+
+        With batch statistics the mean and variance move with ``x``: differentiating
+        ``(x - mean) / sqrt(var + eps)`` gives ``inv (t - mean(t) - xhat mean(xhat t))``.
+        """
+        xhat, inv, g = ctx.saved
+        dxhat = None
+        if tx is not None:
+            if ctx.batch_stats:
+                axes = ctx.axes
+                dxhat = tx - tx.mean(axis=axes, keepdims=True)
+                dxhat -= xhat * (xhat * tx).mean(axis=axes, keepdims=True)
+                dxhat *= inv
+            else:
+                dxhat = tx * inv
+        return tangent_sum(None if dxhat is None else dxhat * g,
+                           None if tgamma is None else xhat * tgamma.reshape(g.shape),
+                           None if tbeta is None else tbeta.reshape(g.shape))
 
     def backward(self, ctx, grad):
         """Gradients for ``x``, ``gamma`` and ``beta``."""

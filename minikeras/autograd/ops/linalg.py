@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from minikeras.autograd.forward import tangent_sum
 from minikeras.autograd.function import Function
 from minikeras.autograd.ops._common import pair, shape_of
 from minikeras.autograd.ops.elementwise import multiply
@@ -19,6 +20,11 @@ class MatMul(Function):
     def forward(self, ctx, a, b):
         ctx.save(a, b)
         return np.matmul(a, b)
+
+    def jvp(self, ctx, ta, tb):
+        a, b = ctx.saved  # bilinear: d(a @ b) = da @ b + a @ db (numpy's 1-D rules included)
+        return tangent_sum(None if ta is None else np.matmul(ta, b),
+                           None if tb is None else np.matmul(a, tb))
 
     def backward(self, ctx, grad):
         a, b = ctx.saved
@@ -110,6 +116,11 @@ class TensorDot(Function):
     def forward(self, ctx, a, b):
         ctx.save(a, b)
         return np.tensordot(a, b, axes=([-1], [-2]))
+
+    def jvp(self, ctx, ta, tb):
+        a, b = ctx.saved
+        return tangent_sum(None if ta is None else np.tensordot(ta, b, axes=([-1], [-2])),
+                           None if tb is None else np.tensordot(a, tb, axes=([-1], [-2])))
 
     def backward(self, ctx, grad):
         a, b = ctx.saved

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from minikeras.autograd.forward import tangent_sum
 from minikeras.autograd.function import Function
 from minikeras.autograd.ops._common import shape_of
 from minikeras.autograd.ops.activation import log_softmax, softplus
@@ -43,6 +44,11 @@ class SquaredError(Function):
         ctx.save(d)
         return np.mean(d * d, axis=-1)
 
+    def jvp(self, ctx, tp, tt):
+        (d,) = ctx.saved
+        dd = tangent_sum(tp, None if tt is None else -tt)
+        return np.mean(d * dd, axis=-1) * d.dtype.type(2.0)
+
     def backward(self, ctx, grad):
         (d,) = ctx.saved
         g = grad[..., None] * d * (2.0 / _last_axis_n(d))
@@ -61,6 +67,11 @@ class AbsoluteError(Function):
         d = p - t
         ctx.save(d)
         return np.mean(np.abs(d), axis=-1)
+
+    def jvp(self, ctx, tp, tt):
+        (d,) = ctx.saved
+        dd = tangent_sum(tp, None if tt is None else -tt)
+        return np.mean(np.sign(d) * dd, axis=-1)
 
     def backward(self, ctx, grad):
         (d,) = ctx.saved
@@ -88,6 +99,12 @@ class BinaryCrossentropy(Function):
         ctx.save(c, mask, t, log_c, log_1c)
         return -np.mean(t * log_c + (1 - t) * log_1c, axis=-1)
 
+    def jvp(self, ctx, tp, tt):
+        c, mask, t, log_c, log_1c = ctx.saved
+        dp = None if tp is None else tp * mask * (c - t) / (c * (1 - c))
+        dt = None if tt is None else -tt * (log_c - log_1c)
+        return np.mean(tangent_sum(dp, dt), axis=-1)
+
     def backward(self, ctx, grad):
         c, mask, t, log_c, log_1c = ctx.saved
         g = grad[..., None] / _last_axis_n(c)
@@ -109,6 +126,14 @@ class BinaryCrossentropyLogits(Function):
         ctx.save(z, t)
         per = np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))
         return np.mean(per, axis=-1)
+
+    def jvp(self, ctx, tz, tt):
+        z, t = ctx.saved
+        dz = None
+        if tz is not None:
+            e = np.exp(-np.abs(z))
+            dz = tz * (np.where(z >= 0, 1 / (1 + e), e / (1 + e)) - t)
+        return np.mean(tangent_sum(dz, None if tt is None else -tt * z), axis=-1)
 
     def backward(self, ctx, grad):
         z, t = ctx.saved
@@ -135,6 +160,16 @@ class CategoricalCrossentropy(Function):
         log_c = np.log(c)
         ctx.save(p, s, c, mask, t, log_c)
         return -np.sum(t * log_c, axis=-1)
+
+    def jvp(self, ctx, tp, tt):
+        p, s, c, mask, t, log_c = ctx.saved
+        dp = dt = None
+        if tp is not None:
+            dq = tp / s - p * (tp.sum(axis=-1, keepdims=True) / (s * s))  # q = p / s
+            dp = -np.sum(t * dq * mask / c, axis=-1)
+        if tt is not None:
+            dt = -np.sum(tt * log_c, axis=-1)
+        return tangent_sum(dp, dt)
 
     def backward(self, ctx, grad):
         p, s, c, mask, t, log_c = ctx.saved
@@ -165,6 +200,15 @@ class CategoricalCrossentropyLogits(Function):
         log_sm = z - m - np.log(se)
         ctx.save(e / se, t, log_sm)
         return -np.sum(t * log_sm, axis=-1)
+
+    def jvp(self, ctx, tz, tt):
+        sm, t, log_sm = ctx.saved
+        dz = dt = None
+        if tz is not None:  # d log_softmax(z) = tz - softmax(z)·tz
+            dz = -np.sum(t * (tz - np.sum(sm * tz, axis=-1, keepdims=True)), axis=-1)
+        if tt is not None:
+            dt = -np.sum(tt * log_sm, axis=-1)
+        return tangent_sum(dz, dt)
 
     def backward(self, ctx, grad):
         sm, t, log_sm = ctx.saved
@@ -199,7 +243,13 @@ class SparseCategoricalCrossentropy(Function):
         s = c2.sum(axis=-1)
         c_y = c2[rows, flat]
         ctx.save(c2, mask, s, c_y, flat, rows, p.shape)
+        ctx.labels_shape = labels.shape
         return (np.log(s) - np.log(c_y)).reshape(labels.shape)
+
+    def jvp(self, ctx, tp):
+        c2, mask, s, c_y, flat, rows, shape = ctx.saved
+        dc = (tp * mask).reshape(c2.shape)  # no tangent through a clipped entry
+        return (dc.sum(axis=-1) / s - dc[rows, flat] / c_y).reshape(ctx.labels_shape)
 
     def backward(self, ctx, grad):
         c2, mask, s, c_y, flat, rows, shape = ctx.saved
@@ -230,7 +280,13 @@ class SparseCategoricalCrossentropyLogits(Function):
         se = e.sum(axis=-1, keepdims=True)
         out = m[:, 0] + np.log(se[:, 0]) - z2[rows, flat]
         ctx.save(e, se, flat, rows, z.shape)
+        ctx.labels_shape = labels.shape
         return out.reshape(labels.shape)
+
+    def jvp(self, ctx, tz):
+        e, se, flat, rows, shape = ctx.saved
+        t2 = tz.reshape(e.shape)  # d(logsumexp(z) - z[label]) = softmax(z)·tz - tz[label]
+        return ((e * t2).sum(axis=-1) / se[:, 0] - t2[rows, flat]).reshape(ctx.labels_shape)
 
     def backward(self, ctx, grad):
         e, se, flat, rows, shape = ctx.saved
@@ -284,6 +340,13 @@ class BatchMean:
             return np.asarray(per.mean(), dtype=p.dtype)
         ctx.scale = sample_weight_scale(weights, per.shape, per.dtype)
         return np.asarray((per * ctx.scale).mean(), dtype=p.dtype)
+
+    def jvp(self, ctx, *tangents):
+        t = super().jvp(ctx, *tangents)
+        if t is None:
+            return None
+        t = np.broadcast_to(t, ctx.per_shape)
+        return np.asarray((t if ctx.scale is None else t * ctx.scale).mean())
 
     def backward(self, ctx, grad):
         n = max(int(np.prod(ctx.per_shape)), 1)

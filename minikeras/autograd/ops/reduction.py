@@ -34,6 +34,9 @@ class Sum(Function):
         ctx.shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims
         return np.asarray(x.sum(axis=axis, keepdims=keepdims))
 
+    def jvp(self, ctx, t):
+        return np.asarray(t.sum(axis=ctx.axis, keepdims=ctx.keepdims))
+
     def backward(self, ctx, grad):
         g = _expand(grad, ctx.shape, ctx.axis, ctx.keepdims)
         return (np.broadcast_to(g, ctx.shape),)
@@ -51,6 +54,9 @@ class Mean(Function):
         out = np.asarray(x.mean(axis=axis, keepdims=keepdims))
         ctx.count = x.size // builtins.max(out.size, 1) if x.size else 1
         return out
+
+    def jvp(self, ctx, t):
+        return np.asarray(t.mean(axis=ctx.axis, keepdims=ctx.keepdims))
 
     def backward(self, ctx, grad):
         g = _expand(grad, ctx.shape, ctx.axis, ctx.keepdims)
@@ -71,6 +77,12 @@ class _Extreme(Function):
         return out if keepdims else np.asarray(
             out.reshape([d for i, d in enumerate(out.shape)
                          if not (axis is None or i in axis)]))
+
+    def jvp(self, ctx, t):
+        x, out = ctx.saved
+        hit = x == out  # tied extremes share the tangent evenly, as they share the gradient
+        count = hit.sum(axis=ctx.axis, keepdims=ctx.keepdims)
+        return np.asarray((t * hit).sum(axis=ctx.axis, keepdims=ctx.keepdims) / count)
 
     def backward(self, ctx, grad):
         x, out = ctx.saved
@@ -111,6 +123,11 @@ class Var(Function):
         ctx.axis, ctx.keepdims = axis, keepdims
         ctx.count = x.size // builtins.max(out.size, 1) if x.size else 1
         return out
+
+    def jvp(self, ctx, t):
+        # d mean(c²) = 2 mean(c (t - mean t)) = 2 mean(c t), since c sums to zero along axis
+        (centered,) = ctx.saved
+        return np.asarray(2 * (centered * t).mean(axis=ctx.axis, keepdims=ctx.keepdims))
 
     def backward(self, ctx, grad):
         (centered,) = ctx.saved

@@ -15,8 +15,11 @@ class Reshape(Function):
     """Same elements, new shape."""
 
     def forward(self, ctx, x, *, shape):
-        ctx.in_shape = x.shape
+        ctx.in_shape, ctx.shape = x.shape, shape
         return x.reshape(shape)
+
+    def jvp(self, ctx, t):
+        return t.reshape(ctx.shape)
 
     def backward(self, ctx, grad):
         return (grad.reshape(ctx.in_shape),)
@@ -28,6 +31,9 @@ class Transpose(Function):
     def forward(self, ctx, x, *, axes):
         ctx.axes = axes
         return np.transpose(x, axes)
+
+    def jvp(self, ctx, t):
+        return np.transpose(t, ctx.axes)
 
     def backward(self, ctx, grad):
         axes = ctx.axes
@@ -45,6 +51,9 @@ class BroadcastTo(Function):
     def forward(self, ctx, x, *, shape):
         return np.broadcast_to(x, shape)
 
+    def jvp(self, ctx, t):
+        return t  # broadcast to the output's shape centrally (forward.fit_tangent)
+
     def backward(self, ctx, grad):
         return (grad,)
 
@@ -60,6 +69,9 @@ class GetItem(Function):
     def forward(self, ctx, x, *, key):
         ctx.shape, ctx.key = x.shape, key
         return np.asarray(x[key])
+
+    def jvp(self, ctx, t):
+        return np.asarray(t[ctx.key])
 
     def backward(self, ctx, grad):
         out = np.zeros(ctx.shape, dtype=grad.dtype)
@@ -104,8 +116,22 @@ class Concatenate(Function):
 
     def forward(self, ctx, *xs, axis):
         ctx.axis = axis
-        ctx.splits = np.cumsum([x.shape[axis] for x in xs])[:-1]
+        ends = np.cumsum([x.shape[axis] for x in xs])
+        ctx.splits, ctx.total = ends[:-1], ends[-1]
         return np.concatenate(xs, axis=axis)
+
+    def jvp(self, ctx, *tangents):
+        # an input without a tangent contributes zeros of its own shape
+        like = next(t for t in tangents if t is not None)
+        sizes = np.diff([0, *ctx.splits, ctx.total])
+        parts = []
+        for t, size in zip(tangents, sizes):
+            if t is None:
+                shape = list(like.shape)
+                shape[ctx.axis] = size
+                t = np.zeros(shape, like.dtype)
+            parts.append(t)
+        return np.concatenate(parts, axis=ctx.axis)
 
     def backward(self, ctx, grad):
         return tuple(np.split(grad, ctx.splits, axis=ctx.axis))
@@ -123,6 +149,11 @@ class Stack(Function):
         ctx.axis = axis
         return np.stack(xs, axis=axis)
 
+    def jvp(self, ctx, *tangents):
+        like = next(t for t in tangents if t is not None)
+        zero = np.zeros_like(like)
+        return np.stack([zero if t is None else t for t in tangents], axis=ctx.axis)
+
     def backward(self, ctx, grad):
         n = grad.shape[ctx.axis]
         return tuple(np.take(grad, i, axis=ctx.axis) for i in range(n))
@@ -137,7 +168,11 @@ class Pad(Function):
 
     def forward(self, ctx, x, *, pad_width, value):
         ctx.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(pad_width, x.shape))
+        ctx.pad_width = pad_width
         return np.pad(x, pad_width, constant_values=value)
+
+    def jvp(self, ctx, t):
+        return np.pad(t, ctx.pad_width)  # the padding is constant: its tangent is zero
 
     def backward(self, ctx, grad):
         return (grad[ctx.slices],)
