@@ -262,8 +262,11 @@ def _by_hand_tests(separable: Callable) -> str:
     for shape, filters, dm in cases:
         layer = SeparableConv2D(filters, 3, depth_multiplier=dm)
         images = rng.standard_normal(shape).astype(np.float32)
+        layer(images)   # builds the weights; then random ones, so that a forgotten bias shows
+        layer.set_weights([rng.standard_normal(w.shape).astype(np.float32)
+                           for w in layer.get_weights()])
         expected = layer(images).numpy()
-        weights: list[Any] = [w.numpy().copy() for w in layer.weights]
+        weights: list[Any] = [w.copy() for w in layer.get_weights()]
         got = call_answer(separable, images.copy(), *weights, what="separable_by_hand")
         compare_arrays(got, expected, "the output", rtol=1e-4, atol=1e-5,
                        on=f"images of shape {shape}, {filters} filters, depth multiplier {dm}",

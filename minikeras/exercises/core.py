@@ -31,7 +31,7 @@ import numpy as np
 __all__ = ["CheckFailure", "CheckResult", "call_answer", "compare_arrays", "run_check"]
 
 #: What a check prints when the student's answer is still a blank.
-NOT_DONE = "not done yet: replace `raise NotImplementedError()` with your code, then run this again"
+NOT_DONE = "replace `raise NotImplementedError()` with your code, run that cell, then this one"
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,8 @@ class _NotDone(Exception):
 
 
 def call_answer(func: Callable, *args: Any, what: str | None = None,
-                passthrough: tuple[type[BaseException], ...] = (), **kwargs: Any) -> Any:
+                passthrough: tuple[type[BaseException], ...] = (), hint: str = "",
+                **kwargs: Any) -> Any:
     """Call the student's ``func`` and turn its errors into verdicts.
 
     ``NotImplementedError`` means the blank is not filled in yet; any other exception becomes
@@ -109,6 +110,7 @@ def call_answer(func: Callable, *args: Any, what: str | None = None,
         *args: Positional arguments.
         what: How to describe the call in a message (default: the function's name).
         passthrough: Exception types the check handles itself (re-raised unchanged).
+        hint: The hint when ``func`` raises (a general one by default).
         **kwargs: Keyword arguments.
 
     Returns:
@@ -127,8 +129,8 @@ def call_answer(func: Callable, *args: Any, what: str | None = None,
         name = what or getattr(func, "__name__", "your code")
         raise CheckFailure(
             f"{name} raised {type(err).__name__}: {err}",
-            hint="read the error: it names what Python could not do; print the shapes of "
-                 "your arrays just before that line",
+            hint=hint or "read the error: it says what Python could not do; print the shapes "
+                         "of your arrays just before that line",
         ) from err
 
 

@@ -136,7 +136,9 @@ def check_inbound_layer_names(inbound_layer_names: Callable) -> CheckResult:
 def _siamese_tests(make_siamese: Callable) -> str:
     d = Input((8, 8, 1), name="digit")
     encoder = Model(d, Dense(4, name="features")(Flatten(name="flat")(d)), name="encoder")
-    model = call_answer(make_siamese, encoder, what="make_siamese")
+    model = call_answer(make_siamese, encoder, what="make_siamese",
+                        hint="build the model from the encoder you are given, called once on "
+                             "each of two Inputs; a copy of it would not share its weights")
     if not isinstance(model, Model):
         raise CheckFailure(f"make_siamese must return a Model, got {type(model).__name__}",
                            hint="finish with Model([input_a, input_b], output)")
