@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from minikeras.engine import Input, Model
-from minikeras.engine.topology import node_key
 from minikeras.exercises.core import CheckFailure, CheckResult, call_answer, run_check
 from minikeras.layers import Dense, Flatten, concatenate, subtract
 
@@ -71,18 +70,17 @@ def _order_tests(layers_in_order: Callable) -> str:
                 hint="a shared layer is reached along several paths; remember which layers you "
                      "have already listed")
         position = {name: i for i, name in enumerate(got)}
-        for layer in model.layers:
-            for index, node in enumerate(layer.inbound_nodes):
-                if node_key(layer, index) not in model._network_nodes:
-                    continue  # a call made outside this model
-                for inbound in node.inbound_layers:
-                    if position[inbound.name] > position[layer.name]:
-                        raise CheckFailure(
-                            f"on {on} your order {got} puts {layer.name!r} before "
-                            f"{inbound.name!r}, which feeds it",
-                            hint="a layer can only run once all the layers feeding it have: "
-                                 "list a layer after everything it reads (reverse the order "
-                                 "of a walk that starts at the outputs)")
+        # the model's own nodes (one per call inside it), as Keras 2 keeps them by depth
+        for node in (n for nodes in model.nodes_by_depth.values() for n in nodes):
+            layer = node.outbound_layer
+            for inbound in node.inbound_layers:
+                if position[inbound.name] > position[layer.name]:
+                    raise CheckFailure(
+                        f"on {on} your order {got} puts {layer.name!r} before "
+                        f"{inbound.name!r}, which feeds it",
+                        hint="a layer can only run once all the layers feeding it have: "
+                             "list a layer after everything it reads (reverse the order "
+                             "of a walk that starts at the outputs)")
     return f"{len(models)} models: the same layers as model.layers, in an order that can run"
 
 

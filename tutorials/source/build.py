@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 
 import jupytext
+import nbclient
 import nbformat
 
 HERE = Path(__file__).resolve().parent
@@ -133,8 +134,6 @@ def execute(nb: nbformat.NotebookNode, name: str, timeout: int = 600) -> float:
     Raises:
         nbclient.exceptions.CellExecutionError: If a cell fails.
     """
-    import nbclient  # only needed to execute; --check works without it
-
     # the kernel is a new process: make it import minikeras from this checkout
     path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = str(ROOT) + (os.pathsep + path if path else "")
