@@ -108,6 +108,13 @@ def test_every_notebook_has_three_exercises_and_the_course_thirty():
     assert sum(checks for _, checks in counts.values()) >= 30, counts
 
 
+def test_exercises_are_numbered_by_their_notebook():
+    for source in build.sources():
+        numbers = re.findall(r"^# ### Exercise (\d+)\.(\d+):", source.read_text("utf-8"), re.M)
+        expected = [(str(int(source.stem[:2])), str(k)) for k in range(1, len(numbers) + 1)]
+        assert numbers == expected, source.name
+
+
 def test_blank_out_keeps_the_indentation_and_the_code_around():
     code = ("def f(x):\n    y = 1\n    ### BEGIN SOLUTION\n    return x + y\n"
             "    ### END SOLUTION\n\n\nz = 2\n")
