@@ -141,6 +141,9 @@ def test_student_notebook_is_committed_executed(path):
     assert all(c.execution_count is not None for c in code), f"{path.name}: run build.py"
     assert not [o for c in code for o in c.outputs if o.get("output_type") == "error"]
     assert set(_verdicts(nb)) == {"not done yet"}
+    pictures = [o for c in code for o in c.outputs
+                if any(key.startswith("image/") for key in o.get("data", {}))]
+    assert pictures, f"{path.name} was executed without drawing its figures"
 
 
 @pytest.mark.parametrize("path", SOLVED, ids=[p.stem for p in SOLVED])

@@ -134,9 +134,12 @@ def execute(nb: nbformat.NotebookNode, name: str, timeout: int = 600) -> float:
     Raises:
         nbclient.exceptions.CellExecutionError: If a cell fails.
     """
-    # the kernel is a new process: make it import minikeras from this checkout
-    path = os.environ.get("PYTHONPATH", "")
+    saved = {key: os.environ.get(key) for key in ("PYTHONPATH", "MPLBACKEND")}
+    # the kernel is a new process: make it import minikeras from this checkout, and draw
+    # figures inline even if the shell asked for a backend without output (CI sets Agg)
+    path = saved["PYTHONPATH"]
     os.environ["PYTHONPATH"] = str(ROOT) + (os.pathsep + path if path else "")
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     work = Path(tempfile.mkdtemp(prefix=f"minikeras-{name}-"))
     try:
         client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
@@ -146,7 +149,11 @@ def execute(nb: nbformat.NotebookNode, name: str, timeout: int = 600) -> float:
         return time.perf_counter() - start
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        os.environ["PYTHONPATH"] = path
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def write(nb: nbformat.NotebookNode, target: Path) -> None:
