@@ -123,6 +123,41 @@ def _check_mathjax_ships(site: Path) -> None:
     assert size < 4_000_000, f"the shipped MathJax grew to {size} bytes"
 
 
+# nbconvert's classes for a picture output (a PNG from matplotlib, an SVG from plot_model or
+# plot_tape); the copy buttons' icons are SVGs too, so plain <svg> tags do not count
+PICTURE = re.compile(r'class="jp-Rendered(Image|SVG)\b')
+
+
+def _check_tutorials_show_their_pictures(site: Path) -> None:
+    """Every tutorial page shows executed outputs, pictures among them (the notebooks are
+    committed executed; a page of empty ``In [ ]:`` cells fails here)."""
+    for notebook in sorted((ROOT / "tutorials").glob("[0-9][0-9]_*.ipynb")):
+        html = (site / "tutorials" / notebook.stem / "index.html").read_text(encoding="utf-8")
+        assert 'class="jp-Cell-outputWrapper"' in html, f"tutorial {notebook.name}: no output"
+        assert PICTURE.search(html), f"tutorial {notebook.name} shows no picture"
+
+
+def _check_the_two_graphs(site: Path) -> None:
+    """The home and design pages show the layer graph and the tape, drawn at build time."""
+    for name in ("layer_graph.svg", "tape.svg"):
+        drawing = (site / "assets" / "graphs" / name).read_text(encoding="utf-8")
+        assert "<svg" in drawing and "</svg>" in drawing, name
+    assert "shared" in (site / "assets" / "graphs" / "layer_graph.svg").read_text("utf-8")
+    assert "Tanh" in (site / "assets" / "graphs" / "tape.svg").read_text("utf-8")
+    for page, prefix in (("index.html", ""), ("explanation/design/index.html", "../../")):
+        html = (site / page).read_text(encoding="utf-8")
+        for name in ("layer_graph.svg", "tape.svg"):
+            assert f'src="{prefix}assets/graphs/{name}"' in html, (page, name)
+
+
+def _check_cells_stay_in_the_column(site: Path) -> None:
+    """The stylesheet that keeps code cells and pictures inside the page is linked and loaded."""
+    css = (site / "stylesheets" / "extra.css").read_text(encoding="utf-8")
+    assert "overflow-x: auto" in css and "max-width: 100%" in css
+    page = (site / "tutorials" / "01_tensors_and_the_tape" / "index.html").read_text("utf-8")
+    assert "stylesheets/extra.css" in page
+
+
 def test_mkdocs_build_strict(tmp_path):
     site = tmp_path / "site"
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
@@ -144,3 +179,7 @@ def test_mkdocs_build_strict(tmp_path):
     # formulas render offline: MathJax ships with the site, and no page loads a script from a CDN
     _check_mathjax_ships(site)
     _check_scripts_ship_with_site(site)
+    # every output on the site: executed tutorials with pictures, and the two graphs
+    _check_tutorials_show_their_pictures(site)
+    _check_the_two_graphs(site)
+    _check_cells_stay_in_the_column(site)

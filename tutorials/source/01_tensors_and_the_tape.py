@@ -14,12 +14,22 @@
 # 4. check the final gradient against finite differences.
 #
 # Nothing here is hidden: the tape is a Python list of records, and the reverse sweep is a loop.
+#
+# **Exercises.** Three exercises ask you to write a few lines. Each is a code cell with a blank:
+# replace `raise NotImplementedError()` with your code, run the cell, then run the check below
+# it. The check tests your answer on several inputs and tells you what is wrong, or "not done
+# yet".
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 
 from minikeras import GradientTape, Tensor, Variable, no_grad
+from minikeras.exercises import (
+    check_central_difference,
+    check_neuron_gradients,
+    check_neuron_loss,
+)
 from minikeras.utils import set_random_seed
 from minikeras.utils.tape_plot import plot_tape
 
@@ -89,6 +99,25 @@ for record in tape.records:
     print(f"{record.op_name:9s} inputs {record.input_shapes}  ->  output {record.output_shape}")
 
 # %% [markdown]
+# ### Exercise 1.1: a computation the tape can record
+#
+# Write the neuron's loss as a function of `w`, `b`, `x` and `t`. Use the tensors' own
+# operations (`*`, `.sum()`, `+`, `.tanh()`, `-`, `** 2`): the check records your function on a
+# tape and asks the tape for the gradients of `w` and `b`, which only works if every step was
+# an op on tensors.
+
+# %%
+def neuron_loss(w, b, x, t):
+    """(tanh(sum(w * x) + b) - t) ** 2, as a Tensor recorded on the tape."""
+    ### BEGIN SOLUTION
+    return (((w * x).sum() + b).tanh() - t) ** 2
+    ### END SOLUTION
+
+
+# %%
+check_neuron_loss(neuron_loss)
+
+# %% [markdown]
 # ## Drawing the tape
 #
 # The same records as a graph: ovals are ops, numbered by their place on the tape; boxes are
@@ -142,6 +171,27 @@ g_s = g_y * (1 - y.data ** 2)
 print("dL/dy by hand:", g_y, "  from the sweep:", steps[-1][y.uid])
 print("dL/ds by hand:", g_s, "  from the sweep:", steps[-1][s.uid])
 print("dL/dw by hand:", g_s * x.data, "  from the sweep:", steps[-1][w.uid])
+
+# %% [markdown]
+# ### Exercise 1.2: the whole reverse sweep, by hand
+#
+# Now do every step yourself, with numpy only: from $L$ back to $w$ and $b$. Write
+# `neuron_grads(w, b, x, t)` returning $(\partial L/\partial w, \partial L/\partial b)$ for numpy
+# arrays `w`, `x` and numbers `b`, `t`. The check compares your answer with the tape's on five
+# different neurons.
+
+# %%
+def neuron_grads(w, b, x, t):
+    """(dL/dw, dL/db) for L = (tanh(sum(w * x) + b) - t) ** 2, with numpy."""
+    ### BEGIN SOLUTION
+    y = np.tanh(np.sum(w * x) + b)
+    grad_s = 2 * (y - t) * (1 - y ** 2)   # Square, Subtract, then Tanh
+    return grad_s * x, grad_s             # Add passes grad_s to b; Sum and Multiply give w
+    ### END SOLUTION
+
+
+# %%
+check_neuron_gradients(neuron_grads)
 
 # %% [markdown]
 # The drawing can freeze the sweep at any step: `grads=` takes the dictionary a step yields. Here
@@ -225,6 +275,35 @@ ax.grid(True, which="both", alpha=0.3)
 plt.show()
 
 # %% [markdown]
+# ### Exercise 1.3: central differences for any function
+#
+# Turn the loop above into a function: `numerical_gradient(f, x, eps)` returns the gradient of
+# a function `f` (from a float64 array to a number) at `x`, by central differences, one entry
+# of `x` at a time. Leave `x` as you found it. The check tries it on four functions whose
+# gradients are known exactly.
+
+# %%
+def numerical_gradient(f, x, eps=1e-6):
+    """The gradient of f at x by central differences (an array of x's shape)."""
+    ### BEGIN SOLUTION
+    grad = np.zeros_like(x)
+    flat, flat_grad = x.reshape(-1), grad.reshape(-1)   # views: writing them writes x, grad
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        up = f(x)
+        flat[i] = old - eps
+        down = f(x)
+        flat[i] = old                                     # put x back as it was
+        flat_grad[i] = (up - down) / (2 * eps)
+    return grad
+    ### END SOLUTION
+
+
+# %%
+check_central_difference(numerical_gradient)
+
+# %% [markdown]
 # minikeras packages this check as `gradcheck`, which you will meet properly in the next
 # notebook. It takes a function of tensors and the point at which to check it:
 
@@ -262,5 +341,6 @@ except RuntimeError as err:
 #   input gradients; gradients meeting at a tensor add up. `tape.step_backward` shows each step.
 # * Finite differences check any gradient without trusting the tape.
 #
-# **Try it:** use `x` twice, e.g. `loss = ((w * x).sum() * (w * x).sum())`, and watch in the
-# step-by-step sweep how the two paths' gradients are added at `w`.
+# **Going further** (no check): use `x` twice, e.g.
+# `loss = ((w * x).sum() * (w * x).sum())`, and watch in the step-by-step sweep how the two
+# paths' gradients are added at `w`.

@@ -11,6 +11,11 @@
 #
 # That is the whole contract. The library's own ops (in `minikeras/autograd/ops/`) and its
 # convolutions (in `minikeras/backend/conv.py`) are written exactly like the ones below.
+#
+# **Exercises.** Three exercises ask you to write a backward. Each is a code cell with a blank:
+# replace `raise NotImplementedError()` with your code, run the cell, then run the check below
+# it. The check runs your op's forward against numpy and its backward through `gradcheck`, on
+# several inputs, and tells you what is wrong, or "not done yet".
 
 # %%
 import matplotlib.pyplot as plt
@@ -18,6 +23,7 @@ import numpy as np
 
 from minikeras import GradientTape, Tensor, gradcheck
 from minikeras.autograd import Function, GradcheckError
+from minikeras.exercises import check_sigmoid_op, check_softclip_op, check_squared_difference_op
 from minikeras.utils import set_random_seed
 
 set_random_seed(0)
@@ -152,6 +158,60 @@ except GradcheckError as err:
 print("beta=1 hides the bug:", gradcheck(lambda t: BuggySwish.apply(t, beta=1.0), [point]))
 
 # %% [markdown]
+# ### Exercise 2.1: the sigmoid's backward, from what forward saved
+#
+# The sigmoid $y = 1/(1 + e^{-x})$ has a derivative that needs only its *output*:
+# $dy/dx = y\,(1 - y)$. So forward saves `y`, not `x`. Write the backward.
+
+# %%
+class Sigmoid(Function):
+    """``1 / (1 + exp(-x))``."""
+
+    def forward(self, ctx, x):
+        y = 1.0 / (1.0 + np.exp(-x))
+        ctx.save(y)
+        return y
+
+    def backward(self, ctx, grad):
+        ### BEGIN SOLUTION
+        (y,) = ctx.saved
+        return (grad * y * (1.0 - y),)
+        ### END SOLUTION
+
+
+# %%
+check_sigmoid_op(Sigmoid)
+
+# %% [markdown]
+# ### Exercise 2.2: an op with a parameter
+#
+# `Softclip` squashes values smoothly into $(-\ell, \ell)$: $f(x) = \ell \tanh(x / \ell)$, with
+# the limit $\ell$ a keyword parameter (like Swish's `beta`). Its derivative is
+# $f'(x) = 1 - \tanh^2(x/\ell)$. Save what the backward needs in forward, and write the
+# backward. The check tries the limits 0.5, 1 and 3.
+
+# %%
+class Softclip(Function):
+    """``limit * tanh(x / limit)``."""
+
+    def forward(self, ctx, x, limit=1.0):
+        ### BEGIN SOLUTION
+        th = np.tanh(x / limit)
+        ctx.save(th)
+        return limit * th
+        ### END SOLUTION
+
+    def backward(self, ctx, grad):
+        ### BEGIN SOLUTION
+        (th,) = ctx.saved
+        return (grad * (1.0 - th * th),)
+        ### END SOLUTION
+
+
+# %%
+check_softclip_op(Softclip)
+
+# %% [markdown]
 # ## Two inputs and broadcasting
 #
 # Now a binary op, $h = \sqrt{a^2 + b^2}$ (`hypot`), with $\partial h/\partial a = a/h$ and
@@ -198,6 +258,35 @@ print("grad b equals the column sums of the broadcast gradient:",
 gradcheck(Hypot.apply, [rng.standard_normal((3, 4)), rng.standard_normal(4)])
 
 # %% [markdown]
+# ### Exercise 2.3: two inputs, with broadcasting
+#
+# Write `SquaredDifference`, $(a - b)^2$ elementwise, whose inputs may broadcast against each
+# other (the check tries shapes `(3, 4)` with `(4,)`, `(2, 1)` with `(1, 3)`, and a scalar `b`).
+# Return one gradient per input, skip the ones nobody needs, and let the tape sum the broadcast
+# gradients back to each input's shape.
+
+# %%
+class SquaredDifference(Function):
+    """``(a - b) ** 2``, with numpy broadcasting."""
+
+    def forward(self, ctx, a, b):
+        diff = a - b
+        ctx.save(diff)
+        return diff * diff
+
+    def backward(self, ctx, grad):
+        ### BEGIN SOLUTION
+        (diff,) = ctx.saved
+        need_a, need_b = ctx.needs_input_grad
+        return (2.0 * diff * grad if need_a else None,
+                -2.0 * diff * grad if need_b else None)
+        ### END SOLUTION
+
+
+# %%
+check_squared_difference_op(SquaredDifference)
+
+# %% [markdown]
 # If a backward returns a gradient whose shape cannot be reduced to its input's, the tape says
 # which op did it rather than failing somewhere far away:
 
@@ -242,5 +331,5 @@ print(layer(np.ones((2, 5))))
 # * Return gradients of the broadcast shape; the tape sums them back to each input's shape.
 # * Always check a new op with `gradcheck` in float64, at several points and parameters.
 #
-# **Try it:** write `Softclip(x, limit)` $= \text{limit}\cdot\tanh(x/\text{limit})$ with its
-# backward, check it with `gradcheck`, then break the backward on purpose and read the message.
+# **Going further** (no check): break your `Softclip` backward on purpose (drop a factor, flip
+# a sign) and read what `check_softclip_op` and `gradcheck` say.

@@ -13,10 +13,20 @@
 # * `Model`: the graph of nodes between some inputs and some outputs, itself usable as a layer.
 #
 # This notebook builds small models and looks at every one of these objects.
+#
+# **Exercises.** Three exercises ask you to walk the layer graph and to build a model. Each is a
+# code cell with a blank: replace `raise NotImplementedError()` with your code, run the cell,
+# then run the check below it. The checks try your code on models of their own and tell you
+# what is wrong, or "not done yet".
 
 # %%
 from minikeras import Input, Model, Sequential
 from minikeras.datasets import digits
+from minikeras.exercises import (
+    check_inbound_layer_names,
+    check_layers_in_order,
+    check_siamese_model,
+)
 from minikeras.layers import (
     Activation,
     Dense,
@@ -100,9 +110,50 @@ classifier.summary()
 plot_model(classifier, to_file=None, show_shapes=True)
 
 # %% [markdown]
+# ### Exercise 5.1: find the model's layers yourself
+#
+# `Model` found its layers by walking the nodes backwards from its outputs. Do the same: write
+# `layers_in_order(model)` that starts from each tensor of `model.outputs`, follows
+# `_keras_history` to a node, and from the node its `inbound_layers` and `node_indices` to the
+# nodes before it, down to the `Input` layers. Return every layer once, each **after** all the
+# layers that feed it (any such order passes, not only `model.layers`'s).
+
+# %%
+def layers_in_order(model):
+    """The model's layers, each after all the layers that feed it."""
+    ### BEGIN SOLUTION
+    calls, visited = [], set()   # the layer of each call, after the calls it reads
+
+    def visit(layer, node_index):
+        # a node is one call of a layer: mark nodes, since a shared layer has several
+        if (layer.name, node_index) in visited:
+            return
+        visited.add((layer.name, node_index))
+        node = layer.inbound_nodes[node_index]
+        for inbound_layer, inbound_index in zip(node.inbound_layers, node.node_indices):
+            visit(inbound_layer, inbound_index)     # first everything this call reads...
+        calls.append(layer)                         # ...then the call itself
+
+    for tensor in model.outputs:
+        layer, node_index, _ = tensor._keras_history
+        visit(layer, node_index)
+    # a shared layer can run only once the inputs of all its calls exist: its last place
+    order = []
+    for layer in calls:
+        if layer in order:
+            order.remove(layer)
+        order.append(layer)
+    return order
+    ### END SOLUTION
+
+
+# %%
+check_layers_in_order(layers_in_order)
+
+# %% [markdown]
 # Now data can flow. `predict` (or calling the model on an array) runs the layers in the order
 # above, each on concrete numbers. This is an *eager* call: it makes no nodes, and any open
-# `GradientTape` records its ops, which is how training works (notebook 6).
+# `GradientTape` records its ops, which is how training works (notebook 8).
 
 # %%
 (x_train, y_train), _ = digits.load_data(normalize=True)
@@ -137,6 +188,25 @@ except AttributeError as err:
 
 print("call 0 read:", shared.get_input_at(0).name, "  call 1 read:", shared.get_input_at(1).name)
 print("call 1 output shape:", shared.get_output_shape_at(1))
+
+# %% [markdown]
+# ### Exercise 5.2: what did this call read?
+#
+# Write `inbound_layer_names(layer, node_index)`: the names of the layers whose outputs call
+# `node_index` of `layer` read, in the order of its inputs. For `shared`, call 0 read `left`
+# and call 1 read `right`.
+
+# %%
+def inbound_layer_names(layer, node_index):
+    """Names of the layers feeding call `node_index` of `layer`."""
+    ### BEGIN SOLUTION
+    node = layer.inbound_nodes[node_index]
+    return [inbound.name for inbound in node.inbound_layers]
+    ### END SOLUTION
+
+
+# %%
+check_inbound_layer_names(inbound_layer_names)
 
 # %% [markdown]
 # The layers *after* the shared one point at a specific call. Concatenate the two feature maps
@@ -202,6 +272,28 @@ print("weights shared:", siamese.get_layer("encoder").weights[0] is encoder.weig
 plot_model(siamese, to_file=None, show_shapes=True, expand_nested=True)
 
 # %% [markdown]
+# ### Exercise 5.3: a siamese model around any encoder
+#
+# Write `make_siamese(encoder)`: given an encoder model of `(8, 8, 1)` images, return a model
+# of **two** image inputs that runs the **same** encoder on both, subtracts the two feature
+# vectors and ends with one sigmoid score per pair. The check gives it an encoder of its own
+# and looks at the nodes: the encoder must have been called twice.
+
+# %%
+def make_siamese(encoder):
+    """A two-input model that shares `encoder` between its inputs."""
+    ### BEGIN SOLUTION
+    first = Input((8, 8, 1))
+    second = Input((8, 8, 1))
+    difference = subtract([encoder(first), encoder(second)])
+    return Model([first, second], Dense(1, activation="sigmoid")(difference))
+    ### END SOLUTION
+
+
+# %%
+check_siamese_model(make_siamese)
+
+# %% [markdown]
 # The nested model runs like any layer:
 
 # %%
@@ -230,5 +322,6 @@ plot_model(mlp, to_file=None, show_shapes=True, rankdir="LR")
 #   `plot_model(..., node_view=True)` show the nodes.
 # * Models are layers: they nest, and their node 0 is the one made at construction.
 #
-# **Try it:** call `shared` a third time, on `left` again. How many inbound nodes does it have
-# now, and what does `plot_model(..., node_view=True)` of a model using all three calls show?
+# **Going further** (no check): call `shared` a third time, on `left` again. How many inbound
+# nodes does it have now, and what does `plot_model(..., node_view=True)` of a model using all
+# three calls show?

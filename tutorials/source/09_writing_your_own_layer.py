@@ -14,6 +14,11 @@
 # | `get_config()` | the settings as a dict, so the layer can be rebuilt | saving |
 #
 # We will write two layers, test them, train a model with them, and save and load that model.
+#
+# **Exercises.** Three exercises ask you to write layers. Each is a code cell with a blank:
+# replace `raise NotImplementedError()` with your code, run the cell, then run the check below
+# it. The checks put your layer through `layer_test` (see below) and a few tests of their own,
+# and tell you what is wrong, or "not done yet".
 
 # %%
 import json
@@ -26,6 +31,7 @@ from minikeras.activations import get as get_activation
 from minikeras.activations import serialize as serialize_activation
 from minikeras.datasets import digits
 from minikeras.engine import Layer
+from minikeras.exercises import check_clip_layer, check_linear_use_bias, check_scale_layer
 from minikeras.layers import Flatten
 from minikeras.models import load_model, model_from_json, save_model
 from minikeras.testing import layer_test
@@ -162,6 +168,35 @@ except AssertionError as err:
     print("AssertionError:", err)
 
 # %% [markdown]
+# ### Exercise 9.1: a layer with a weight per channel
+#
+# Write `Scale`: it multiplies its input by one learned factor per channel (the last axis),
+# every factor starting at 1 (`initializer="ones"`). Write `build` and `call`; its output shape
+# is its input shape.
+
+# %%
+class Scale(Layer):
+    """``inputs * scale``, one learned ``scale`` per channel (last axis), starting at 1."""
+
+    def build(self, input_shape):
+        ### BEGIN SOLUTION
+        self.scale = self.add_weight("scale", (input_shape[-1],), initializer="ones")
+        super().build(input_shape)
+        ### END SOLUTION
+
+    def call(self, inputs):
+        ### BEGIN SOLUTION
+        return inputs * self.scale   # broadcasts along the last axis
+        ### END SOLUTION
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+# %%
+check_scale_layer(Scale)
+
+# %% [markdown]
 # ## Using the layers in a model
 #
 # Our layers mix freely with the built-in ones. A small classifier on the digits:
@@ -197,6 +232,39 @@ print(f"learned betas: mean {beta.mean():.3f}, min {beta.min():.3f}, max {beta.m
 config = json.loads(model.to_json())
 hidden = next(layer for layer in config["config"]["layers"] if layer["name"] == "hidden")
 print(json.dumps(hidden, indent=2))
+
+# %% [markdown]
+# ### Exercise 9.2: settings that survive a config
+#
+# `Clip(min_value, max_value)` limits its input to an interval; it has no weights, only
+# settings. Write its `get_config`, so that `Clip.from_config(layer.get_config())` rebuilds
+# the same layer (the check compares the rebuilt layer's output with the original's).
+
+# %%
+class Clip(Layer):
+    """Limits the input to ``[min_value, max_value]``."""
+
+    def __init__(self, min_value=0.0, max_value=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.min_value = float(min_value)
+        self.max_value = float(max_value)
+
+    def call(self, inputs):
+        return K.clip(inputs, self.min_value, self.max_value)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        ### BEGIN SOLUTION
+        config = super().get_config()   # name, trainable, dtype
+        config.update(min_value=self.min_value, max_value=self.max_value)
+        return config
+        ### END SOLUTION
+
+
+# %%
+check_clip_layer(Clip)
 
 # %% [markdown]
 # To rebuild a model, minikeras must turn the name `"Linear"` back into a class. It knows its
@@ -264,6 +332,48 @@ sequential.summary()
 # * `save_model` / `load_model` keep architecture, weights and optimizer state in one `.npz`;
 #   your classes come back through `custom_objects`.
 #
-# **Try it:** add a `use_bias=True` setting to `Linear` (no bias weight when false), update
-# `get_config`, and check with `layer_test` that both settings pass and that a saved model with
-# `use_bias=False` loads back.
+# ### Exercise 9.3: an optional bias
+#
+# Many Keras layers take `use_bias=True`. Give `Linear` that setting: with `use_bias=False` it
+# creates no bias weight and adds none, and `get_config` records the setting. The check runs
+# `layer_test` with both settings and counts the weights.
+
+# %%
+class LinearMaybeBias(Linear):
+    """``Linear`` with a ``use_bias`` setting."""
+
+    def __init__(self, units, activation=None, use_bias=True, **kwargs):
+        super().__init__(units, activation=activation, **kwargs)
+        self.use_bias = bool(use_bias)
+
+    def build(self, input_shape):
+        ### BEGIN SOLUTION
+        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units),
+                                      initializer="glorot_uniform")
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.units,), initializer="zeros")
+        Layer.build(self, input_shape)   # not Linear.build, which would add a bias
+        ### END SOLUTION
+
+    def call(self, inputs):
+        ### BEGIN SOLUTION
+        outputs = K.matmul(inputs, self.kernel)
+        if self.use_bias:
+            outputs = outputs + self.bias
+        return self.activation(outputs)
+        ### END SOLUTION
+
+    def get_config(self):
+        ### BEGIN SOLUTION
+        config = super().get_config()
+        config["use_bias"] = self.use_bias
+        return config
+        ### END SOLUTION
+
+
+# %%
+check_linear_use_bias(LinearMaybeBias)
+
+# %% [markdown]
+# **Going further** (no check): save a model that uses `LinearMaybeBias(..., use_bias=False)`
+# and load it back with `custom_objects`.

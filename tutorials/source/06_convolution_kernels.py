@@ -10,6 +10,11 @@
 # 4. a **timing plot** of kernel against reference;
 # 5. **depthwise vs standard** convolution.
 #
+# **Exercises.** Four exercises ask you to write convolution loops and layouts. Each is a code
+# cell with a blank: replace `raise NotImplementedError()` with your code, run the cell, then
+# run the check below it. The checks compare your code with the library's numpy reference twins
+# on several small inputs and tell you what is wrong, or "not done yet".
+#
 # minikeras keeps images *channels last* (NHWC): an array of shape `(N, H, W, C)` holds `N`
 # images of `H` rows and `W` columns, each pixel a vector of `C` channels.
 
@@ -22,6 +27,12 @@ import numba
 import numpy as np
 
 from minikeras import kernels
+from minikeras.exercises import (
+    check_conv2d_loops,
+    check_depthwise_as_standard,
+    check_depthwise_loops,
+    check_im2col,
+)
 from minikeras.kernels import reference
 from minikeras.utils import set_random_seed
 
@@ -69,6 +80,33 @@ def depthwise_loops(x, k):
 small_x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)
 small_k = rng.standard_normal((3, 3, 3)).astype(np.float32)
 print("output shape:", depthwise_loops(small_x, small_k).shape)
+
+# %% [markdown]
+# ### Exercise 6.1: a stride
+#
+# With stride $s$, output pixel $(i, j)$ reads the window that starts at input pixel
+# $(i s, j s)$, and there are $\lfloor (H - k_h) / s \rfloor + 1$ output rows. Write
+# `depthwise_strided(x, k, stride)`, the loops above with a stride (the same stride along both
+# axes). Loops or numpy slices, as you like.
+
+# %%
+def depthwise_strided(x, k, stride):
+    """Depthwise convolution with a stride, no padding."""
+    ### BEGIN SOLUTION
+    n_img, height, width, channels = x.shape
+    kh, kw, _ = k.shape
+    out_h, out_w = (height - kh) // stride + 1, (width - kw) // stride + 1
+    out = np.zeros((n_img, out_h, out_w, channels), dtype=x.dtype)
+    for i in range(out_h):
+        for j in range(out_w):
+            window = x[:, i * stride:i * stride + kh, j * stride:j * stride + kw, :]
+            out[:, i, j, :] = (window * k).sum(axis=(1, 2))   # each channel with its filter
+    return out
+    ### END SOLUTION
+
+
+# %%
+check_depthwise_loops(depthwise_strided)
 
 # %% [markdown]
 # ## The numpy reference twin
@@ -275,10 +313,90 @@ print("depthwise == standard conv with a diagonal kernel:",
       np.allclose(standard, depthwise, atol=1e-5))
 
 # %% [markdown]
+# ### Exercise 6.2: the standard convolution, as loops
+#
+# Write `conv2d_loops(x, k)` for a `(kh, kw, Cin, Cout)` kernel, stride 1, no padding, from the
+# formula above. Keep it simple: the check uses tiny inputs.
+
+# %%
+def conv2d_loops(x, k):
+    """Standard convolution (stride 1, no padding), straight from the formula."""
+    ### BEGIN SOLUTION
+    n_img, height, width, _ = x.shape
+    kh, kw, c_in, c_out = k.shape
+    out = np.zeros((n_img, height - kh + 1, width - kw + 1, c_out), dtype=x.dtype)
+    for n in range(n_img):
+        for i in range(out.shape[1]):
+            for j in range(out.shape[2]):
+                for o in range(c_out):
+                    for a in range(kh):
+                        for b in range(kw):
+                            for c in range(c_in):
+                                out[n, i, j, o] += x[n, i + a, j + b, c] * k[a, b, c, o]
+    return out
+    ### END SOLUTION
+
+
+# %%
+check_conv2d_loops(conv2d_loops)
+
+# %% [markdown]
+# ### Exercise 6.3: depthwise as standard, with a depth multiplier
+#
+# The diagonal kernel above had one filter per channel. With a depth multiplier `dm`, a
+# depthwise kernel `(kh, kw, C, dm)` gives `C * dm` output channels, and output channel
+# `c * dm + m` is input channel `c` filtered by `[:, :, c, m]`. Write `depthwise_as_standard(dk)`,
+# the `(kh, kw, C, C * dm)` standard kernel that computes the same convolution.
+
+# %%
+def depthwise_as_standard(dk):
+    """The standard kernel equivalent to a depthwise kernel (kh, kw, C, dm)."""
+    ### BEGIN SOLUTION
+    kh, kw, channels, dm = dk.shape
+    standard = np.zeros((kh, kw, channels, channels * dm), dtype=dk.dtype)
+    for c in range(channels):
+        for m in range(dm):
+            standard[:, :, c, c * dm + m] = dk[:, :, c, m]
+    return standard
+    ### END SOLUTION
+
+
+# %%
+check_depthwise_as_standard(depthwise_as_standard)
+
+# %% [markdown]
 # Most of that standard kernel is zeros, i.e. wasted multiplications. Per output pixel, a
 # standard convolution does `kh*kw*Cin*Cout` multiply-adds; a depthwise one `kh*kw*C`. The two are
 # computed differently, too. The standard kernel lays every window out as one row of a matrix
 # ("im2col") and lets BLAS do a big matrix product; the depthwise kernel is the row stream above.
+#
+# ### Exercise 6.4: im2col
+#
+# "im2col" turns the input into a matrix with **one row per output pixel** holding the
+# `kh * kw * C` numbers its window reads, in the kernel's own order (`a`, then `b`, then `c`
+# fastest). Then the whole convolution is one matrix product,
+# `im2col(x, kh, kw) @ k.reshape(kh * kw * C, Cout)`. Write `im2col` (stride 1, no padding).
+
+# %%
+def im2col(x, kh, kw):
+    """Every window of x as a row: shape (N * Ho * Wo, kh * kw * C)."""
+    ### BEGIN SOLUTION
+    n_img, height, width, channels = x.shape
+    out_h, out_w = height - kh + 1, width - kw + 1
+    cols = np.empty((n_img, out_h, out_w, kh, kw, channels), dtype=x.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            cols[:, :, :, a, b, :] = x[:, a:a + out_h, b:b + out_w, :]   # tap (a, b) everywhere
+    return cols.reshape(n_img * out_h * out_w, kh * kw * channels)
+    ### END SOLUTION
+
+
+# %%
+check_im2col(im2col)
+
+# %% [markdown]
+# The library's kernel does the same, in blocks of rows that fit in the cache, and hands the
+# products to BLAS. The timings:
 
 # %%
 x_std = rng.standard_normal((16, 32, 32, 32)).astype(np.float32)
@@ -294,7 +412,7 @@ print(f"32x less arithmetic, {t_std / t_dw:.0f}x less time")
 # it does so little work per number loaded that memory traffic, not arithmetic, limits it, while
 # the standard convolution's big matrix product keeps the CPU's arithmetic units busy. That is why
 # the depthwise kernel must stream memory so carefully. And a depthwise convolution alone is no
-# replacement for a standard one: it never mixes channels. Notebook 4 adds the missing piece, a
+# replacement for a standard one: it never mixes channels. Notebook 7 adds the missing piece, a
 # 1x1 "pointwise" convolution, and gets the **separable** convolution.
 #
 # ## Gradients and threads
@@ -333,5 +451,5 @@ print("threading layer:", numba.threading_layer(), " threads:", numba.get_num_th
 # * A depthwise convolution is a standard one with a diagonal kernel: far less arithmetic, but
 #   no mixing of channels.
 #
-# **Try it:** time `dw_channel_inner` with `C = 4` and with `C = 128` channels. Which loop order
-# suffers most from few channels, and why?
+# **Going further** (no check): time `dw_channel_inner` with `C = 4` and with `C = 128`
+# channels. Which loop order suffers most from few channels, and why?

@@ -2,7 +2,7 @@
 # # 6. Training a small model on the digits
 #
 # Everything so far comes together here: a functional model of separable convolutions
-# (notebooks 4 and 5), trained with the tape (notebooks 1 and 2) on the handwritten digits that
+# (notebooks 5 and 7), trained with the tape (notebooks 1 and 2) on the handwritten digits that
 # ship with minikeras. We will
 #
 # 1. look at the data;
@@ -10,6 +10,11 @@
 # 3. take **one training step by hand**, to see what `fit` does;
 # 4. train with `fit`, and plot the loss and accuracy curves;
 # 5. evaluate on the test set, and look at the **mistakes**.
+#
+# **Exercises.** Three exercises: a training step as a function, and two ways of reading the
+# mistakes. Each is a code cell with a blank: replace `raise NotImplementedError()` with your
+# code, run the cell, then run the check below it. The checks tell you what is wrong, or "not
+# done yet"; the notebook uses your answers once they pass.
 
 # %%
 import time
@@ -19,6 +24,11 @@ import numpy as np
 
 from minikeras import GradientTape, Input, Model
 from minikeras.datasets import digits
+from minikeras.exercises import (
+    check_confusion_matrix,
+    check_per_class_accuracy,
+    check_train_step,
+)
 from minikeras.layers import Dense, Dropout, GlobalAveragePooling2D, SeparableConv2D
 from minikeras.losses import sparse_categorical_crossentropy
 from minikeras.optimizers import Adam
@@ -110,6 +120,30 @@ print("loss after the step: ", float(after.data))
 # (`fit` also adds the layers' regularisation losses, applies weight constraints and runs the
 # layers' updates, such as batch normalisation's moving averages; our model has none of these.)
 #
+# ### Exercise 8.1: a training step as a function
+#
+# Package the step as `train_step(model, optimizer, x, y)`: it runs the model on a tape (in
+# training mode), computes the mean cross-entropy, applies the gradients of **all** trainable
+# weights with `optimizer`, and returns the loss (a number, computed before the update). The
+# check runs three steps on a small model of its own and compares the weights with a step the
+# library takes.
+
+# %%
+def train_step(model, optimizer, x, y):
+    """One step of gradient descent on a batch; returns the loss before the step."""
+    ### BEGIN SOLUTION
+    with GradientTape() as tape:
+        loss = sparse_categorical_crossentropy(y, model(x, training=True)).mean()
+    grads = tape.gradient(loss, model.trainable_weights)
+    optimizer.apply_gradients(zip(grads, model.trainable_weights))
+    return float(loss.data)
+    ### END SOLUTION
+
+
+# %%
+check_train_step(train_step)
+
+# %% [markdown]
 # ## Training with `fit`
 #
 # Rebuild the weights from scratch, so the curves start from the beginning, then `compile` (pick
@@ -166,9 +200,35 @@ print("mistakes:", int((predicted != y_test).sum()), "of", len(y_test))
 # (column). The diagonal holds the correct answers; everything off the diagonal is a mistake, and
 # tells *which* digits get confused.
 
+# ### Exercise 8.2: the confusion matrix
+#
+# Write `confusion_matrix(y_true, y_pred, n_classes)`: an `(n, n)` array of counts with the
+# true classes as rows and the predicted classes as columns. Careful: with numpy,
+# `m[rows, cols] += 1` counts a repeated `(row, col)` pair only once.
+
 # %%
-confusion = np.zeros((10, 10), dtype=int)
-np.add.at(confusion, (y_test, predicted), 1)
+def confusion_matrix(y_true, y_pred, n_classes):
+    """Counts of (true class, predicted class) pairs."""
+    ### BEGIN SOLUTION
+    confusion = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(confusion, (y_true, y_pred), 1)   # unbuffered: repeated pairs all count
+    return confusion
+    ### END SOLUTION
+
+
+# %%
+confusion_check = check_confusion_matrix(confusion_matrix)
+
+# %% [markdown]
+# The picture uses your function once it passes its check (until then, numpy's `histogram2d`
+# counts the same pairs):
+
+# %%
+if confusion_check.passed:
+    confusion = confusion_matrix(y_test, predicted, 10)
+else:
+    confusion = np.histogram2d(y_test, predicted, bins=10, range=[[0, 10], [0, 10]])[0]
+    confusion = confusion.astype(int)
 
 fig, ax = plt.subplots(figsize=(4.5, 4.5))
 ax.imshow(confusion, cmap="Blues")
@@ -183,6 +243,25 @@ ax.set_xlabel("predicted")
 ax.set_ylabel("true")
 ax.set_title("Confusion matrix (test set)")
 plt.show()
+
+# %% [markdown]
+# ### Exercise 8.3: which digits are hard?
+#
+# Write `per_class_accuracy(confusion)`: for each true class, the fraction of its images that
+# the model got right.
+
+# %%
+def per_class_accuracy(confusion):
+    """Right answers over all images, for each true class (row)."""
+    ### BEGIN SOLUTION
+    return np.diag(confusion) / confusion.sum(axis=1)
+    ### END SOLUTION
+
+
+# %%
+if check_per_class_accuracy(per_class_accuracy):
+    for digit, accuracy in enumerate(per_class_accuracy(confusion)):
+        print(f"digit {digit}: {accuracy:.0%}", end="   " if digit % 5 < 4 else "\n")
 
 # %% [markdown]
 # And the mistakes themselves, most confident first. Each title reads
@@ -225,5 +304,5 @@ plt.show()
 # * The loss and accuracy curves, a confusion matrix and the mistakes themselves tell you far
 #   more than one accuracy number.
 #
-# **Try it:** replace the separable convolutions by `Conv2D` layers with the same filters.
-# Compare `count_params()`, the time per epoch and the test accuracy.
+# **Going further** (no check): replace the separable convolutions by `Conv2D` layers with the
+# same filters. Compare `count_params()`, the time per epoch and the test accuracy.

@@ -5,11 +5,17 @@
 # multiply-adds at every pixel. MobileNet and Xception showed that most of that work can be
 # skipped with little loss in accuracy, by **separating** the convolution into two cheap steps:
 #
-# 1. a **depthwise** convolution filters each input channel on its own (notebook 3);
+# 1. a **depthwise** convolution filters each input channel on its own (notebook 6);
 # 2. a **pointwise** 1x1 convolution mixes the channels at each pixel.
 #
 # This notebook takes `SeparableConv2D` apart: what it computes (verified by hand), its weights,
 # what it saves against `Conv2D` (a table and a plot), and the rules for its output shape.
+#
+# **Exercises.** Four exercises ask you to compute what the layer computes, count and size
+# things. Each is a code cell with a blank: replace `raise NotImplementedError()` with your
+# code, run the cell, then run the check below it. The checks compare your answers with the
+# layer and the library's shape rules on many cases, and tell you what is wrong, or "not done
+# yet".
 
 # %%
 import matplotlib.pyplot as plt
@@ -18,6 +24,12 @@ from matplotlib.ticker import NullFormatter
 
 from minikeras import Input
 from minikeras import backend as K
+from minikeras.exercises import (
+    check_conv_output_length,
+    check_same_pads,
+    check_separable_by_hand,
+    check_separable_params,
+)
 from minikeras.kernels import conv_output_length, explicit_pads
 from minikeras.layers import Conv2D, SeparableConv2D
 from minikeras.utils import set_random_seed
@@ -67,6 +79,26 @@ print("layer == depthwise, then pointwise, then bias and relu:",
       np.allclose(output.numpy(), by_hand, atol=1e-5))
 
 # %% [markdown]
+# ### Exercise 7.1: a separable convolution from its weights
+#
+# Write `separable_by_hand(images, depthwise_kernel, pointwise_kernel, bias)`: what a
+# `SeparableConv2D` with `padding="valid"` and no activation computes, from its three weights.
+# Use the backend ops above, or the numpy twins in `minikeras.kernels.reference`; return a
+# numpy array.
+
+# %%
+def separable_by_hand(images, depthwise_kernel, pointwise_kernel, bias):
+    """Depthwise, then pointwise, then bias ("valid" padding, no activation)."""
+    ### BEGIN SOLUTION
+    depthwise = K.depthwise_conv2d(images, depthwise_kernel).numpy()
+    return depthwise @ pointwise_kernel[0, 0] + bias   # the 1x1 convolution is a matmul
+    ### END SOLUTION
+
+
+# %%
+check_separable_by_hand(separable_by_hand)
+
+# %% [markdown]
 # The layer itself does not run two separate ops: it calls one fused op,
 # `K.separable_conv2d`, which never stores the depthwise result in a separate tensor on the tape
 # and computes both gradients in one backward. The numbers are the same:
@@ -82,18 +114,31 @@ print("fused op == two steps:", np.allclose(fused.numpy(), step2.numpy(), atol=1
 #
 # | layer | weights |
 # |---|---|
-# | `Conv2D` | $k^2 C F + F$ |
-# | `SeparableConv2D` | $k^2 C\,dm + C\,dm\,F + F$ |
+# | `Conv2D` | $k^2 C F + F$ (the kernel `(k, k, C, F)` and the bias) |
+# | `SeparableConv2D` | your turn |
 #
-# Let the layers count for themselves (`count_params()`), and check the formulas:
+# ### Exercise 7.2: count a separable convolution's weights
+#
+# From the shapes of its three weights (printed at the top of this notebook), write
+# `separable_params(k, c, f, dm)`. The check compares it with `count_params()` of real layers.
+
+# %%
+def separable_params(k, c, f, dm=1):
+    """Number of weights of SeparableConv2D(f, k, depth_multiplier=dm) on c input channels."""
+    ### BEGIN SOLUTION
+    return k * k * c * dm + c * dm * f + f   # depthwise kernel + pointwise kernel + bias
+    ### END SOLUTION
+
+
+# %%
+check_separable_params(separable_params)
+
+# %% [markdown]
+# Let the layers count for themselves (`count_params()`) in a table:
 
 # %%
 def conv_params(k, c, f):
     return k * k * c * f + f
-
-
-def separable_params(k, c, f, dm=1):
-    return k * k * c * dm + c * dm * f + f
 
 
 print(f"{'k':>2} {'in':>4} {'filters':>7} | {'Conv2D':>9} {'Separable':>10} | {'ratio':>6}")
@@ -104,7 +149,6 @@ for k, c, f in [(3, 3, 16), (3, 16, 32), (3, 64, 128), (3, 256, 256), (5, 64, 12
     conv(inputs)          # calling on a symbolic Input builds the weights
     separable(inputs)
     assert conv.count_params() == conv_params(k, c, f)
-    assert separable.count_params() == separable_params(k, c, f)
     ratio = conv.count_params() / separable.count_params()
     print(f"{k:>2} {c:>4} {f:>7} | {conv.count_params():>9,} {separable.count_params():>10,} "
           f"| {ratio:>5.1f}x")
@@ -142,7 +186,7 @@ plt.show()
 # %% [markdown]
 # The price is expressiveness: a separable convolution can only represent kernels that factor
 # into "filter each channel, then mix". In practice networks built from them (MobileNet,
-# Xception) reach nearly the same accuracy with far fewer weights; notebook 6 trains one.
+# Xception) reach nearly the same accuracy with far fewer weights; notebook 8 trains one.
 #
 # ## The output shape rules
 #
@@ -171,6 +215,47 @@ for n, k, s, d, padding in [(8, 3, 1, 1, "valid"), (8, 3, 1, 1, "same"), (8, 3, 
     pads = explicit_pads(padding, (n, n), (k, k), (s, s), (d, d))[0]
     print(f"{n:>3} {k:>2} {s:>2} {d:>2} {padding:>8} | {formula:>7} {declared:>5} {actual:>4} "
           f"| {pads}")
+
+# %% [markdown]
+# ### Exercise 7.3: the output length rule
+#
+# Write `output_length(n, k, padding, stride, dilation)` from the two rules above, without
+# `conv_output_length`. The check tries 200-odd cases.
+
+# %%
+def output_length(n, k, padding, stride, dilation=1):
+    """Output length along one axis for "valid" or "same" padding."""
+    ### BEGIN SOLUTION
+    if padding == "same":
+        return -(-n // stride)                       # ceil(n / stride)
+    span = k + (k - 1) * (dilation - 1)              # the dilated window
+    return -(-(n - span + 1) // stride)              # ceil((n - span + 1) / stride)
+    ### END SOLUTION
+
+
+# %%
+check_conv_output_length(output_length)
+
+# %% [markdown]
+# ### Exercise 7.4: the "same" padding
+#
+# Write `same_padding(n, k, stride, dilation)` returning `(before, after)`: the total padding
+# the last window needs beyond the input (never negative), split in half with the odd pixel
+# after.
+
+# %%
+def same_padding(n, k, stride, dilation=1):
+    """(before, after) zero padding for padding="same" along one axis."""
+    ### BEGIN SOLUTION
+    out = -(-n // stride)
+    span = k + (k - 1) * (dilation - 1)
+    total = max((out - 1) * stride + span - n, 0)
+    return total // 2, total - total // 2
+    ### END SOLUTION
+
+
+# %%
+check_same_pads(same_padding)
 
 # %% [markdown]
 # A picture makes the rule concrete. Each row below is one output pixel; the shaded cells are
@@ -222,5 +307,6 @@ except ValueError as err:
 # * Output length: `valid` $\lceil (n - k_d + 1)/s \rceil$, `same` $\lceil n/s \rceil$ with the
 #   odd padding pixel after.
 #
-# **Try it:** with `depth_multiplier=4`, when is a separable convolution *more* expensive than a
-# standard one? Work it out with `separable_params`, then check with `count_params()`.
+# **Going further** (no check): with `depth_multiplier=4`, when is a separable convolution
+# *more* expensive than a standard one? Work it out with `separable_params`, then check with
+# `count_params()`.

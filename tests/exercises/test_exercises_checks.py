@@ -1,0 +1,133 @@
+"""Every check of minikeras.exercises: it passes the right answer, fails a wrong one with a
+message that says what is wrong (and a hint), and says "not done yet" for a blank."""
+
+from __future__ import annotations
+
+import exercise_answers as a
+import pytest
+
+from minikeras import exercises as ex
+
+#: check, right answer, a typical wrong answer, words the failure message must contain
+CASES = [
+    (ex.check_neuron_loss, a.neuron_loss, a.neuron_loss_on_data, "not a Tensor"),
+    (ex.check_neuron_gradients, a.neuron_grads, a.neuron_grads_no_tanh, "dL/d"),
+    (ex.check_central_difference, a.numerical_gradient, a.one_sided_gradient,
+     "too large for a central difference"),
+    (ex.check_central_difference, a.numerical_gradient, a.gradient_that_moves_x,
+     "changed its input x"),
+    (ex.check_sigmoid_op, a.Sigmoid, a.SigmoidSignError, "disagrees with finite differences"),
+    (ex.check_softclip_op, a.Softclip, a.SoftclipChainRuleOnce, "'limit': 0.5"),
+    (ex.check_squared_difference_op, a.SquaredDifference, a.SquaredDifferenceSameSign,
+     "for input 1"),
+    (ex.check_softmax, a.softmax, a.softmax_overflows, "nan or inf on large logits"),
+    (ex.check_softmax_cross_entropy_grad, a.ce_grad, a.ce_grad_sum, "times too large"),
+    (ex.check_mlp_backward, a.mlp_backward, a.mlp_backward_no_relu, "dL/db1"),
+    (ex.check_sgd_momentum_step, a.sgd_momentum_step, a.sgd_momentum_sign_error,
+     "p after step 1"),
+    (ex.check_rmsprop_step, a.rmsprop_step, a.rmsprop_no_sqrt, "p after step 1"),
+    (ex.check_adam_step, a.adam_step, a.adam_no_bias_correction, "p after step 1"),
+    (ex.check_max_stable_learning_rate, a.max_stable_lr, a.max_stable_lr_flattest,
+     "for curvatures [1.0, 10.0]"),
+    (ex.check_layers_in_order, a.layers_in_order, a.layers_in_order_by_layer, "missing ['b']"),
+    (ex.check_layers_in_order, a.layers_in_order, a.layers_outputs_first, "which feeds it"),
+    (ex.check_inbound_layer_names, a.inbound_layer_names, a.inbound_layer_names_first_call,
+     "call 1 of layer 'shared'"),
+    (ex.check_siamese_model, a.make_siamese, a.make_siamese_with_a_copy,
+     "called 1 time(s)"),
+    (ex.check_depthwise_loops, a.depthwise_strided, a.depthwise_ignores_stride, "stride 2"),
+    (ex.check_conv2d_loops, a.conv2d_loops, a.conv2d_flipped_kernel, "is wrong at index"),
+    (ex.check_depthwise_as_standard, a.depthwise_as_standard,
+     a.depthwise_as_standard_wrong_order, "(3, 3, 3, 2)"),
+    (ex.check_im2col, a.im2col, a.im2col_channels_first, "im2col(x) @ kernel"),
+    (ex.check_conv_output_length, a.output_length, a.output_length_no_dilation,
+     "dilated window spans"),
+    (ex.check_same_pads, a.same_padding, a.same_padding_odd_before, "expected (before, after)"),
+    (ex.check_separable_params, a.separable_params, a.separable_params_no_dm,
+     "depth_multiplier=2"),
+    (ex.check_separable_by_hand, a.separable_by_hand, a.separable_no_bias, "is wrong at index"),
+    (ex.check_train_step, a.train_step, a.train_step_last_layer_only, "after step 1"),
+    (ex.check_confusion_matrix, a.confusion_matrix, a.confusion_matrix_buffered,
+     "the confusion matrix"),
+    (ex.check_per_class_accuracy, a.per_class_accuracy, a.per_class_precision,
+     "column sums"),
+    (ex.check_scale_layer, a.Scale, a.ScaleOneNumber, "1 parameters, expected 5"),
+    (ex.check_clip_layer, a.Clip, a.ClipForgetsSettings, "from_config"),
+    (ex.check_linear_use_bias, a.LinearMaybeBias, a.LinearBiasAlways, "use_bias"),
+]
+IDS = [f"{check.__name__}-{wrong.__name__}" for check, _, wrong, _ in CASES]
+
+
+def _blank(*args, **kwargs):
+    raise NotImplementedError()
+
+
+class _BlankMeta(type):
+    """A class whose every use raises NotImplementedError, like a student's blank class."""
+
+    def __call__(cls, *args, **kwargs):
+        raise NotImplementedError()
+
+    def __getattr__(cls, name):
+        raise NotImplementedError()
+
+
+@pytest.mark.parametrize(("check", "right", "wrong", "words"), CASES, ids=IDS)
+def test_the_right_answer_passes(check, right, wrong, words, capsys):
+    result = check(right)
+    out = capsys.readouterr().out
+    assert result.passed, out
+    assert out.startswith("[passed] ")
+
+
+@pytest.mark.parametrize(("check", "right", "wrong", "words"), CASES, ids=IDS)
+def test_a_wrong_answer_fails_and_says_why(check, right, wrong, words, capsys):
+    result = check(wrong)
+    out = capsys.readouterr().out
+    assert not result.passed and not result.not_done, out
+    assert out.startswith("[not right yet] ")
+    assert words in result.message, result.message
+    assert result.hint and "hint: " in out
+    assert "Traceback" not in out
+
+
+def _blank_like(right):
+    if isinstance(right, type):
+        # a class with blank methods: the student notebook's version of it
+        methods = {name: _blank for name in ("forward", "backward", "build", "call",
+                                             "get_config") if hasattr(right, name)}
+        return type(right.__name__, (right,), methods)
+    return _blank
+
+
+@pytest.mark.parametrize(("check", "right", "wrong", "words"), CASES[::2], ids=IDS[::2])
+def test_a_blank_is_not_done_yet(check, right, wrong, words, capsys):
+    result = check(_blank_like(right))
+    out = capsys.readouterr().out
+    assert result.not_done and not result.passed, out
+    assert out.startswith("[not done yet] ")
+
+
+def test_every_check_is_exported_and_tested():
+    exported = {name for name in ex.__all__ if name.startswith("check_")}
+    tested = {check.__name__ for check, *_ in CASES}
+    generic = {"check_op", "check_layer"}   # tested below, with arguments of their own
+    assert exported - generic == tested
+    assert len(tested) >= 30
+
+
+def test_check_op_takes_any_op_and_reference(capsys):
+    import numpy as np
+
+    cases = [([np.linspace(-2, 2, 5)], {})]
+    assert ex.check_op(a.Sigmoid, lambda x: 1 / (1 + np.exp(-x)), cases, name="sig").passed
+    result = ex.check_op(a.Sigmoid, np.tanh, cases, name="sig")
+    assert not result.passed and "forward result" in result.message
+
+
+def test_check_layer_runs_layer_test_on_each_setting(capsys):
+    cases = [{"kwargs": {"units": 2, "use_bias": b}, "input_shape": (2, 3)} for b in (1, 0)]
+    assert ex.check_layer(a.LinearMaybeBias, cases).passed
+    wrong = [{"kwargs": {"units": 2}, "input_shape": (2, 3), "expected_num_weights": 5}]
+    result = ex.check_layer(a.LinearMaybeBias, wrong)
+    assert not result.passed and "layer_test(LinearMaybeBias" in result.message
