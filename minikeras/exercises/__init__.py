@@ -19,6 +19,12 @@ The checks reuse what the library already trusts: ``gradcheck``, the kernels' nu
 imports this package.
 """
 
+from minikeras.exercises.autodiff import (
+    check_dual_numbers,
+    check_hvp,
+    check_jvp_rule,
+    check_newton_step,
+)
 from minikeras.exercises.convolutions import (
     check_conv2d_loops,
     check_conv_output_length,
@@ -72,13 +78,14 @@ from minikeras.exercises.training import (
 
 __all__ = [
     "CheckFailure", "CheckResult", "check_adam_step", "check_central_difference",
-    "check_clip_layer", "check_confusion_matrix", "check_conv2d_loops",
-    "check_conv_output_length", "check_depthwise_as_standard", "check_depthwise_loops",
-    "check_im2col", "check_inbound_layer_names", "check_layer", "check_layers_in_order",
-    "check_linear_use_bias", "check_max_stable_learning_rate", "check_mlp_backward",
-    "check_neuron_gradients", "check_neuron_loss", "check_op", "check_per_class_accuracy",
-    "check_rmsprop_step", "check_same_pads", "check_scale_layer", "check_separable_by_hand",
-    "check_separable_params", "check_sgd_momentum_step", "check_siamese_model",
-    "check_sigmoid_op", "check_softclip_op", "check_softmax", "check_softmax_cross_entropy_grad",
-    "check_squared_difference_op", "check_train_step", "mlp_cache", "run_check",
+    "check_clip_layer", "check_confusion_matrix", "check_conv2d_loops", "check_conv_output_length",
+    "check_depthwise_as_standard", "check_depthwise_loops", "check_dual_numbers", "check_hvp",
+    "check_im2col", "check_inbound_layer_names", "check_jvp_rule", "check_layer",
+    "check_layers_in_order", "check_linear_use_bias", "check_max_stable_learning_rate",
+    "check_mlp_backward", "check_neuron_gradients", "check_neuron_loss", "check_newton_step",
+    "check_op", "check_per_class_accuracy", "check_rmsprop_step", "check_same_pads",
+    "check_scale_layer", "check_separable_by_hand", "check_separable_params",
+    "check_sgd_momentum_step", "check_siamese_model", "check_sigmoid_op", "check_softclip_op",
+    "check_softmax", "check_softmax_cross_entropy_grad", "check_squared_difference_op",
+    "check_train_step", "mlp_cache", "run_check",
 ]

@@ -12,7 +12,7 @@ from minikeras import GradientTape, Input, Model
 from minikeras import backend as K
 from minikeras.activations import get as get_activation
 from minikeras.activations import serialize as serialize_activation
-from minikeras.autograd import Function
+from minikeras.autograd import Function, grad, hessian
 from minikeras.engine import Layer
 from minikeras.kernels import conv_output_length, same_pads
 from minikeras.layers import Dense, subtract
@@ -487,3 +487,96 @@ class LinearBiasAlways(LinearMaybeBias):   # ignores the setting when building
         self.kernel = self.add_weight("kernel", (input_shape[-1], self.units))
         self.bias = self.add_weight("bias", (self.units,), initializer="zeros")
         Layer.build(self, input_shape)
+
+
+# ---- notebook 10: forward and reverse mode
+class Dual:
+    def __init__(self, value, dot=0.0):
+        self.value, self.dot = value, dot
+
+    @staticmethod
+    def lift(other):
+        return other if isinstance(other, Dual) else Dual(other, 0.0)
+
+    def __add__(self, other):
+        other = Dual.lift(other)
+        return Dual(self.value + other.value, self.dot + other.dot)
+
+    __radd__ = __add__
+
+    def __mul__(self, other):
+        other = Dual.lift(other)
+        return Dual(self.value * other.value, self.dot * other.value + self.value * other.dot)
+
+    __rmul__ = __mul__
+
+    def sin(self):
+        return Dual(np.sin(self.value), np.cos(self.value) * self.dot)
+
+
+class DualSinWithoutChainRule(Dual):
+    def sin(self):
+        return DualSinWithoutChainRule(np.sin(self.value), np.cos(self.value))
+
+    def __mul__(self, other):
+        out = super().__mul__(other)
+        return DualSinWithoutChainRule(out.value, out.dot)
+
+    __rmul__ = __mul__
+
+
+class _SoftclipJvp(Function):
+    def forward(self, ctx, x, limit=3.0):
+        t = np.tanh(x / limit)
+        ctx.save(t)
+        return limit * t
+
+    def jvp(self, ctx, tangent):
+        (t,) = ctx.saved
+        return (1.0 - t * t) * tangent
+
+    def backward(self, ctx, grad):
+        (t,) = ctx.saved
+        return (grad * (1.0 - t * t),)
+
+
+class _SoftclipJvpTimesLimit(_SoftclipJvp):
+    def jvp(self, ctx, tangent):
+        (t,) = ctx.saved
+        return 3.0 * (1.0 - t * t) * tangent
+
+
+def softclip_jvp(x):
+    return _SoftclipJvp.apply(x)
+
+
+def softclip_jvp_times_limit(x):
+    return _SoftclipJvpTimesLimit.apply(x)
+
+
+def hvp(f, x, v):
+    with GradientTape() as outer:
+        outer.watch(x)
+        with GradientTape() as inner:
+            inner.watch(x)
+            y = f(x)
+        g = inner.gradient(y, x)
+        s = (g * v).sum()
+    return outer.gradient(s, x)
+
+
+def hvp_gradient_outside_outer_tape(f, x, v):
+    with GradientTape() as inner:
+        inner.watch(x)
+        y = f(x)
+    g = inner.gradient(y, x)
+    return g * v  # the gradient, not differentiated again
+
+
+def newton_step(f, x):
+    g = np.asarray(grad(f)(x))
+    return np.asarray(x) - np.linalg.solve(np.asarray(hessian(f)(x)), g)
+
+
+def newton_step_is_gradient_descent(f, x):
+    return np.asarray(x) - np.asarray(grad(f)(x))

@@ -54,6 +54,12 @@ CASES = [
     (ex.check_scale_layer, a.Scale, a.ScaleOneNumber, "1 parameters, expected 5"),
     (ex.check_clip_layer, a.Clip, a.ClipForgetsSettings, "from_config"),
     (ex.check_linear_use_bias, a.LinearMaybeBias, a.LinearBiasAlways, "use_bias"),
+    (ex.check_dual_numbers, a.Dual, a.DualSinWithoutChainRule, "the tangent (.dot)"),
+    (ex.check_jvp_rule, a.softclip_jvp, a.softclip_jvp_times_limit,
+     "disagrees with finite differences"),
+    (ex.check_hvp, a.hvp, a.hvp_gradient_outside_outer_tape, "Hessian-vector product"),
+    (ex.check_newton_step, a.newton_step, a.newton_step_is_gradient_descent,
+     "one Newton step on a quadratic"),
 ]
 IDS = [f"{check.__name__}-{wrong.__name__}" for check, _, wrong, _ in CASES]
 
@@ -95,7 +101,8 @@ def _blank_like(right):
     if isinstance(right, type):
         # a class with blank methods: the student notebook's version of it
         methods = {name: _blank for name in ("forward", "backward", "build", "call",
-                                             "get_config") if hasattr(right, name)}
+                                             "get_config", "__mul__", "sin")
+                   if hasattr(right, name)}
         return type(right.__name__, (right,), methods)
     return _blank
 
