@@ -214,6 +214,10 @@ class Dropout(Layer):
         self._rng = None if seed is None else np.random.default_rng(seed)
         self.supports_masking = True
 
+    def _call_uses_learning_phase(self, kwargs: dict) -> bool:
+        # Keras 2: a rate strictly between 0 and 1 and no fixed `training` argument
+        return 0.0 < self.rate < 1.0 and kwargs.get("training") is None
+
     def call(self, inputs: Any, training: Any = None) -> Any:
         """Drop (training) or pass through (inference)."""
         if not training or self.rate <= 0.0:

@@ -21,7 +21,6 @@ from minikeras.layers import deserialize as deserialize_layer
 from minikeras.models import Model
 
 
-
 def test_dropout():
     layer_test(layers.Dropout,
                kwargs={'rate': 0.5},
