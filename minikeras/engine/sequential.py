@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -202,6 +203,45 @@ class Sequential(Model):
         if not self.built:
             return Layer.count_params(self)
         return super().count_params()
+
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 10,
+            **kwargs: Any) -> Any:
+        """Train the model; as :meth:`Model.fit`, but ``epochs`` defaults to 10.
+
+        Keras 2.0's ``Sequential.fit`` had ``epochs=10`` (its functional
+        ``Model.fit``, ``epochs=1``), so Keras 2.0 code that calls
+        ``model.fit(x, y)`` on a ``Sequential`` trains for 10 epochs.
+
+        Returns:
+            The ``History`` callback.
+        """
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+
+    def predict_proba(self, x: Any, batch_size: int | None = 32, verbose: int = 1) -> np.ndarray:
+        """Class probabilities: :meth:`predict` output, with a warning when it is not in [0, 1].
+
+        Returns:
+            The predictions.
+        """
+        preds = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if preds.min() < 0.0 or preds.max() > 1.0:
+            warnings.warn(f"Sequential {self.name}: the network returns values outside [0, 1]; "
+                          "the last layer might not normalize predictions into probabilities "
+                          "(as softmax or sigmoid would)", stacklevel=2)
+        return preds
+
+    def predict_classes(self, x: Any, batch_size: int | None = 32,
+                        verbose: int = 1) -> np.ndarray:
+        """Class predictions: the argmax over the last axis, or ``> 0.5`` for one unit.
+
+        Returns:
+            Integer class indices (``int32`` 0/1 of the output's shape for a
+            single-unit output, as Keras 2).
+        """
+        proba = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if proba.shape[-1] > 1:
+            return proba.argmax(axis=-1)
+        return (proba > 0.5).astype("int32")
 
     def get_config(self) -> dict:
         """``{'name', 'layers': [{'class_name', 'config'}, ...]}``."""
