@@ -164,3 +164,40 @@ def layer_test(layer_cls: type, kwargs: dict | None = None, input_shape: Any = N
 
     # for further checks in the caller function
     return actual_output
+
+
+def get_test_data(num_train: int = 1000, num_test: int = 500, input_shape: tuple = (10,),
+                  output_shape: tuple = (2,), classification: bool = True,
+                  num_classes: int = 2) -> tuple:
+    """Keras 2.0.8's ``keras.utils.test_utils.get_test_data``, unchanged.
+
+    ``classification=True``: integer labels in ``[0, num_classes)`` and inputs
+    drawn around their label; otherwise float targets of ``output_shape``.
+
+    Returns:
+        ``((x_train, y_train), (x_test, y_test))``.
+    """
+    samples = num_train + num_test
+    if classification:
+        y = np.random.randint(0, num_classes, size=(samples,))
+        x = np.zeros((samples,) + input_shape)
+        for i in range(samples):
+            x[i] = np.random.normal(loc=y[i], scale=0.7, size=input_shape)
+    else:
+        y_loc = np.random.random((samples,))
+        x = np.zeros((samples,) + input_shape)
+        y = np.zeros((samples,) + output_shape)
+        for i in range(samples):
+            x[i] = np.random.normal(loc=y_loc[i], scale=0.7, size=input_shape)
+            y[i] = np.random.normal(loc=y_loc[i], scale=0.7, size=output_shape)
+    return (x[:num_train], y[:num_train]), (x[num_train:], y[num_train:])
+
+
+def to_categorical(y: Any, num_classes: int | None = None) -> np.ndarray:
+    """Keras 2.0.8's ``keras.utils.np_utils.to_categorical``: one-hot rows of ``y``."""
+    y = np.array(y, dtype='int').ravel()
+    if not num_classes:
+        num_classes = np.max(y) + 1
+    categorical = np.zeros((len(y), num_classes))
+    categorical[np.arange(len(y)), y] = 1
+    return categorical
