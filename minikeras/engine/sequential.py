@@ -68,6 +68,12 @@ class Sequential(Model):
                 "All layer names should be unique."
             )
         if not self._stack and self._input_tensor is None:
+            if len(layer._inbound_nodes) > 1:
+                raise ValueError(
+                    f"Sequential {self.name}: a layer added to a Sequential model must not "
+                    f"already be connected somewhere else. Model received layer {layer.name} "
+                    f"which has {len(layer._inbound_nodes)} pre-existing inbound connections."
+                )
             if isinstance(layer, InputLayer):
                 self._stack.append(layer)
                 self._input_tensor = layer._inbound_nodes[0].output_tensors[0]
@@ -100,11 +106,13 @@ class Sequential(Model):
 
     def _connect_all(self) -> None:
         x = self._input_tensor
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
             x = layer(x)
             if isinstance(x, list):
                 self._stack.remove(layer)
-                raise TypeError(
+                # Keras 2: ValueError for the first layer (checked as the input is made),
+                # TypeError for a layer added on top
+                raise (ValueError if i == 0 else TypeError)(
                     "All layers in a Sequential model should have a single output tensor. "
                     "For multi-output layers, use the functional API."
                 )
