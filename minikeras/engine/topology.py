@@ -453,6 +453,8 @@ class Container(Layer):
             The output's mask, or a list with one mask (or ``None``) per output
             for a model with several outputs (so ``[None, None]``, not ``None``).
         """
+        if not self.outputs:
+            return None  # an unbuilt Sequential: no graph yet
         masks_in = [None] * len(self.inputs) if mask is None else _as_list(mask)
         if all(m is None for m in masks_in):
             out = [x._keras_mask for x in self.outputs]
