@@ -555,6 +555,15 @@ class Layer:
                 kwargs[param.name] = value
         return self.__call__(inputs, **kwargs)
 
+    def assert_input_compatibility(self, inputs: Any) -> None:
+        """Check ``inputs`` (a tensor or a list) against the layer's ``input_spec`` (Keras 2).
+
+        Raises:
+            ValueError: On a wrong number of inputs, rank, dtype or axis size.
+        """
+        if self.input_spec is not None:
+            assert_input_compatibility(self, self.input_spec, _as_list(inputs))
+
     @property
     def dtype(self) -> str:
         """Dtype name of the layer's weights and (cast) floating inputs."""

@@ -30,9 +30,14 @@ from minikeras.engine.base_layer import (
     _route_call_loss,
     call_signature,
 )
-from minikeras.engine.input_layer import InputLayer
+from minikeras.engine.input_layer import Input, InputLayer
+from minikeras.engine.input_spec import InputSpec
 from minikeras.engine.keras_tensor import KerasTensor
 from minikeras.engine.node import Node
+
+# Keras 2 code imports these from `keras.engine.topology`
+__all__ = ["Container", "GraphError", "Input", "InputLayer", "InputSpec", "Layer", "Node",
+           "get_source_inputs"]
 
 
 class GraphError(ValueError, RuntimeError):
@@ -498,6 +503,23 @@ class Container(Layer):
                 return layer
         raise ValueError(f"No such layer: {name} (model {self.name} has layers "
                          f"{[layer.name for layer in self.layers]})")
+
+    @property
+    def stateful(self) -> bool:
+        """Whether any layer keeps state between batches (``stateful=True``; Keras 2)."""
+        return any(getattr(layer, "stateful", False) for layer in self.layers)
+
+    @property
+    def state_updates(self) -> list:
+        """The updates of stateful layers (their state, not trained statistics; Keras 2)."""
+        return [u for layer in self.layers if getattr(layer, "stateful", False)
+                for u in getattr(layer, "updates", [])]
+
+    def reset_states(self) -> None:
+        """Call ``reset_states()`` on every stateful layer (Keras 2)."""
+        for layer in self.layers:
+            if getattr(layer, "stateful", False) and hasattr(layer, "reset_states"):
+                layer.reset_states()
 
     @property
     def uses_learning_phase(self) -> bool:
