@@ -150,3 +150,19 @@ def test_learning_phase_flags():
     y = L.Dense(2)(L.Dropout(0.3)(x))  # passed on by later layers
     assert y._uses_learning_phase and Model(x, y).uses_learning_phase
     assert not Model(x, L.Dense(2)(x)).uses_learning_phase
+
+
+def test_keras_2_engine_names():
+    from minikeras.engine import topology
+
+    for name in ("Input", "InputLayer", "InputSpec", "Layer", "Node", "Container",
+                 "get_source_inputs"):
+        assert hasattr(topology, name), name
+    x = mk.Input((3,))
+    model = Model(x, L.Dense(2)(x))
+    assert model.stateful is False and model.state_updates == []
+    model.reset_states()  # no stateful layer: nothing to do, no error
+    dense = model.layers[1]
+    dense.assert_input_compatibility(mk.Input((3,)))
+    with pytest.raises(ValueError, match="axis -1.*value 3"):
+        dense.assert_input_compatibility(mk.Input((4,)))
