@@ -213,8 +213,10 @@ class Sequential(Model):
         return super().count_params()
 
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 10,
-            **kwargs: Any) -> Any:
-        """Train the model; as :meth:`Model.fit`, but ``epochs`` defaults to 10.
+            verbose: int = 1, callbacks: Any = None, validation_split: float = 0.0,
+            validation_data: Any = None, shuffle: bool = True, class_weight: Any = None,
+            sample_weight: Any = None, initial_epoch: int = 0, **kwargs: Any) -> Any:
+        """Train the model; as :meth:`Model.fit` (same arguments), but ``epochs`` defaults to 10.
 
         Keras 2.0's ``Sequential.fit`` had ``epochs=10`` (its functional
         ``Model.fit``, ``epochs=1``), so Keras 2.0 code that calls
@@ -223,7 +225,11 @@ class Sequential(Model):
         Returns:
             The ``History`` callback.
         """
-        return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                           callbacks=callbacks, validation_split=validation_split,
+                           validation_data=validation_data, shuffle=shuffle,
+                           class_weight=class_weight, sample_weight=sample_weight,
+                           initial_epoch=initial_epoch, **kwargs)
 
     def predict_proba(self, x: Any, batch_size: int | None = 32, verbose: int = 1) -> np.ndarray:
         """Class probabilities: :meth:`predict` output, with a warning when it is not in [0, 1].

@@ -111,6 +111,8 @@ def test_sequential_fit_trains_ten_epochs_by_default():
     model.compile("sgd", "mse")
     history = model.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0)
     assert history.epoch == list(range(10))
+    # Keras 2.0's positional order: x, y, batch_size, epochs, verbose
+    assert model.fit(np.zeros((4, 2)), np.zeros((4, 1)), 2, 3, 0).epoch == [0, 1, 2]
     functional = Model(model.inputs, model.outputs)
     functional.compile("sgd", "mse")
     assert functional.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0).epoch == [0]
