@@ -163,10 +163,14 @@ class Sequential(Model):
         """Build the graph for ``input_shape`` (with the batch dimension) if not built.
 
         Raises:
+            TypeError: If the model has no layers (as Keras 2).
             ValueError: If no input shape is known.
         """
         if self.built:
             return
+        if not self.layers:
+            raise TypeError(f"Sequential model {self.name} cannot be built: the model is empty "
+                            "(no layers). Add some layers first.")
         if self._input_tensor is None:
             if input_shape is None:
                 raise ValueError(
@@ -181,8 +185,6 @@ class Sequential(Model):
                                        dtype=_input_dtype(first) if first else None,
                                        name=f"{first.name}_input" if first else None)
             self._input_tensor._keras_history[0]._auto = True
-        if not self.layers:
-            raise ValueError(f"Sequential {self.name} has no layers to build")
         self._connect_all()
 
     def _convert_input(self, x: Any, index: int) -> Any:

@@ -168,3 +168,9 @@ def test_keras_2_engine_names():
     dense.assert_input_compatibility(mk.Input((3,)))
     with pytest.raises(ValueError, match="axis -1.*value 3"):
         dense.assert_input_compatibility(mk.Input((4,)))
+
+
+def test_building_an_empty_sequential_is_a_type_error():
+    # Keras 2.0.8's Sequential.build: "Sequential model cannot be built: model is empty."
+    with pytest.raises(TypeError, match="empty"):
+        Sequential().build((None, 3))
