@@ -22,6 +22,7 @@ from minikeras.engine.saving import (
     save_weights,
 )
 from minikeras.engine.sequential import Sequential
+from minikeras.layers.core import unsafe_deserialization
 
 __all__ = ["Model", "Sequential", "clone_model", "load_model", "load_weights",
            "model_from_config", "model_from_json", "model_from_yaml", "save_model",
@@ -51,8 +52,11 @@ def model_from_yaml(yaml_string: str, custom_objects: dict | None = None) -> Any
 
 
 def _clone_layer(layer: Any) -> Any:
-    # a fresh layer (new weights) from the same configuration, as Keras 2
-    return layer.__class__.from_config(layer.get_config())
+    # a fresh layer (new weights) from the same configuration, as Keras 2. A Lambda's
+    # bytecode in that configuration was just made from a live function of this process,
+    # so rebuilding it runs nothing foreign: the file-loading opt-in does not apply
+    with unsafe_deserialization():
+        return layer.__class__.from_config(layer.get_config())
 
 
 def _clone_functional_model(model: Model, input_tensors: Any = None) -> Model:

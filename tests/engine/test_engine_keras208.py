@@ -174,3 +174,15 @@ def test_building_an_empty_sequential_is_a_type_error():
     # Keras 2.0.8's Sequential.build: "Sequential model cannot be built: model is empty."
     with pytest.raises(TypeError, match="empty"):
         Sequential().build((None, 3))
+
+
+def test_clone_model_with_a_lambda_needs_no_opt_in():
+    # the bytecode is made from a live function of this process, not read from a file
+    x = mk.Input((3,))
+    model = Model(x, L.Dense(2)(L.Lambda(lambda t: t * 2.0)(x)))
+    clone = clone_model(model)
+    clone.set_weights(model.get_weights())
+    data = np.ones((2, 3), "float32")
+    np.testing.assert_allclose(clone.predict(data), model.predict(data), rtol=1e-6)
+    with pytest.raises(ValueError, match="bytecode"):  # loading a config still needs it
+        L.Lambda.from_config(model.layers[1].get_config())
