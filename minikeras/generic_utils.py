@@ -12,8 +12,10 @@ Nothing is ever evaluated: an unknown name is an error listing the names that ar
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable, Iterable, Mapping
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -26,6 +28,7 @@ __all__ = [
     "deserialize_keras_object",
     "get_custom_objects",
     "json_default",
+    "optional_module",
     "resolve_identifier",
     "serialize_keras_object",
 ]
@@ -245,3 +248,25 @@ def json_default(obj: Any) -> Any:
     if isinstance(obj, (set, frozenset)):
         return sorted(obj)
     raise TypeError(f"Not JSON serializable: {obj!r}")
+
+
+def optional_module(name: str, feature: str, package: str) -> ModuleType:
+    """Import an optional dependency when a feature first needs it, or say what to install.
+
+    minikeras's optional features (YAML configs, HDF5 and Keras 3 files, ONNX export) use
+    libraries that are not installed with it and that ``import minikeras`` must not pay for.
+    This is the one place they are imported.
+
+    Args:
+        name: The module, e.g. ``"yaml"``.
+        feature: What needs it, for the message, e.g. ``"model_from_yaml"``.
+        package: What to install, e.g. ``"pyyaml"`` or ``"minikeras[interop]"``.
+
+    Raises:
+        ImportError: Naming the feature and the package to install.
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        raise ImportError(f"{feature} needs the {name!r} module: pip install {package!r} "
+                          f"({err})") from None

@@ -259,7 +259,9 @@ class VarianceScaling(Initializer):
 class Orthogonal(Initializer):
     """A random orthogonal matrix (rows or columns orthonormal), times ``gain``.
 
-    Higher-rank shapes are flattened to ``(shape[0], prod(shape[1:]))`` first.
+    Higher-rank shapes are flattened as Keras 2 did, to ``(prod(shape[:-1]),
+    shape[-1])`` (all axes but the last are rows), so a conv kernel
+    ``(kh, kw, in, out)`` has orthonormal output filters when ``kh*kw*in >= out``.
 
     Args:
         gain: Multiplicative factor.
@@ -274,7 +276,7 @@ class Orthogonal(Initializer):
         shape = _shape(shape)
         if len(shape) < 2:
             raise ValueError(f"Orthogonal: needs a shape of rank >= 2, got {shape}")
-        flat = (shape[0], int(np.prod(shape[1:])))
+        flat = (int(np.prod(shape[:-1])), shape[-1])
         a = make_rng(self.seed).normal(0.0, 1.0, flat)
         u, _, v = np.linalg.svd(a, full_matrices=False)
         q = u if u.shape == flat else v

@@ -97,10 +97,11 @@ def test_seeded_is_repeatable_and_unseeded_follows_global_seed():
     assert not np.array_equal(c, initializers.RandomNormal()((4, 4)))
 
 
-@pytest.mark.parametrize("shape", [(4, 6), (6, 4), (3, 2, 2)])
+@pytest.mark.parametrize("shape", [(4, 6), (6, 4), (3, 2, 2), (2, 2, 3, 4), (1, 2, 2, 8)])
 def test_orthogonal(shape):
     w = initializers.Orthogonal(gain=1.0, seed=0)(shape).astype(np.float64)
-    flat = w.reshape(shape[0], -1)
+    # Keras 2 layout: every axis but the last is a row, (prod(shape[:-1]), shape[-1])
+    flat = w.reshape(-1, shape[-1])
     if flat.shape[0] <= flat.shape[1]:
         np.testing.assert_allclose(flat @ flat.T, np.eye(flat.shape[0]), atol=1e-5)
     else:

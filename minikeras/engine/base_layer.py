@@ -560,6 +560,15 @@ class Layer:
                 kwargs[param.name] = value
         return self.__call__(inputs, **kwargs)
 
+    def assert_input_compatibility(self, inputs: Any) -> None:
+        """Check ``inputs`` (a tensor or a list) against the layer's ``input_spec`` (Keras 2).
+
+        Raises:
+            ValueError: On a wrong number of inputs, rank, dtype or axis size.
+        """
+        if self.input_spec is not None:
+            assert_input_compatibility(self, self.input_spec, as_list(inputs))
+
     @property
     def dtype(self) -> str:
         """Dtype name of the layer's weights and (cast) floating inputs."""
@@ -669,6 +678,13 @@ class Layer:
             t._keras_history = (self, node_index, i)
             t._keras_mask = output_masks[i] if i < len(output_masks) else None
             outputs.append(t)
+        # Keras 2: an output depends on the learning phase when the layer's call does (with
+        # these arguments), when the layer is a model whose outputs do, or when an input does
+        uses_lp = (self._call_uses_learning_phase(user_kwargs)
+                   or getattr(self, "uses_learning_phase", False)
+                   or any(x._uses_learning_phase for x in inputs))
+        for t in outputs:
+            t._uses_learning_phase = uses_lp
         inbound_layers, node_indices, tensor_indices = [], [], []
         for x in inputs:
             layer, n, t = x._keras_history
@@ -683,6 +699,16 @@ class Layer:
             self.add_loss([KerasTensor((), self.dtype, name=f"{self.name}/activity_regularization")
                            for _ in outputs], inputs=arg_inputs)
         return outputs if multi else outputs[0]
+
+    def _call_uses_learning_phase(self, kwargs: dict) -> bool:
+        """Whether ``call`` with ``kwargs`` gives outputs that depend on the learning phase.
+
+        Keras 2 marked a tensor this way when ``call`` chose between a training
+        and an inference branch with ``training=None`` (``K.in_train_phase``).
+        Layers with such a branch (``Dropout``, ``BatchNormalization``)
+        override this; ``False`` by default.
+        """
+        return False
 
     def _placeholder_update(self, update: Any, what: str) -> Any:
         """A symbolic record of ``update``: ``(variable, KerasTensor)`` for a pair.

@@ -31,8 +31,8 @@ class KerasTensor:
         name: The tensor's name.
     """
 
-    __slots__ = ("shape", "dtype", "name", "_keras_history", "_keras_mask", "_uid",
-                 "__weakref__")
+    __slots__ = ("shape", "dtype", "name", "_keras_history", "_keras_mask",
+                 "_uses_learning_phase", "_uid", "__weakref__")
 
     def __init__(self, shape: tuple, dtype: Any = "float32", name: str | None = None) -> None:
         self.shape = tuple(None if d is None else int(d) for d in shape)
@@ -40,6 +40,8 @@ class KerasTensor:
         self.name = name
         self._keras_history: tuple | None = None
         self._keras_mask: Any = None
+        # Keras 2: whether the value depends on the learning phase (training or inference)
+        self._uses_learning_phase = False
         self._uid = next(_uids)
 
     @property

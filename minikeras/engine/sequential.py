@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,12 @@ class Sequential(Model):
                 "All layer names should be unique."
             )
         if not self._stack and self._input_tensor is None:
+            if len(layer._inbound_nodes) > 1:
+                raise ValueError(
+                    f"Sequential {self.name}: a layer added to a Sequential model must not "
+                    f"already be connected somewhere else. Model received layer {layer.name} "
+                    f"which has {len(layer._inbound_nodes)} pre-existing inbound connections."
+                )
             if isinstance(layer, InputLayer):
                 self._stack.append(layer)
                 self._input_tensor = layer._inbound_nodes[0].output_tensors[0]
@@ -100,11 +107,13 @@ class Sequential(Model):
 
     def _connect_all(self) -> None:
         x = self._input_tensor
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
             x = layer(x)
             if isinstance(x, list):
                 self._stack.remove(layer)
-                raise TypeError(
+                # Keras 2: ValueError for the first layer (checked as the input is made),
+                # TypeError for a layer added on top
+                raise (ValueError if i == 0 else TypeError)(
                     "All layers in a Sequential model should have a single output tensor. "
                     "For multi-output layers, use the functional API."
                 )
@@ -155,10 +164,14 @@ class Sequential(Model):
         """Build the graph for ``input_shape`` (with the batch dimension) if not built.
 
         Raises:
+            TypeError: If the model has no layers (as Keras 2).
             ValueError: If no input shape is known.
         """
         if self.built:
             return
+        if not self.layers:
+            raise TypeError(f"Sequential model {self.name} cannot be built: the model is empty "
+                            "(no layers). Add some layers first.")
         if self._input_tensor is None:
             if input_shape is None:
                 raise ValueError(
@@ -173,8 +186,6 @@ class Sequential(Model):
                                        dtype=_input_dtype(first) if first else None,
                                        name=f"{first.name}_input" if first else None)
             self._input_tensor._keras_history[0]._auto = True
-        if not self.layers:
-            raise ValueError(f"Sequential {self.name} has no layers to build")
         self._connect_all()
 
     def _convert_input(self, x: Any, index: int) -> Any:
@@ -203,6 +214,51 @@ class Sequential(Model):
         if not self.built:
             return Layer.count_params(self)
         return super().count_params()
+
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 10,
+            verbose: int = 1, callbacks: Any = None, validation_split: float = 0.0,
+            validation_data: Any = None, shuffle: bool = True, class_weight: Any = None,
+            sample_weight: Any = None, initial_epoch: int = 0, **kwargs: Any) -> Any:
+        """Train the model; as :meth:`Model.fit` (same arguments), but ``epochs`` defaults to 10.
+
+        Keras 2.0's ``Sequential.fit`` had ``epochs=10`` (its functional
+        ``Model.fit``, ``epochs=1``), so Keras 2.0 code that calls
+        ``model.fit(x, y)`` on a ``Sequential`` trains for 10 epochs.
+
+        Returns:
+            The ``History`` callback.
+        """
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                           callbacks=callbacks, validation_split=validation_split,
+                           validation_data=validation_data, shuffle=shuffle,
+                           class_weight=class_weight, sample_weight=sample_weight,
+                           initial_epoch=initial_epoch, **kwargs)
+
+    def predict_proba(self, x: Any, batch_size: int | None = 32, verbose: int = 1) -> np.ndarray:
+        """Class probabilities: :meth:`predict` output, with a warning when it is not in [0, 1].
+
+        Returns:
+            The predictions.
+        """
+        preds = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if preds.min() < 0.0 or preds.max() > 1.0:
+            warnings.warn(f"Sequential {self.name}: the network returns values outside [0, 1]; "
+                          "the last layer might not normalize predictions into probabilities "
+                          "(as softmax or sigmoid would)", stacklevel=2)
+        return preds
+
+    def predict_classes(self, x: Any, batch_size: int | None = 32,
+                        verbose: int = 1) -> np.ndarray:
+        """Class predictions: the argmax over the last axis, or ``> 0.5`` for one unit.
+
+        Returns:
+            Integer class indices (``int32`` 0/1 of the output's shape for a
+            single-unit output, as Keras 2).
+        """
+        proba = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if proba.shape[-1] > 1:
+            return proba.argmax(axis=-1)
+        return (proba > 0.5).astype("int32")
 
     def get_config(self) -> dict:
         """``{'name', 'layers': [{'class_name', 'config'}, ...]}``."""

@@ -25,14 +25,19 @@ import numpy as np
 from minikeras.autograd.tensor import Tensor
 from minikeras.engine.base_layer import Layer, _apply_update, call_signature
 from minikeras.engine.graph import LayerGraph
-from minikeras.engine.input_layer import InputLayer
+from minikeras.engine.input_layer import Input, InputLayer
+from minikeras.engine.input_spec import InputSpec
 from minikeras.engine.keras_tensor import KerasTensor
 from minikeras.engine.node import Node
 from minikeras.engine.registry import deserialize_layer, register_layer_class
 from minikeras.engine.saving import load_weights, save_weights
-from minikeras.generic_utils import as_list, count_params, json_default
+from minikeras.generic_utils import as_list, count_params, json_default, optional_module
 from minikeras.utils.summary import print_summary
 from minikeras.version import __version__
+
+# Keras 2 code imports these from `keras.engine.topology`
+__all__ = ["Container", "GraphError", "Input", "InputLayer", "InputSpec", "Layer", "Node",
+           "get_source_inputs"]
 
 
 class GraphError(ValueError, RuntimeError):
@@ -321,8 +326,11 @@ class Container(Layer):
 
     def _build_plan(self) -> None:
         slots: dict[int, int] = {}
+        slot_tensors: list = []  # the symbolic tensor of each slot (for compute_mask)
         for x in self.inputs:
-            slots.setdefault(id(x), len(slots))
+            if id(x) not in slots:
+                slots[id(x)] = len(slots)
+                slot_tensors.append(x)
         self._input_slots = [slots[id(x)] for x in self.inputs]
         plan = []
         uses_masks = False
@@ -334,7 +342,10 @@ class Container(Layer):
                 in_slots = [slots[id(x)] for x in node.input_tensors]
                 out_slots = []
                 for x in node.output_tensors:
-                    out_slots.append(slots.setdefault(id(x), len(slots)))
+                    if id(x) not in slots:
+                        slots[id(x)] = len(slots)
+                        slot_tensors.append(x)
+                    out_slots.append(slots[id(x)])
                 sig = call_signature(type(layer))
                 kwargs = dict(node.arguments)
                 pass_training = (sig.training or sig.var_kwargs) and "training" not in kwargs
@@ -345,6 +356,7 @@ class Container(Layer):
                                      pass_mask, len(in_slots) == 1, len(out_slots) == 1))
         self._plan = plan
         self._n_slots = len(slots)
+        self._slot_tensors = slot_tensors
         self._output_slots = [slots[id(x)] for x in self.outputs]
         self._uses_masks = uses_masks
         self._input_dtypes = [np.dtype(x.dtype) for x in self.inputs]
@@ -445,11 +457,36 @@ class Container(Layer):
         return result[0] if len(result) == 1 else result
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
-        """Output mask(s) of the graph (those of the output tensors when built)."""
-        masks = [x._keras_mask for x in self.outputs]
-        if all(m is None for m in masks):
-            return None
-        return masks[0] if len(masks) == 1 else masks
+        """Output mask(s) of the graph for the given input masks (Keras 2).
+
+        With no input mask (``None`` or all ``None``) these are the masks the
+        output tensors got when the graph was built. Otherwise the masks are
+        carried node by node through the layers' ``compute_mask``.
+
+        Returns:
+            The output's mask, or a list with one mask (or ``None``) per output
+            for a model with several outputs (so ``[None, None]``, not ``None``).
+        """
+        if not self.outputs:
+            return None  # an unbuilt Sequential: no graph yet
+        masks_in = [None] * len(self.inputs) if mask is None else as_list(mask)
+        if all(m is None for m in masks_in):
+            out = [x._keras_mask for x in self.outputs]
+        else:
+            masks: list = [None] * self._n_slots
+            for slot, m in zip(self._input_slots, masks_in):
+                masks[slot] = m
+            for layer, ins, outs, *_, single_in, single_out in self._plan:
+                x = self._slot_tensors[ins[0]] if single_in else \
+                    [self._slot_tensors[i] for i in ins]
+                m = masks[ins[0]] if single_in else [masks[i] for i in ins]
+                out_mask = layer.compute_mask(x, m)
+                ms = out_mask if isinstance(out_mask, list) and not single_out else \
+                    [out_mask] * len(outs)
+                for slot, mk in zip(outs, ms):
+                    masks[slot] = mk
+            out = [masks[s] for s in self._output_slots]
+        return out[0] if len(out) == 1 else out
 
     def _output_dtype(self, inputs: list, index: int) -> str:
         return self.outputs[index].dtype if index < len(self.outputs) else self.dtype
@@ -475,6 +512,28 @@ class Container(Layer):
                 return layer
         raise ValueError(f"No such layer: {name} (model {self.name} has layers "
                          f"{[layer.name for layer in self.layers]})")
+
+    @property
+    def stateful(self) -> bool:
+        """Whether any layer keeps state between batches (``stateful=True``; Keras 2)."""
+        return any(getattr(layer, "stateful", False) for layer in self.layers)
+
+    @property
+    def state_updates(self) -> list:
+        """The updates of stateful layers (their state, not trained statistics; Keras 2)."""
+        return [u for layer in self.layers if getattr(layer, "stateful", False)
+                for u in getattr(layer, "updates", [])]
+
+    def reset_states(self) -> None:
+        """Call ``reset_states()`` on every stateful layer (Keras 2)."""
+        for layer in self.layers:
+            if getattr(layer, "stateful", False) and hasattr(layer, "reset_states"):
+                layer.reset_states()
+
+    @property
+    def uses_learning_phase(self) -> bool:
+        """Whether any output depends on the learning phase (e.g. through ``Dropout``)."""
+        return any(getattr(x, "_uses_learning_phase", False) for x in self.outputs or [])
 
     @property
     def trainable_weights(self) -> list:
@@ -746,6 +805,18 @@ class Container(Layer):
                   "keras_version": f"minikeras-{__version__}", "backend": "minikeras"}
         return json.dumps(config, default=json_default, **kwargs)
 
+    def to_yaml(self, **kwargs: Any) -> str:
+        """The architecture as YAML (the :meth:`to_json` document); needs PyYAML.
+
+        Written with ``yaml.safe_dump`` (plain lists, no Python tags), so
+        ``models.model_from_yaml`` can read it back with ``yaml.safe_load``.
+
+        Raises:
+            ImportError: If PyYAML is not installed.
+        """
+        yaml = optional_module("yaml", f"Model {self.name}: to_yaml", "pyyaml")
+        return yaml.safe_dump(json.loads(self.to_json()), **kwargs)
+
     # ---- saving, summary, drawing ---------------------------------------------------
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
         """Save all weights to an ``.npz`` file (layer by layer), atomically."""
@@ -777,6 +848,40 @@ class Container(Layer):
         new.trainable = self.trainable
         memo[id(self)] = new
         return new
+
+
+def get_source_inputs(tensor: Any, layer: Layer | None = None,
+                      node_index: int | None = None) -> list:
+    """The input tensors (``Input`` placeholders) that ``tensor`` was computed from.
+
+    Follows ``_keras_history`` back through the layer graph, as Keras 2's
+    ``topology.get_source_inputs``.
+
+    Args:
+        tensor: A KerasTensor.
+        layer: Start from this layer instead of the tensor's own (with ``node_index``).
+        node_index: Start from this node of ``layer``.
+
+    Returns:
+        The list of source input tensors, each once, in order of discovery
+        (``tensor`` itself, unchanged, when it has no history).
+    """
+    history = getattr(tensor, "_keras_history", None)
+    if history is None:
+        return tensor
+    if layer is None or node_index:
+        layer, node_index, _ = history
+    if not layer._inbound_nodes:
+        return [tensor]
+    node = layer._inbound_nodes[node_index]
+    if not node.inbound_layers:
+        return list(node.input_tensors)  # an input layer's node: the placeholder itself
+    sources: list = []
+    for x, inbound, index in zip(node.input_tensors, node.inbound_layers, node.node_indices):
+        for source in get_source_inputs(x, inbound, index):
+            if all(source is not s for s in sources):
+                sources.append(source)
+    return sources
 
 
 def _all_layers(model: Container) -> list:

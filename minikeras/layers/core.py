@@ -214,6 +214,10 @@ class Dropout(Layer):
         self._rng = None if seed is None else np.random.default_rng(seed)
         self.supports_masking = True
 
+    def _call_uses_learning_phase(self, kwargs: dict) -> bool:
+        # Keras 2: a rate strictly between 0 and 1 and no fixed `training` argument
+        return 0.0 < self.rate < 1.0 and kwargs.get("training") is None
+
     def call(self, inputs: Any, training: Any = None) -> Any:
         """Drop (training) or pass through (inference)."""
         if not training or self.rate <= 0.0:
@@ -408,7 +412,13 @@ def _dump(fn: Callable) -> tuple[Any, str, str | None]:
     if _is_named(fn):
         return fn.__qualname__, "function", fn.__module__
     if isinstance(fn, types.FunctionType):
-        code = base64.b64encode(marshal.dumps(fn.__code__)).decode("ascii")
+        stored = getattr(fn, "_minikeras_bytecode", None)
+        if stored is not None and stored[1] is fn.__code__:
+            # loaded from a config: give back the same text (marshal's output for a code
+            # object depends on reference counts, so dumping it again can differ)
+            code = stored[0]
+        else:
+            code = base64.b64encode(marshal.dumps(fn.__code__)).decode("ascii")
         closure = None if fn.__closure__ is None else [c.cell_contents for c in fn.__closure__]
         return [code, fn.__defaults__, closure], "lambda", None
     raise ValueError(f"Lambda: cannot serialize {fn!r}: use a named module-level function")
@@ -452,8 +462,10 @@ def _load(value: Any, kind: str, module: str | None, custom_objects: dict | None
         code = marshal.loads(base64.b64decode(code_b64.encode("ascii")))  # noqa: S302 - opted in
         cells = None if closure is None else tuple(types.CellType(c) for c in closure)
         globs = {**vars(K), "K": K, "np": np, **(custom_objects or {})}
-        return types.FunctionType(code, globs, code.co_name,
-                                  None if defaults is None else tuple(defaults), cells)
+        fn = types.FunctionType(code, globs, code.co_name,
+                                None if defaults is None else tuple(defaults), cells)
+        fn._minikeras_bytecode = (code_b64, code)  # so get_config gives the same config back
+        return fn
     return value  # raw: a shape tuple or None
 
 

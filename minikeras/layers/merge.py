@@ -57,8 +57,10 @@ def _given_masks(layer: Any, inputs: Any, mask: Any) -> list | None:
     return list(mask)
 
 
-def _is_symbolic(inputs: list, masks: list) -> bool:
-    return any(isinstance(t, KerasTensor) for t in [*inputs, *masks])
+def _is_symbolic(masks: list) -> bool:
+    # Keras 2 combines the masks alone: concrete masks give a concrete mask even when the
+    # inputs are symbolic (only a symbolic mask makes the result a placeholder)
+    return any(isinstance(m, KerasTensor) for m in masks)
 
 
 def _mask_array(mask: Any) -> np.ndarray:
@@ -128,7 +130,7 @@ class _Merge(Layer):
         if masks is None:
             return None
         present = [m for m in masks if m is not None]
-        if _is_symbolic(list(inputs), present):
+        if _is_symbolic(present):
             shapes = [tuple(m.shape) for m in present if hasattr(m, "shape")]
             shape = self._check(shapes) if len(shapes) == len(present) else \
                 self.compute_output_shape([tuple(x.shape) for x in inputs])[:-1]
@@ -178,15 +180,27 @@ class Add(_Merge):
 
 
 class Subtract(_Merge):
-    """``inputs[0] - inputs[1]`` (exactly two inputs)."""
+    """``inputs[0] - inputs[1]``: exactly two inputs of the same shape (no broadcasting).
 
-    def build(self, input_shape: Any) -> None:
-        """Check there are exactly two inputs."""
-        shapes = _shapes(self, input_shape)
+    As Keras 2 (whose ``_merge_function`` checks on every call), the checks run
+    on every call, symbolic or eager, not only when the layer is built.
+    """
+
+    def _check(self, shapes: list[tuple]) -> tuple:
         if len(shapes) != 2:
             raise ValueError(f"{who(self)}: should be called on exactly 2 inputs, "
                              f"got {len(shapes)}")
-        super().build(input_shape)
+        out = super()._check(shapes)  # shapes that cannot merge at all: the broadcast error
+        if tuple(shapes[0]) != tuple(shapes[1]):
+            raise ValueError(f"{who(self)}: should be called on inputs of the same shape, "
+                             f"got input shapes {[tuple(s) for s in shapes]}")
+        return out
+
+    def call(self, inputs: Any) -> Any:
+        """``inputs[0] - inputs[1]``, after the checks."""
+        if isinstance(inputs, list | tuple):
+            self._check([tuple(x.shape) for x in inputs])
+        return super().call(inputs)
 
     def _merge(self, inputs: list) -> Any:
         return inputs[0] - inputs[1]
@@ -288,7 +302,9 @@ class Concatenate(_Merge):
         masks = _given_masks(self, inputs, mask)
         if masks is None:
             return None
-        if _is_symbolic(list(inputs), [m for m in masks if m is not None]):
+        # an unmasked input contributes ones of its own shape: symbolic if the input is
+        if _is_symbolic(masks) or any(m is None and isinstance(x, KerasTensor)
+                                      for x, m in zip(inputs, masks)):
             shape = self.compute_output_shape([tuple(x.shape) for x in inputs])[:-1]
             return KerasTensor(shape, "bool", name=f"{self.name}/mask")
         full = []
@@ -300,6 +316,9 @@ class Concatenate(_Merge):
             a = _mask_array(m)
             if a.ndim < len(shape):
                 a = a[..., None]
+            if len(shape) == a.ndim:
+                # a symbolic input's unknown dimensions are the mask's
+                shape = tuple(d if s is None else s for s, d in zip(shape, a.shape))
             try:
                 # spelled out to the input's shape, so unmasked and masked inputs concatenate
                 full.append(np.broadcast_to(a, shape))

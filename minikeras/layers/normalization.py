@@ -123,6 +123,10 @@ class BatchNormalization(Layer):
         self._zeros = np.zeros(dim, dtype=self.dtype)
         self.built = True
 
+    def _call_uses_learning_phase(self, kwargs: dict) -> bool:
+        # Keras 2: batch statistics or moving ones, unless `training` is fixed
+        return kwargs.get("training") is None
+
     def call(self, inputs: Any, training: Any = None) -> Any:
         """Normalise with batch statistics (training) or the moving averages (inference)."""
         ndim = inputs.ndim

@@ -240,3 +240,15 @@ def test_model_with_lambda_from_json_needs_permission():
     again.set_weights(model.get_weights())
     data = np.ones((2, 3), dtype=np.float32)
     np.testing.assert_allclose(again(data).data, model(data).data, rtol=1e-6)
+
+
+def test_lambda_bytecode_config_survives_from_config_unchanged():
+    layer = L.Lambda(lambda x, a=2.0: x * a, output_shape=lambda s: s)
+    config = layer.get_config()
+    assert config["function_type"] == "lambda"
+    with L.unsafe_deserialization():
+        again = L.Lambda.from_config(config)
+        twice = L.Lambda.from_config(again.get_config())
+    assert again.get_config()["function"] == config["function"]
+    assert again.get_config()["output_shape"] == config["output_shape"]
+    np.testing.assert_allclose(twice(np.ones((1, 2), "float32")).numpy(), [[2.0, 2.0]])
