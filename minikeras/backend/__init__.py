@@ -22,10 +22,18 @@ from minikeras.backend.conv import (
     pool2d,
     separable_conv2d,
 )
+from minikeras.backend.keras_ops import (  # Keras's defaults (last axis) over numpy's
+    argmax,
+    argmin,
+    concatenate,
+    expand_dims,
+    l2_normalize,
+)
 from minikeras.backend.random import get_rng, set_seed
 
 __all__ = [
-    *_ops_all,
+    *(name for name in _ops_all if name not in ("argmax", "argmin", "concatenate", "expand_dims")),
+    "argmax", "argmin", "concatenate", "expand_dims", "l2_normalize",  # Keras's signatures
     "bias_add", "conv2d", "depthwise_conv2d", "pool2d", "separable_conv2d",
     "epsilon", "floatx", "get_rng", "image_data_format", "normalize_data_format",
     "set_epsilon", "set_floatx", "set_image_data_format", "set_seed",
