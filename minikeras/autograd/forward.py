@@ -466,12 +466,13 @@ def jacfwd(f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0) -> Call
     functions with few inputs and many outputs.
 
     Args:
-        f: A function of tensors/arrays returning one tensor.
+        f: A function of tensors/arrays returning a tensor (or a list, tuple or dict of them).
         argnums: Which positional argument to differentiate (an int), or several (a tuple).
 
     Returns:
         A function with ``f``'s arguments returning the Jacobian as a :class:`Tensor` of shape
-        ``out.shape + arg.shape`` (a tuple of them when ``argnums`` is a tuple).
+        ``out.shape + arg.shape``, in the structure of ``f``'s result (and inside a tuple with
+        one entry per argument when ``argnums`` is a tuple).
 
     Raises:
         TypeError: On a non-floating argument, or an output with no tangent.
@@ -503,11 +504,11 @@ def jacfwd(f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0) -> Call
     return jacobian
 
 
-def _jacobian_columns(f: Callable, tensors: list, k: int) -> Tensor:
+def _jacobian_columns(f: Callable, tensors: list, k: int) -> Any:
     """Build ``d f / d tensors[k]`` column by column, ``JACFWD_CHUNK`` accumulators per pass."""
     x = tensors[k]
     n_in = x.size
-    jac = None
+    jacs = rebuild = None
     for cols in _chunks(n_in, JACFWD_CHUNK) if n_in else [range(0)]:
         accs = []
         for j in cols:
@@ -518,27 +519,37 @@ def _jacobian_columns(f: Callable, tensors: list, k: int) -> Tensor:
         previous = STATE.active
         STATE.active = [*previous, *accs]
         try:
-            out = f(*tensors)
+            result = f(*tensors)
         finally:
             STATE.active = previous
-        if isinstance(out, (np.ndarray, np.generic)):
-            out = Tensor(out)  # an array is a constant: its Jacobian is zero
-        if not isinstance(out, Tensor):
-            raise TypeError(f"jacfwd: f must return one minikeras Tensor, got {type(out).__name__}")
-        if jac is None:
-            n_out = out.size
-            if n_in * n_out > JACOBIAN_LIMIT:
-                raise ValueError(
-                    f"jacfwd: the Jacobian of an output of shape {out.shape} with respect to "
-                    f"argument {k} of shape {x.shape} has {n_in * n_out:,} entries "
-                    f"({n_in * n_out * out.dtype.itemsize / 2**30:.1f} GiB) and would take "
-                    f"{n_in:,} tangents through f; take jvp along the directions you need "
-                    "instead (or a reverse-mode gradient for a scalar output)"
+        outs, rebuild = _flatten(result)
+        for i, out in enumerate(outs):
+            if isinstance(out, (np.ndarray, np.generic)):
+                outs[i] = Tensor(out)  # an array is a constant: its Jacobian is zero
+            elif not isinstance(out, Tensor):
+                raise TypeError(
+                    f"jacfwd: f must return a minikeras Tensor (or a list, tuple or dict of "
+                    f"them), got {type(out).__name__}"
                 )
-            shape = out.shape
-            jac = np.zeros((n_out, n_in), dtype=out.dtype if out.dtype.kind == "f" else x.dtype)
-        for j, acc in zip(cols, accs):
-            t = acc._tangent_of(0, out, "none")
-            if t is not None:
-                jac[:, j] = t.data.reshape(-1)
-    return Tensor(jac.reshape(shape + x.shape))
+        if jacs is None:
+            jacs = [_new_jacobian(out, x, k) for out in outs]
+        for out, jac in zip(outs, jacs):
+            for j, acc in zip(cols, accs):
+                t = acc._tangent_of(0, out, "none")
+                if t is not None:
+                    jac[:, j] = t.data.reshape(-1)
+    return rebuild([Tensor(jac.reshape(out.shape + x.shape)) for out, jac in zip(outs, jacs)])
+
+
+def _new_jacobian(out: Tensor, x: Tensor, k: int) -> np.ndarray:
+    """Zeros for ``d out / d x`` as ``(out.size, x.size)``, unless that is too big to build."""
+    n_out, n_in = out.size, x.size
+    if n_in * n_out > JACOBIAN_LIMIT:
+        raise ValueError(
+            f"jacfwd: the Jacobian of an output of shape {out.shape} with respect to argument "
+            f"{k} of shape {x.shape} has {n_in * n_out:,} entries "
+            f"({n_in * n_out * out.dtype.itemsize / 2**30:.1f} GiB) and would take {n_in:,} "
+            "tangents through f; take jvp along the directions you need instead (or a "
+            "reverse-mode gradient for a scalar output)"
+        )
+    return np.zeros((n_out, n_in), dtype=out.dtype if out.dtype.kind == "f" else x.dtype)

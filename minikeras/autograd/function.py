@@ -232,7 +232,7 @@ class Function:
     def jvp(self, ctx: Context, *tangents: np.ndarray | None) -> np.ndarray | None:
         """Return the output's tangent from one tangent per positional input (forward mode).
 
-        Runs right after ``forward`` (same ``ctx``) when a
+        Runs after ``forward`` (same ``ctx``) when a
         :class:`~minikeras.autograd.forward.ForwardAccumulator` follows an input; ``None`` is
         the tangent of an input it does not follow. The result may have a broadcast shape.
         Ops that support forward mode override this.
@@ -336,12 +336,12 @@ class Function:
         if type(out) is not np.ndarray:
             out = _scalar_output(out, ctx)
         result = Tensor._wrap(out, fn)
-        if tangents:
-            _forward.tangents_out(fn, ctx, arrays, result, tangents)
         if watching:
             record = Record(fn, ctx, inputs, result, params)
             for tape in watching:
                 tape._record(record)
+        if tangents:  # forward mode: the output's tangent for each accumulator
+            _forward.tangents_out(fn, ctx, arrays, result, tangents)
         return result
 
 

@@ -508,6 +508,13 @@ def test_jacfwd_argnums_and_structure():
     np.testing.assert_allclose(jacfwd(f, argnums=-1)(a, b).numpy(), jb.numpy())
     # an output that does not depend on the argument: a zero Jacobian
     np.testing.assert_array_equal(jacfwd(lambda x, w: w * 2.0, 0)(a, b).numpy(), 0.0)
+    # several outputs: one Jacobian each, in the result's structure
+    jacs = jacfwd(lambda x: {"tanh": ops.tanh(x), "sum": x.sum()})(a)
+    np.testing.assert_allclose(jacs["tanh"].numpy(), np.diag(1 - np.tanh(a) ** 2), rtol=1e-12)
+    np.testing.assert_array_equal(jacs["sum"].numpy(), np.ones(3))
+    ((jx, jw),) = jacfwd(lambda x, w: (x * 2.0, w), argnums=(0,))(a, b)
+    np.testing.assert_array_equal(jx.numpy(), 2 * np.eye(3))
+    np.testing.assert_array_equal(jw.numpy(), np.zeros((3, 2, 3)))  # an array: a constant
 
 
 def test_jvp_transform():
@@ -738,8 +745,8 @@ def test_misuse_of_the_api():
         jvp(lambda t: t, (np.arange(2),), (np.ones(2),))
     with pytest.raises(ValueError, match="argnums 2 is out of range for 1 arguments"):
         jacfwd(lambda t: t, argnums=2)(np.ones(2))
-    with pytest.raises(TypeError, match="f must return one minikeras Tensor, got list"):
-        jacfwd(lambda t: [t])(np.ones(2))
+    with pytest.raises(TypeError, match="f must return a minikeras Tensor .*, got str"):
+        jacfwd(lambda t: [t, "x"])(np.ones(2))
 
 
 def test_jacfwd_of_a_huge_jacobian_says_what_it_would_cost(monkeypatch):
