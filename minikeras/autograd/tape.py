@@ -182,6 +182,9 @@ class GradientTape:
         self._records: list[Record] = []
         self._recording = False
         self._used = False
+        #: ``(layer_name, start, stop)``: the records ``[start, stop)`` made by one layer call,
+        #: noted by the layer engine (nested calls nest); drawings group ops by them.
+        self.layer_calls: list[tuple[str, int, int]] = []
 
     # ---- recording -----------------------------------------------------
     def __enter__(self) -> GradientTape:
@@ -533,6 +536,7 @@ class GradientTape:
             if record.holders <= 0 and record.ctx.saved is not RELEASED:
                 record.ctx.release()
         self._records = []
+        self.layer_calls = []
 
 
 # Drawing a tape is the job of minikeras.utils.tape_plot, a floor above this one. It hands its

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from minikeras import constraints, initializers, regularizers
+from minikeras.autograd import tape as _tape
 from minikeras.autograd.ops import cast
 from minikeras.autograd.tape import no_grad
 from minikeras.autograd.tensor import Tensor, Variable
@@ -527,7 +528,14 @@ class Layer:
         """
         if self._eager_losses:
             self._eager_losses = []
+        tapes = _tape.STATE.active
+        if tapes:  # note which records this call makes, so a tape drawing can group them
+            starts = [len(tape) for tape in tapes]
         outputs = self.call(inputs, **kwargs)
+        if tapes:
+            for tape, start in zip(tapes, starts):
+                if len(tape) > start:
+                    tape.layer_calls.append((self.name, start, len(tape)))
         if self.activity_regularizer is not None:
             for y in as_list(outputs):
                 _route_call_loss(self, self.activity_regularizer(y))

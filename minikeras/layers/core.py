@@ -26,7 +26,7 @@ import numpy as np
 from minikeras import activations, constraints, initializers, regularizers
 from minikeras import backend as K
 from minikeras.autograd import Tensor, no_grad
-from minikeras.autograd.ops.fused import DenseOp
+from minikeras.autograd.ops.fused import DenseOp, DenseReluOp
 from minikeras.backend.random import get_rng
 from minikeras.engine.base_layer import Layer
 from minikeras.engine.input_spec import InputSpec
@@ -127,7 +127,9 @@ class Dense(Layer):
     def call(self, inputs: Any) -> Any:
         """Fused matmul + bias (+ ReLU), then any other activation."""
         args = (inputs, self.kernel) if self.bias is None else (inputs, self.kernel, self.bias)
-        out = DenseOp.apply(*args, relu=self._fuse_relu)
+        # a fused ReLU is recorded as "Dense+Relu", so the tape shows that the ReLU ran
+        op = DenseReluOp if self._fuse_relu else DenseOp
+        out = op.apply(*args, relu=self._fuse_relu)
         return out if self._post is None else self._post(out)
 
     def compute_output_shape(self, input_shape: Any) -> tuple:

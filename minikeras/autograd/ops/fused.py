@@ -11,7 +11,7 @@ import numpy as np
 
 from minikeras.autograd.function import Function
 
-__all__ = ["BatchNorm", "DenseOp"]
+__all__ = ["BatchNorm", "DenseOp", "DenseReluOp"]
 
 
 class DenseOp(Function):
@@ -43,6 +43,16 @@ class DenseOp(Function):
         if not ctx.has_bias:
             return gx, gk
         return gx, gk, (g.sum(axis=0) if needs[2] else None)
+
+
+class DenseReluOp(DenseOp):
+    """:class:`DenseOp` applied with ``relu=True``, under its own name.
+
+    The same op (no extra cost); only the name differs, so tape listings and drawings read
+    ``Dense+Relu`` and a reader looking for the ReLU sees where it went.
+    """
+
+    name = "Dense+Relu"
 
 
 class BatchNorm(Function):
