@@ -506,10 +506,12 @@ class GradientTape:
                     f"{record.op_name}.backward failed for output shape {record.output.shape} "
                     f"and input shapes {record.input_shapes}: {err}"
                 ) from err
-            if len(input_grads) != len(record.inputs):
+            if not isinstance(input_grads, (tuple, list)) or len(input_grads) != len(record.inputs):
+                got = (f"{len(input_grads)} gradients" if isinstance(input_grads, (tuple, list))
+                       else f"a bare {type(input_grads).__name__} (shape {np.shape(input_grads)})")
                 raise ValueError(
-                    f"{record.op_name}.backward returned {len(input_grads)} gradients for "
-                    f"{len(record.inputs)} inputs"
+                    f"{record.op_name}.backward returned {got} for {len(record.inputs)} inputs; "
+                    "return a tuple with one gradient (or None) per input, e.g. (grad_x,)"
                 )
             for x, gx, need in zip(record.inputs, input_grads, ctx.needs_input_grad):
                 if not need or gx is None:

@@ -447,7 +447,8 @@ def _load(value: Any, kind: str, module: str | None, custom_objects: dict | None
             raise ValueError(
                 f"Lambda: the {what} is stored as Python bytecode, and loading it would run "
                 "code from the file. This is refused by default. If you trust the file, pass "
-                "safe_mode=False (e.g. minikeras.layers.deserialize(config, safe_mode=False)) "
+                "safe_mode=False (minikeras.models.load_model(path, safe_mode=False), or "
+                "minikeras.layers.deserialize(config, safe_mode=False)) "
                 "or load it inside `with minikeras.layers.unsafe_deserialization():`"
             )
         code_b64, defaults, closure = value
