@@ -11,6 +11,13 @@ A tensor does not remember the ops that made it (the tape does), so drawing a
 tensor needs its tape: ``plot_tape(loss, tape=tape)`` draws only the ops that
 ``loss`` depends on.
 
+The drawing is made to be read in a notebook column (about 1,000 px): it runs
+top to bottom, each weight sits beside the op that reads it, the ops of each
+layer call are boxed and named after the layer (the engine notes them on
+``tape.layer_calls``), and a tape longer than ``max_ops`` folds its middle
+into one box. One training step of a small MLP, values and gradients shown, is
+about 760 px wide (it was 3,500 px left to right).
+
 Example:
     >>> with GradientTape(persistent=True) as tape:
     ...     loss = ((x @ w) ** 2).mean()
@@ -246,12 +253,16 @@ def tape_to_dot(
             clusters[name] = cluster
         return clusters[name]
 
-    def tensor_node(t: Any, into: Any = graph, plain_box: bool = False) -> str:
+    def tensor_node(t: Any, into: Any = graph, plain_box: bool = False,
+                    layer: str | None = None) -> str:
         node_id = f"t{t.uid}"
         if id(t) in drawn:
             return node_id
         drawn.add(id(t))
         title = t.name or f"%{t.uid}"
+        if layer is not None:  # in the layer's box, which names the layer: "kernel" will do
+            scope = layer.split(" (call ")[0] + "/"
+            title = title.removeprefix(scope) or title
         if isinstance(t, Variable):
             title = f"Variable {title}"
         rows = [f"{title}", f"{tuple(t.shape)} {t.dtype}"]
@@ -283,16 +294,19 @@ def tape_to_dot(
         box = where(record)
         box.node(op_id, _esc(f"[{i}] {record.op_name}"), shape="ellipse", style="filled",
                  fillcolor="white")
-        beside = []  # weights drawn here: on the op's row, so the chain of ops stays narrow
+        # Weights and constants first drawn here sit beside their op, so the chain of ops
+        # stays narrow: two on the op's row (left and right), any more on its output's row.
+        side: list[str] = []
+        lower: list[str] = []
         for position, x in enumerate(record.inputs):
-            if stacked and isinstance(x, Variable) and id(x) not in drawn:
-                beside.append(f"t{x.uid}")
+            leaf_here = stacked and (not isinstance(x, Tensor)
+                                     or isinstance(x, Variable) and id(x) not in drawn)
             if isinstance(x, Tensor):
-                # a layer's variables sit in its box; other leaves outside
                 if id(x) in hidden_outputs:
                     src = fold_id
-                elif isinstance(x, Variable):
-                    src = tensor_node(x, box, plain_box=f"t{x.uid}" in beside)
+                elif isinstance(x, Variable):  # a layer's variables sit in its box
+                    src = tensor_node(x, box, plain_box=leaf_here,
+                                      layer=layer_of.get(id(record)))
                 else:
                     src = tensor_node(x)
             else:  # a Python scalar or numpy array fed straight to the op
@@ -301,23 +315,29 @@ def tape_to_dot(
                 arr = np.asarray(x)
                 text = _summary(arr)[0] if arr.size <= 4 else f"const {tuple(arr.shape)}"
                 box.node(src, _esc(text), shape="plaintext")
+            if leaf_here:
+                (side if len(side) < 2 else lower).append(src)
             # Number the inputs of ops where the order matters to the reader (a - b, a @ b).
             edge_attrs = ({"headlabel": str(position), "labelfontsize": "8"}
                           if len(record.inputs) > 1 else {})
-            if len(beside) == 2 and beside[1] == src:
-                # a second weight on the op's row goes to its right (a flat edge runs left to
-                # right, so draw it reversed) rather than arching over the first
+            if len(side) == 2 and side[1] == src:
+                # the second goes to the op's right: a flat edge runs left to right, so it is
+                # drawn reversed (rather than arching over the first)
                 graph.edge(op_id, src, dir="back", **({"taillabel": str(position),
                                                         "labelfontsize": "8"}
                                                        if edge_attrs else {}))
                 continue
+            if src in lower:  # a row below the op: its edge must not push the op down
+                edge_attrs["constraint"] = "false"
             graph.edge(src, op_id, **edge_attrs)
-        graph.edge(op_id, tensor_node(record.output, box))
-        if beside:
-            with box.subgraph() as row:
-                row.attr(rank="same")
-                for node_id in (op_id, *beside):
-                    row.node(node_id)
+        out_id = tensor_node(record.output, box)
+        graph.edge(op_id, out_id)
+        for first, others in ((op_id, side), (out_id, lower)):
+            if others:
+                with box.subgraph() as row:
+                    row.attr(rank="same")
+                    for node_id in (first, *others):
+                        row.node(node_id)
     if hidden:
         kinds: dict[str, int] = {}
         for record in hidden:
