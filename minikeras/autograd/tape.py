@@ -183,8 +183,9 @@ class GradientTape:
         self._recording = False
         self._used = False
         #: ``(layer_name, start, stop)``: the records ``[start, stop)`` made by one layer call,
-        #: noted by the layer engine (nested calls nest); drawings group ops by them.
-        self.layer_calls: list[tuple[str, int, int]] = []
+        #: noted by the layer engine (nested calls nest); drawings group ops by them. ``None``
+        #: turns the noting off (``fit`` does, for its own tape).
+        self.layer_calls: list[tuple[str, int, int]] | None = []
 
     # ---- recording -----------------------------------------------------
     def __enter__(self) -> GradientTape:
@@ -538,7 +539,8 @@ class GradientTape:
             if record.holders <= 0 and record.ctx.saved is not RELEASED:
                 record.ctx.release()
         self._records = []
-        self.layer_calls = []
+        if self.layer_calls:
+            self.layer_calls = []
 
 
 # Drawing a tape is the job of minikeras.utils.tape_plot, a floor above this one. It hands its

@@ -580,15 +580,17 @@ class Layer:
         if self._eager_losses:
             self._eager_losses = []
         tapes = _tape.STATE.active
+        if tapes and tapes[-1].layer_calls is None:
+            tapes = None  # a tape nobody draws (fit's own): no bookkeeping on the hot path
         if tapes:  # note which records this call makes, so a tape drawing can group them
             starts = [len(tape) for tape in tapes]
-        stray = _stray_variables()
+        stray = Variable.made_trainable - CALL_STATE.added_trainable  # (inlined: hot path)
         outputs = self.call(inputs, **kwargs)
-        if _stray_variables() != stray:
+        if Variable.made_trainable - CALL_STATE.added_trainable != stray:
             raise _variable_in_call_error(self)
         if tapes:
             for tape, start in zip(tapes, starts):
-                if len(tape) > start:
+                if tape.layer_calls is not None and len(tape) > start:
                     tape.layer_calls.append((self.name, start, len(tape)))
         if self.activity_regularizer is not None:
             for y in as_list(outputs):

@@ -434,6 +434,7 @@ class TrainingMixin:
         with GradientTape(watch_accessed_variables=False) as tape, \
                 collect_call_losses() as extra:
             tape.watch(weights)
+            tape.layer_calls = None  # nobody draws this tape: layers need not note their calls
             outs = self._forward(xs, True)
             total, values = self._losses_and_metrics(ys, outs, extra, sample_weights)
         loss = float(total.data)
