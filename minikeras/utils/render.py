@@ -34,11 +34,12 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
 import graphviz
-import resvg_py  # ~3 ms to import: not worth deferring
+import resvg_py  # under 1 ms to import: not worth deferring
 
 __all__ = [
     "DotGraph",
@@ -314,6 +315,14 @@ def _font_options() -> dict[str, Any]:
             options[option] = family
     if "sans_serif_family" in options:  # text without a font-family attribute
         options["font_family"] = options["sans_serif_family"]
+    elif "monospace_family" not in options:
+        warnings.warn(
+            "render: no font found for the labels of PNG drawings (looked in "
+            f"{', '.join(str(d) for d in dirs) or 'no font folder'}); they may come out "
+            "without text. Install a font package (e.g. `apt-get install fonts-dejavu-core`) "
+            "or matplotlib, or save as .svg",
+            stacklevel=3,
+        )
     _FONT_OPTIONS = options
     return options
 

@@ -221,3 +221,11 @@ def test_webassembly_backend_failure_falls_back_to_the_package(no_system_dot, mo
 def test_written_files_get_the_usual_permissions(no_system_dot, tmp_path):
     path = R.render(DOT, tmp_path / "g.svg")
     assert path.stat().st_mode & 0o777 == 0o666 & ~R._umask()
+
+
+def test_no_font_found_is_a_warning_not_a_silent_blank(no_system_dot, monkeypatch):
+    monkeypatch.setattr(R, "_FONT_OPTIONS", None)
+    monkeypatch.setattr(R, "_font_dirs", lambda: [])
+    with pytest.warns(UserWarning, match="no font found.*fonts-dejavu-core"):
+        data = R.render_bytes(DOT, "png")
+    assert data[:4] == b"\x89PNG"
