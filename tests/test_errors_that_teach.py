@@ -218,6 +218,8 @@ def test_dense_on_3d_input_with_a_sparse_loss_blames_the_model_not_the_labels():
         model.fit(np.zeros((10, 5, 3)), np.zeros((10,)), verbose=0)
     message = one_line(info)
     assert "output is 3-D" in message and "Flatten()" in message
+    with pytest.raises(ValueError, match="output is 3-D"):  # labels as a column, too
+        model.fit(np.zeros((10, 5, 3)), np.zeros((10, 1)), verbose=0)
 
 
 def test_load_model_with_safe_mode_false_loads_lambda_bytecode(tmp_path):

@@ -861,7 +861,7 @@ def _check_sparse_labels(arr: np.ndarray, shape: tuple, what: str, loss: str) ->
         hint = ""
         if arr.ndim == len(shape) and shape[-1] is not None and arr.shape[-1] == shape[-1]:
             hint = " (these look like one-hot targets: use loss='categorical_crossentropy')"
-        elif arr.ndim == 1 and len(shape) > 2:
+        elif len(shape) > 2 and (arr.ndim == 1 or arr.shape == (len(arr), 1)):
             # the labels are fine; the model is not: Dense on a 3-D input maps each position
             hint = (f"; the labels have one class per sample, but the model's output is "
                     f"{len(shape)}-D (Dense acts on the last axis only): put Flatten() (or a "
