@@ -150,12 +150,22 @@ def save_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True,
 
 
 def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
-               compile: bool = True) -> Any:
+               compile: bool = True, safe_mode: bool = True) -> Any:
     """Load a model saved by :func:`save_model` (compiled again if it was compiled).
+
+    Args:
+        filepath: The file :func:`save_model` wrote.
+        custom_objects: Your own layer classes, functions... by name.
+        compile: Compile the model again as it was saved.
+        safe_mode: ``False`` lets ``Lambda`` layers stored as Python bytecode (anonymous
+            functions) load, which runs code from the file: only for files you trust.
+            ``True`` keeps the setting of :func:`minikeras.layers.unsafe_deserialization`,
+            which refuses them by default.
 
     Raises:
         FileNotFoundError: If the file does not exist.
-        ValueError: If the file is corrupt or not a minikeras model file.
+        ValueError: If the file is corrupt or not a minikeras model file, or holds
+            Lambda bytecode and ``safe_mode`` is not ``False``.
     """
     source = f"load_model({os.fspath(filepath)!r})"
     data = read_npz(filepath)
@@ -167,7 +177,11 @@ def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
         config = json.loads(npz_str(data["model_config"]))
     except ValueError as e:
         raise ValueError(f"{source}: corrupt model config ({e})") from None
-    model = model_from_config(config, custom_objects=custom_objects)
+    if safe_mode:
+        model = model_from_config(config, custom_objects=custom_objects)
+    else:
+        with unsafe_deserialization():
+            model = model_from_config(config, custom_objects=custom_objects)
     for w, a in plan_weight_loading(model, data, "weights/", False, source):
         w.assign(a.astype(w.dtype, copy=False))
     if compile and "training_config" in data:

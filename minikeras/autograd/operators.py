@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from minikeras.autograd import ops
-from minikeras.autograd.tensor import Tensor
+from minikeras.autograd import tape as _tape
+from minikeras.autograd.tensor import Tensor, Variable
 
 __all__ = ["TensorOperators", "install"]
 
@@ -204,6 +205,60 @@ class TensorOperators:
     def clip(self, lo: float | None, hi: float | None) -> Tensor:
         """Clip values into ``[lo, hi]``."""
         return ops.clip(self, lo, hi)
+
+    # ---- numpy functions -------------------------------------------------
+    def __array_function__(self, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
+        """``np.sum(tensor)`` and friends: numpy's result on the arrays, or a clear error.
+
+        A numpy function records nothing on the tape. Outside a recording (or on tensors no
+        tape watches) it just runs on the arrays, as on ``tensor.numpy()``. On a tensor a tape
+        is recording, a function minikeras has as an op would silently cut the gradient, so it
+        raises a ``TypeError`` that names the op to use instead. ``np.asarray(tensor)`` goes
+        through ``__array__`` and always works.
+        """
+        name = getattr(func, "__name__", "")
+        name = {"amax": "max", "amin": "min"}.get(name, name)  # numpy 1.x's names of max/min
+        if (name in ops.__all__ or hasattr(TensorOperators, name)) and _recorded(args, kwargs):
+            ways = []
+            if hasattr(TensorOperators, name):
+                ways.append(f"tensor.{name}(...)")
+            if name in ops.__all__:
+                ways.append(f"minikeras.backend.{name} (K.{name})")
+            raise TypeError(
+                f"np.{name} was given a Tensor that a GradientTape is recording; numpy "
+                f"functions record no op, so the gradient would be lost. Use "
+                f"{' or '.join(ways)}; or, if no gradient is needed, np.{name}(tensor.numpy())"
+            )
+        return func(*_arrays(args), **_arrays(kwargs))
+
+
+def _arrays(obj: Any) -> Any:
+    """``obj`` with every Tensor (also inside lists, tuples and dicts) replaced by its array."""
+    if isinstance(obj, Tensor):
+        return obj.data
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_arrays(x) for x in obj)
+    if isinstance(obj, dict):
+        return {k: _arrays(v) for k, v in obj.items()}
+    return obj
+
+
+def _recorded(args: tuple, kwargs: dict) -> bool:
+    """Whether an open tape watches (or would watch) any tensor among the arguments."""
+    active = _tape.STATE.active
+    if not active:
+        return False
+    stack = [*args, *kwargs.values()]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (list, tuple)):
+            stack.extend(x)
+        elif isinstance(x, Tensor):
+            if isinstance(x, Variable) and x.trainable:
+                return True
+            if any(id(x) in tape._watched for tape in active):
+                return True
+    return False
 
 
 def install(cls: type = Tensor) -> None:

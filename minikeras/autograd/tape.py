@@ -211,6 +211,10 @@ class GradientTape:
         self._records: list[Record] = []
         self._recording = False
         self._used = False
+        #: ``(layer_name, start, stop)``: the records ``[start, stop)`` made by one layer call,
+        #: noted by the layer engine (nested calls nest); drawings group ops by them. ``None``
+        #: turns the noting off (``fit`` does, for its own tape).
+        self.layer_calls: list[tuple[str, int, int]] | None = []
 
     # ---- recording -----------------------------------------------------
     def __enter__(self) -> GradientTape:
@@ -704,10 +708,12 @@ class GradientTape:
                     f"{record.op_name}.backward failed for output shape {record.output.shape} "
                     f"and input shapes {record.input_shapes}: {err}"
                 ) from err
-            if len(input_grads) != len(record.inputs):
+            if not isinstance(input_grads, (tuple, list)) or len(input_grads) != len(record.inputs):
+                got = (f"{len(input_grads)} gradients" if isinstance(input_grads, (tuple, list))
+                       else f"a bare {type(input_grads).__name__} (shape {np.shape(input_grads)})")
                 raise ValueError(
-                    f"{record.op_name}.backward returned {len(input_grads)} gradients for "
-                    f"{len(record.inputs)} inputs"
+                    f"{record.op_name}.backward returned {got} for {len(record.inputs)} inputs; "
+                    "return a tuple with one gradient (or None) per input, e.g. (grad_x,)"
                 )
             for x, gx, need in zip(record.inputs, input_grads, ctx.needs_input_grad):
                 if not need or gx is None:
@@ -734,6 +740,8 @@ class GradientTape:
             if record.holders <= 0 and record.ctx.saved is not RELEASED:
                 record.ctx.release()
         self._records = []
+        if self.layer_calls:
+            self.layer_calls = []
 
 
 # Drawing a tape is the job of minikeras.utils.tape_plot, a floor above this one. It hands its

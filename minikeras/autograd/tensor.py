@@ -159,11 +159,17 @@ class Variable(Tensor):
 
     __slots__ = ("trainable", "constraint")
 
+    #: How many trainable variables were made so far: the layer engine compares it around a
+    #: layer's ``call`` to catch weights made there instead of in ``build``.
+    made_trainable = 0
+
     def __init__(self, value: Any, trainable: bool = True, name: str | None = None,
                  dtype: Any = None, constraint: Any = None) -> None:
         super().__init__(np.array(as_array(value, dtype), copy=True), name=name)
         self.trainable = trainable
         self.constraint = constraint
+        if trainable:
+            Variable.made_trainable += 1
 
     def assign(self, value: Any) -> Variable:
         """Set the value in place (shape must match).
@@ -213,6 +219,9 @@ class Variable(Tensor):
         return arr
 
     def __repr__(self) -> str:
-        return (f"<Variable {self.name!r} shape={self.shape} dtype={self.dtype} "
-                f"trainable={self.trainable}>")
+        body = np.array2string(self.data, precision=4, threshold=20, edgeitems=2,
+                               prefix=" " * 9)
+        extra = f", name={self.name!r}" if self.name else ""
+        frozen = "" if self.trainable else ", trainable=False"
+        return f"Variable({body}, shape={self.shape}, dtype={self.dtype}{extra}{frozen})"
 

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from minikeras import constraints, initializers, regularizers
+from minikeras.autograd import tape as _tape
 from minikeras.autograd.ops import cast
 from minikeras.autograd.tape import no_grad
 from minikeras.autograd.tensor import Tensor, Variable
@@ -89,12 +90,47 @@ def reset_names() -> None:
 class _CallState:
     """Process-wide state of eager calls: nesting depth and the active loss collectors."""
 
-    __slots__ = ("depth", "collectors", "dry_run")
+    __slots__ = ("depth", "collectors", "dry_run", "added_trainable")
 
     def __init__(self) -> None:
         self.depth = 0
         self.collectors: list[list] = []
         self.dry_run = False  # shape inference by running `call` on zeros: no side effects
+        # trainable variables made by add_weight: any other made during `call` is a mistake
+        self.added_trainable = 0
+
+
+_REWORDABLE = (ValueError, TypeError, IndexError, KeyError, AttributeError, RuntimeError,
+               NotImplementedError, ZeroDivisionError)
+
+
+def _inference_error(layer: Layer, input_shapes: list, err: Exception) -> Exception:
+    """``call`` failed while its output shape was inferred: name the layer and the fix."""
+    shapes = ", ".join(str(s) for s in input_shapes)
+    message = (
+        f"Layer {layer.name} ({type(layer).__name__}): call() failed on zeros of input "
+        f"shape {shapes} while its output shape was inferred: {type(err).__name__}: {err}. "
+        f"Fix call(), or implement {type(layer).__name__}.compute_output_shape(input_shape)"
+    )
+    kind = type(err) if type(err) in _REWORDABLE else ValueError
+    return kind(message)
+
+
+def _stray_variables() -> int:
+    """Trainable variables made so far other than by ``add_weight`` (compared around ``call``)."""
+    return Variable.made_trainable - CALL_STATE.added_trainable
+
+
+class _WeightMadeInCall(ValueError):
+    """A layer's ``call`` made a trainable Variable (the message says where weights belong)."""
+
+
+def _variable_in_call_error(layer: Layer) -> ValueError:
+    return _WeightMadeInCall(
+        f"Layer {layer.name} ({type(layer).__name__}): call() created a trainable Variable; a "
+        "weight made in call is new at every call and is never trained (the model does not "
+        "list it in trainable_weights). Create weights in build() with self.add_weight(...)"
+    )
 
 
 CALL_STATE = _CallState()
@@ -268,6 +304,20 @@ class Layer:
 
     activity_regularizer: Any = None
 
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails. A subclass whose __init__ forgot
+        # super().__init__() lacks every attribute Layer.__init__ sets: say so.
+        if not name.startswith("__") and "_inbound_nodes" not in self.__dict__:
+            cls = type(self).__name__
+            raise AttributeError(
+                f"{cls} has no attribute {name!r} because {cls}.__init__ did not run "
+                f"Layer.__init__: add super().__init__(**kwargs) at the top of {cls}.__init__"
+            )
+        attr = getattr(type(self), name, None)
+        if isinstance(attr, property):  # a property raised AttributeError: let its words through
+            return attr.fget(self)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def __init__(self, **kwargs: Any) -> None:
         for kwarg in kwargs:
             if kwarg not in _ALLOWED_KWARGS:
@@ -335,6 +385,8 @@ class Layer:
         constraint = constraints.get(constraint)
         weight = Variable(value, trainable=trainable, name=f"{self.name}/{name}", dtype=dtype,
                           constraint=constraint)
+        if trainable:
+            CALL_STATE.added_trainable += 1
         if regularizer is not None:
             loss = WeightRegularization(regularizer, weight)
             self._losses.append(loss)
@@ -527,7 +579,19 @@ class Layer:
         """
         if self._eager_losses:
             self._eager_losses = []
+        tapes = _tape.STATE.active
+        if tapes and tapes[-1].layer_calls is None:
+            tapes = None  # a tape nobody draws (fit's own): no bookkeeping on the hot path
+        if tapes:  # note which records this call makes, so a tape drawing can group them
+            starts = [len(tape) for tape in tapes]
+        stray = Variable.made_trainable - CALL_STATE.added_trainable  # (inlined: hot path)
         outputs = self.call(inputs, **kwargs)
+        if Variable.made_trainable - CALL_STATE.added_trainable != stray:
+            raise _variable_in_call_error(self)
+        if tapes:
+            for tape, start in zip(tapes, starts):
+                if tape.layer_calls is not None and len(tape) > start:
+                    tape.layer_calls.append((self.name, start, len(tape)))
         if self.activity_regularizer is not None:
             for y in as_list(outputs):
                 _route_call_loss(self, self.activity_regularizer(y))
@@ -769,8 +833,11 @@ class Layer:
         Runs ``call`` once on zeros (unknown dimensions set to 2) with recording,
         losses and updates switched off, then marks as unknown (``None``) every
         output dimension that changes when the unknown input dimensions change
-        (checked with a second run where they are 3). Falls back to the input
-        shape when ``call`` fails on zeros.
+        (checked with a second run where they are 3).
+
+        Raises:
+            The error ``call`` raised on zeros, re-worded (same type for the common
+            built-in errors) to name the layer and the fix: ``compute_output_shape``.
         """
         def run(fill: int) -> list:
             arrays = [Tensor(np.zeros(tuple(fill if d is None else d for d in x.shape),
@@ -779,20 +846,26 @@ class Layer:
             state = CALL_STATE
             previous = state.dry_run, state.depth
             state.dry_run, state.depth = True, state.depth + 1
+            stray = _stray_variables()
             try:
                 with no_grad():
                     out = self.call(arrays if was_list else arrays[0], **call_kwargs)
             finally:
                 state.dry_run, state.depth = previous
+            if _stray_variables() != stray:
+                raise _variable_in_call_error(self)
             return out if isinstance(out, (list, tuple)) else [out]
 
         input_shapes = [x.shape for x in inputs]
-        fallback = input_shapes if was_list else input_shapes[0]
         try:
             first = run(2)
             second = run(3) if any(d is None for s in input_shapes for d in s) else first
-        except Exception:  # noqa: BLE001 - an unknown layer: identity, as Keras 2 assumed
-            return fallback, None
+        except _WeightMadeInCall:
+            raise
+        except Exception as err:
+            # Keras 2 silently took such a layer as shape-preserving; then summary() shows a
+            # wrong shape and the real error surfaces only in fit. Say it here, with the fix.
+            raise _inference_error(self, input_shapes, err) from err
         shapes = []
         for a, b in zip(first, second):
             shapes.append(tuple(d if d == e else None for d, e in zip(a.shape, b.shape)))

@@ -75,7 +75,88 @@ class KerasTensor:
 
     __hash__ = object.__hash__
 
+    # numpy arrays and scalars defer to the operators below instead of converting this tensor
+    __array_ufunc__ = None
+
+    def _no_arithmetic(self, op: str, other: Any = None, reflected: bool = False) -> TypeError:
+        """The error for ``self <op> other``: name the layer that does it instead."""
+        other_text = other.name if isinstance(other, KerasTensor) else repr(other)
+        if op == "-x":
+            expression, example = f"-{self.name}", "Lambda(lambda t: -t)(tensor)"
+        elif op == "[]":
+            expression = f"{self.name}[{other!r}]"
+            example = f"Lambda(lambda t: t[{other!r}])(tensor)"
+        else:
+            left, right = (other_text, self.name) if reflected else (self.name, other_text)
+            expression = f"{left} {op} {right}"
+            example = (f"Lambda(lambda t: {other_text} {op} t)(tensor)" if reflected
+                       else f"Lambda(lambda t: t {op} {other_text})(tensor)")
+        merge = {"+": "Add", "-": "Subtract", "*": "Multiply"}.get(op)
+        if isinstance(other, KerasTensor):
+            example = (f"the merge layer {merge}()([a, b])" if merge else
+                       "a merge layer (Add, Subtract, Multiply, Average, Maximum, Minimum, "
+                       "Concatenate) or Lambda(lambda ts: ...)([a, b])")
+        return TypeError(
+            f"Cannot compute {expression}: {self.name} is a symbolic KerasTensor (shape "
+            f"{self.shape}) with no data, and a functional model is made of layers. Use "
+            f"{example}; merge layers (Add, Multiply, Concatenate...) combine two tensors"
+        )
+
+    def __add__(self, other: Any) -> Any:
+        raise self._no_arithmetic("+", other)
+
+    def __radd__(self, other: Any) -> Any:
+        raise self._no_arithmetic("+", other, reflected=True)
+
+    def __sub__(self, other: Any) -> Any:
+        raise self._no_arithmetic("-", other)
+
+    def __rsub__(self, other: Any) -> Any:
+        raise self._no_arithmetic("-", other, reflected=True)
+
+    def __mul__(self, other: Any) -> Any:
+        raise self._no_arithmetic("*", other)
+
+    def __rmul__(self, other: Any) -> Any:
+        raise self._no_arithmetic("*", other, reflected=True)
+
+    def __truediv__(self, other: Any) -> Any:
+        raise self._no_arithmetic("/", other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        raise self._no_arithmetic("/", other, reflected=True)
+
+    def __pow__(self, other: Any) -> Any:
+        raise self._no_arithmetic("**", other)
+
+    def __matmul__(self, other: Any) -> Any:
+        raise self._no_arithmetic("@", other)
+
+    def __rmatmul__(self, other: Any) -> Any:
+        raise self._no_arithmetic("@", other, reflected=True)
+
+    def __neg__(self) -> Any:
+        raise self._no_arithmetic("-x")
+
+    def __getitem__(self, key: Any) -> Any:
+        raise self._no_arithmetic("[]", key)
+
+    def __iter__(self) -> Any:
+        # defined so that __getitem__ does not make a KerasTensor look iterable
+        raise TypeError(f"{self!r} is not iterable: it is one symbolic tensor")
+
 
 def is_keras_tensor(x: Any) -> bool:
     """Whether ``x`` is a symbolic tensor of the layer graph (made by ``Input`` or a layer)."""
     return isinstance(x, KerasTensor)
+
+
+def describe(x: Any) -> str:
+    """A one-line description of ``x`` for an error message: its type and shape, never its data."""
+    if isinstance(x, KerasTensor):
+        return repr(x)
+    shape = getattr(x, "shape", None)
+    if shape is not None:
+        return f"a {type(x).__module__.split('.')[0]} {type(x).__name__} of shape {tuple(shape)}"
+    text = repr(x)
+    return text if len(text) <= 80 else f"a {type(x).__name__}"

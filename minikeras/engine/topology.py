@@ -27,7 +27,7 @@ from minikeras.engine.base_layer import Layer, _apply_update, call_signature
 from minikeras.engine.graph import LayerGraph
 from minikeras.engine.input_layer import Input, InputLayer
 from minikeras.engine.input_spec import InputSpec
-from minikeras.engine.keras_tensor import KerasTensor
+from minikeras.engine.keras_tensor import KerasTensor, describe
 from minikeras.engine.node import Node
 from minikeras.engine.registry import deserialize_layer, register_layer_class
 from minikeras.engine.saving import load_weights, save_weights
@@ -163,15 +163,18 @@ class Container(Layer):
         outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
         for x in inputs:
             if not isinstance(x, KerasTensor) or x._keras_history is None:
+                hint = ("" if isinstance(x, KerasTensor) else
+                        ": a model is built on symbolic inputs, inputs = Input(shape=...), and "
+                        "then called on data, model(x) or model.fit(x, y)")
                 raise TypeError(
                     f"Input tensors to a {cls_name} must be KerasTensors (from Input). "
-                    f"Found: {x!r}"
+                    f"Found: {describe(x)}{hint}"
                 )
         for x in outputs:
             if not isinstance(x, KerasTensor) or x._keras_history is None:
                 raise TypeError(
                     f"Output tensors to a {cls_name} must be KerasTensors made by layers. "
-                    f"Found: {x!r}"
+                    f"Found: {describe(x)}"
                 )
         if len({id(x) for x in inputs}) != len(inputs):
             raise ValueError(

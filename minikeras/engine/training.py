@@ -434,6 +434,7 @@ class TrainingMixin:
         with GradientTape(watch_accessed_variables=False) as tape, \
                 collect_call_losses() as extra:
             tape.watch(weights)
+            tape.layer_calls = None  # nobody draws this tape: layers need not note their calls
             outs = self._forward(xs, True)
             total, values = self._losses_and_metrics(ys, outs, extra, sample_weights)
         loss = float(total.data)
@@ -819,7 +820,29 @@ def _check_shape(arr: np.ndarray, expected: tuple, what: str) -> None:
                + ")") if expected else "()"
         raise ValueError(
             f"{what} expected arrays of shape {exp}, got an array of shape {arr.shape}"
+            + _channels_hint(arr.shape, expected)
         )
+
+
+def _channels_hint(got: tuple, expected: tuple) -> str:
+    """A hint when an image batch came channels first for a channels-last model (or back)."""
+    if len(got) != len(expected) or len(got) < 3:
+        return ""
+
+    def fits(shape: tuple) -> bool:
+        return all(e is None or a == e for a, e in zip(shape[1:], expected[1:]))
+
+    first_to_last = (got[0], *got[2:], got[1])  # (batch, C, H, W) read as (batch, H, W, C)
+    if fits(first_to_last):
+        order = (0, *range(2, len(got)), 1)
+        return (f": the data looks channels-first (channels on axis 1) for a channels-last "
+                f"model; transpose it with x.transpose{order} (shape {first_to_last})")
+    last_to_first = (got[0], got[-1], *got[1:-1])
+    if fits(last_to_first):
+        order = (0, len(got) - 1, *range(1, len(got) - 1))
+        return (f": the data looks channels-last for a channels-first model; transpose it "
+                f"with x.transpose{order} (shape {last_to_first})")
+    return ""
 
 
 def _check_lengths(arrays: list[np.ndarray], names: list[str], what: str) -> None:
@@ -838,6 +861,11 @@ def _check_sparse_labels(arr: np.ndarray, shape: tuple, what: str, loss: str) ->
         hint = ""
         if arr.ndim == len(shape) and shape[-1] is not None and arr.shape[-1] == shape[-1]:
             hint = " (these look like one-hot targets: use loss='categorical_crossentropy')"
+        elif len(shape) > 2 and (arr.ndim == 1 or arr.shape == (len(arr), 1)):
+            # the labels are fine; the model is not: Dense on a 3-D input maps each position
+            hint = (f"; the labels have one class per sample, but the model's output is "
+                    f"{len(shape)}-D (Dense acts on the last axis only): put Flatten() (or a "
+                    "global pooling layer) before the last Dense layer")
         raise ValueError(
             f"{what}: {loss} expects integer class labels of shape (batch,"
             f"{''.join(f' {d},' for d in lead[1:])}) for an output of shape {shape}, got "
@@ -866,7 +894,8 @@ def _check_target(arr: np.ndarray, shape: tuple, o: _Output, what: str) -> None:
         hint = ""
         if loss == "categorical_crossentropy" and (arr.ndim == 1 or arr.shape[-1] == 1):
             hint = (" (these look like integer labels: use "
-                    "loss='sparse_categorical_crossentropy', or one-hot encode them)")
+                    "loss='sparse_categorical_crossentropy', or one-hot encode them with "
+                    "minikeras.utils.to_categorical(y))")
         exp = "(batch, " + ", ".join("None" if d is None else str(d) for d in shape[1:]) + ")"
         raise ValueError(
             f"{what}: targets for output {o.name!r} should have shape {exp}, got {arr.shape}"

@@ -26,7 +26,7 @@ import numpy as np
 from minikeras import activations, constraints, initializers, regularizers
 from minikeras import backend as K
 from minikeras.autograd import Tensor, no_grad
-from minikeras.autograd.ops.fused import DenseOp
+from minikeras.autograd.ops.fused import DenseOp, DenseReluOp
 from minikeras.backend.random import get_rng
 from minikeras.engine.base_layer import Layer
 from minikeras.engine.input_spec import InputSpec
@@ -127,7 +127,9 @@ class Dense(Layer):
     def call(self, inputs: Any) -> Any:
         """Fused matmul + bias (+ ReLU), then any other activation."""
         args = (inputs, self.kernel) if self.bias is None else (inputs, self.kernel, self.bias)
-        out = DenseOp.apply(*args, relu=self._fuse_relu)
+        # a fused ReLU is recorded as "Dense+Relu", so the tape shows that the ReLU ran
+        op = DenseReluOp if self._fuse_relu else DenseOp
+        out = op.apply(*args, relu=self._fuse_relu)
         return out if self._post is None else self._post(out)
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
@@ -455,7 +457,8 @@ def _load(value: Any, kind: str, module: str | None, custom_objects: dict | None
             raise ValueError(
                 f"Lambda: the {what} is stored as Python bytecode, and loading it would run "
                 "code from the file. This is refused by default. If you trust the file, pass "
-                "safe_mode=False (e.g. minikeras.layers.deserialize(config, safe_mode=False)) "
+                "safe_mode=False (minikeras.models.load_model(path, safe_mode=False), or "
+                "minikeras.layers.deserialize(config, safe_mode=False)) "
                 "or load it inside `with minikeras.layers.unsafe_deserialization():`"
             )
         code_b64, defaults, closure = value

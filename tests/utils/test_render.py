@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+import struct
 import sys
 import xml.etree.ElementTree as ET
 
@@ -58,13 +60,44 @@ def test_png_and_pdf_with_system_dot(tmp_path, ext, magic):
     assert path.read_bytes().startswith(magic)
 
 
-@pytest.mark.parametrize("ext", ["png", "pdf", "jpg"])
-def test_bitmap_formats_without_system_dot_name_the_package(no_system_dot, tmp_path, ext):
+@pytest.mark.parametrize("ext", ["pdf", "jpg"])
+def test_other_bitmap_formats_without_system_dot_name_the_package(no_system_dot, tmp_path, ext):
     with pytest.raises(R.GraphvizNotFoundError) as info:
         R.render(DOT, tmp_path / f"g.{ext}")
     message = str(info.value)
-    assert "apt-get install graphviz" in message and ".svg" in message
+    assert "apt-get install graphviz" in message and ".svg or .png" in message
     assert not (tmp_path / f"g.{ext}").exists()
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def svg_size_pt(svg: str) -> tuple[float, float]:
+    root = ET.fromstring(svg)
+    return tuple(float(root.get(k).removesuffix("pt")) for k in ("width", "height"))
+
+
+def test_png_without_system_dot_is_the_webassembly_svg_rasterised(no_system_dot, monkeypatch,
+                                                                   tmp_path):
+    monkeypatch.setattr(R, "_system_render", lambda *a: pytest.fail("no system dot here"))
+    path = R.render(DOT, tmp_path / "g.png")
+    data = path.read_bytes()
+    # 96 pixels per 72 points, as `dot -Tpng` does
+    width_pt, height_pt = svg_size_pt(R.render_svg(DOT))
+    width, height = png_size(data)
+    assert abs(width - width_pt * 4 / 3) <= 1 and abs(height - height_pt * 4 / 3) <= 1
+    assert png_size(R.svg_to_png(R.render_svg(DOT), scale=2))[0] in (2 * width - 1, 2 * width)
+    # the labels are drawn: an installed font was found for Graphviz's font names
+    svg = R.render_svg(DOT)
+    no_text = re.sub(r"<text[^>]*>[^<]*</text>", "", svg)
+    assert R.svg_to_png(svg) != R.svg_to_png(no_text)
+
+
+def test_unreadable_svg_is_a_render_error():
+    with pytest.raises(R.RenderError, match="resvg"):
+        R.svg_to_png("<svg xmlns='http://www.w3.org/2000/svg' width='0' height='0'/>")
 
 
 def test_graphviz_objects_and_strings_are_both_accepted(no_system_dot):
@@ -188,3 +221,11 @@ def test_webassembly_backend_failure_falls_back_to_the_package(no_system_dot, mo
 def test_written_files_get_the_usual_permissions(no_system_dot, tmp_path):
     path = R.render(DOT, tmp_path / "g.svg")
     assert path.stat().st_mode & 0o777 == 0o666 & ~R._umask()
+
+
+def test_no_font_found_is_a_warning_not_a_silent_blank(no_system_dot, monkeypatch):
+    monkeypatch.setattr(R, "_FONT_OPTIONS", None)
+    monkeypatch.setattr(R, "_font_dirs", lambda: [])
+    with pytest.warns(UserWarning, match="no font found.*fonts-dejavu-core"):
+        data = R.render_bytes(DOT, "png")
+    assert data[:4] == b"\x89PNG"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -261,12 +262,29 @@ def test_svg_of_a_small_model_shows_every_layer_name_without_system_dot(no_syste
     assert sorted(os.listdir(tmp_path)) == ["empty-bin", "m.svg"]  # no temporary file left
 
 
-@pytest.mark.parametrize("ext", ["png", "pdf"])
-def test_png_and_pdf_without_system_dot_say_what_to_install(no_system_dot, tmp_path, ext):
-    target = tmp_path / f"model.{ext}"
-    with pytest.raises(GraphvizNotFoundError, match="apt-get install graphviz"):
+def test_pdf_without_system_dot_says_what_to_install(no_system_dot, tmp_path):
+    target = tmp_path / "model.pdf"
+    with pytest.raises(GraphvizNotFoundError, match="apt-get install graphviz.*or .png"):
         plot_model(build_chain(), to_file=target)
     assert not target.exists()
+
+
+def test_plot_model_with_keras_defaults_writes_a_png_without_system_dot(no_system_dot,
+                                                                        monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    drawing = plot_model(build_big(), show_shapes=True)  # to_file="model.png", as in Keras
+    data = (tmp_path / "model.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    # the size `dot -Tpng` gives: plot_model sets dpi=96, and Graphviz's SVG is already scaled
+    # to that dpi (its points are then pixels)
+    svg = ET.fromstring(drawing.svg)
+    assert abs(width - float(svg.get("width").removesuffix("pt"))) <= 1
+    assert abs(height - float(svg.get("height").removesuffix("pt"))) <= 1
+    plot_model(build_big(), show_shapes=True, to_file="big.png", dpi=192)
+    assert abs(struct.unpack(">I", (tmp_path / "big.png").read_bytes()[16:20])[0]
+               - 2 * width) <= 2
+    assert drawing._repr_mimebundle_() == {"image/png": data}  # inline in Jupyter
 
 
 def test_plot_model_without_a_file_displays_inline_without_system_dot(no_system_dot):

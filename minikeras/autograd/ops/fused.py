@@ -18,7 +18,7 @@ from minikeras.autograd.ops.linalg import matmul
 from minikeras.autograd.ops.reduction import mean as mean_op
 from minikeras.autograd.ops.shape import reshape
 
-__all__ = ["BatchNorm", "DenseOp"]
+__all__ = ["BatchNorm", "DenseOp", "DenseReluOp"]
 
 
 class DenseOp(Function):
@@ -74,6 +74,16 @@ class DenseOp(Function):
         if relu:
             out = relu_op(out)
         return reshape(out, (*shape[:-1], shape_of(kernel)[1]))
+
+
+class DenseReluOp(DenseOp):
+    """:class:`DenseOp` applied with ``relu=True``, under its own name.
+
+    The same op (no extra cost); only the name differs, so tape listings and drawings read
+    ``Dense+Relu`` and a reader looking for the ReLU sees where it went.
+    """
+
+    name = "Dense+Relu"
 
 
 class BatchNorm(Function):
