@@ -6,6 +6,7 @@ Example:
     >>> same = load_model("digits.npz")
 """
 
+from minikeras import formats  # noqa: F401 - registers the .h5 and .keras formats
 from minikeras.engine.model import Model
 from minikeras.engine.saving import (
     load_model,

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from minikeras.engine import model_formats
+
 WEIGHTS_FORMAT = "minikeras-weights-1"
 MODEL_FORMAT = "minikeras-model-1"
 
@@ -185,6 +187,10 @@ def _weight_arrays(model: Any, prefix: str = "") -> dict[str, np.ndarray]:
     return arrays
 
 
+def _is_h5(filepath: str | os.PathLike) -> bool:
+    return os.path.splitext(os.fspath(filepath))[1].lower() in (".h5", ".hdf5")
+
+
 def save_weights(model: Any, filepath: str | os.PathLike, overwrite: bool = True) -> None:
     """Save the model's weights layer by layer to an ``.npz`` file, atomically.
 
@@ -194,6 +200,10 @@ def save_weights(model: Any, filepath: str | os.PathLike, overwrite: bool = True
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"save_weights: {os.fspath(filepath)!r} exists and "
                               "overwrite=False")
+    if _is_h5(filepath):  # Keras 2's HDF5 layout, for files other Kerases read
+        from minikeras.engine.weights_h5 import save_weights_h5
+
+        return save_weights_h5(model, filepath)
     arrays = _weight_arrays(model)
     arrays["__format__"] = np.array(WEIGHTS_FORMAT)
     _atomic_savez(filepath, arrays)
@@ -263,6 +273,10 @@ def load_weights(model: Any, filepath: str | os.PathLike, by_name: bool = False)
         FileNotFoundError: If the file does not exist.
         ValueError: If the file is corrupt or does not match the model (nothing is changed).
     """
+    if _is_h5(filepath):
+        from minikeras.engine.weights_h5 import load_weights_h5
+
+        return load_weights_h5(model, filepath, by_name=by_name)
     source = f"load_weights({os.fspath(filepath)!r})"
     data = _read_npz(filepath)
     fmt = _str(data["__format__"]) if "__format__" in data else ""
@@ -318,6 +332,9 @@ def save_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True,
     """
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"save_model: {os.fspath(filepath)!r} exists and overwrite=False")
+    fmt = model_formats.lookup(filepath)  # .h5 / .keras, registered by minikeras.models
+    if fmt is not None:
+        return fmt[0](model, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
     arrays = _weight_arrays(model, prefix="weights/")
     arrays["__format__"] = np.array(MODEL_FORMAT)
     arrays["model_config"] = np.array(model_to_json(model))
@@ -346,6 +363,9 @@ def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
         FileNotFoundError: If the file does not exist.
         ValueError: If the file is corrupt or not a minikeras model file.
     """
+    fmt = model_formats.lookup(filepath)  # .h5 / .keras, registered by minikeras.models
+    if fmt is not None:
+        return fmt[1](filepath, custom_objects=custom_objects, compile=compile)
     source = f"load_model({os.fspath(filepath)!r})"
     data = _read_npz(filepath)
     fmt = _str(data["__format__"]) if "__format__" in data else ""

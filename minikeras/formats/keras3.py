@@ -1,0 +1,248 @@
+"""Keras 3's native ``.keras`` archive, written and read without Keras.
+
+A ``.keras`` file is a zip archive of three members:
+
+* ``config.json``: the model's Keras 3 serialisation (see
+  :mod:`minikeras.formats.keras3_config` for every key that differs from Keras 2);
+* ``metadata.json``: ``keras_version`` and ``date_saved``;
+* ``model.weights.h5``: one HDF5 group per layer, addressed not by the layer's
+  name but by its position: ``layers/<snake_case class name>[_<n>]/vars/<i>``,
+  where ``_<n>`` numbers repeated classes within one model in ``model.layers``
+  order, and a nested model is ``layers/<functional|sequential>/layers/...``.
+  A layer's variables are its trainable ones then its non-trainable ones, in
+  creation order (``gamma, beta, moving_mean, moving_variance`` for
+  ``BatchNormalization``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import os
+import re
+import warnings
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from minikeras.engine import saving
+from minikeras.engine.topology import Container
+from minikeras.engine.weights_h5 import atomic_write, import_h5py
+from minikeras.formats.keras3_config import _ALIASES, ConfigError, from_keras3, to_keras3
+
+_OPTIMIZER_KEYS = {"learning_rate", "momentum", "nesterov", "rho", "epsilon", "beta_1",
+                   "beta_2", "amsgrad", "clipnorm", "clipvalue"}
+
+
+def _snake(name: str) -> str:
+    # keras.src.utils.naming.to_snake_case, which names the weight groups
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _keras3_class(layer: Any) -> str:
+    name = type(layer).__name__
+    if isinstance(layer, Container):
+        return "Sequential" if name == "Sequential" else "Functional"
+    return _ALIASES.get(name, name)
+
+
+def _walk(model: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """``[(group path, layer)]`` for every non-model layer, as Keras 3 addresses them."""
+    out = []
+    used: dict[str, int] = {}
+    for layer in model.layers:
+        base = _snake(_keras3_class(layer))
+        if base in used:
+            used[base] += 1
+            base = f"{base}_{used[base]}"
+        else:
+            used[base] = 0
+        path = f"{prefix}layers/{base}"
+        if isinstance(layer, Container):
+            out += _walk(layer, path + "/")
+        out.append((path, layer))
+    return out
+
+
+def _variables(layer: Any) -> list:
+    if isinstance(layer, Container):
+        return []
+    return list(layer._trainable_weights) + list(layer._non_trainable_weights)
+
+
+def _compile_config(model: Any) -> dict | None:
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return None
+    config = optimizer.get_config()
+    loss = getattr(model, "loss", None)
+    why = None
+    if config.get("decay"):
+        why = f"optimizer decay={config['decay']} (Keras 3 has no such argument)"
+    elif not isinstance(loss, str):
+        why = f"loss {loss!r} is not a built-in name"
+    if why:
+        warnings.warn(f"save_model(.keras): the model is saved uncompiled: {why}", stacklevel=4)
+        return None
+    metrics = saving._metrics_arg(model)
+    return {
+        "optimizer": {"module": "keras.optimizers", "class_name": type(optimizer).__name__,
+                      "config": {k: v for k, v in config.items()
+                                 if k in _OPTIMIZER_KEYS and v is not None},
+                      "registered_name": None},
+        "loss": loss, "loss_weights": None,
+        "metrics": list(metrics) if isinstance(metrics, list) and
+        all(isinstance(m, str) for m in metrics) else None,
+        "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
+        "jit_compile": False,
+    }
+
+
+def save_keras(model: Any, filepath: str | os.PathLike, overwrite: bool = True,
+               include_optimizer: bool = True) -> None:
+    """Write ``model`` as a Keras 3 ``.keras`` archive (loadable by ``keras.saving.load_model``).
+
+    Args:
+        model: The model.
+        filepath: Target path (``.keras``).
+        overwrite: Replace an existing file.
+        include_optimizer: Also write a ``compile_config`` (optimizer, loss) when it maps.
+
+    Raises:
+        FileExistsError: If the file exists and ``overwrite`` is ``False``.
+        ValueError: If a layer or config key has no Keras 3 equivalent (names both).
+    """
+    from minikeras import __version__
+
+    path = os.fspath(filepath)
+    h5py = import_h5py(f"save_model({path!r})")
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"save_model: {path!r} exists and overwrite=False")
+    entry = json.loads(saving.model_to_json(model))
+    try:
+        config = to_keras3({"class_name": entry["class_name"], "config": entry["config"]})
+    except ConfigError as e:
+        raise ValueError(f"save_model({path!r}): {e}") from None
+    config["build_config"] = {"input_shape": None}
+    if include_optimizer:
+        compile_config = _compile_config(model)
+        if compile_config is not None:
+            config["compile_config"] = compile_config
+    metadata = {"keras_version": "3.0.0", "saved_by": f"minikeras-{__version__}",
+                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5:
+        h5.create_group("vars").attrs["name"] = model.name
+        for group_path, layer in _walk(model):
+            group = h5.require_group(group_path).create_group("vars")
+            group.attrs["name"] = layer.name
+            for i, w in enumerate(_variables(layer)):
+                group.create_dataset(str(i), data=np.asarray(w.data))
+
+    def write(tmp: str) -> None:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("metadata.json", json.dumps(metadata))
+            zf.writestr("config.json", json.dumps(config, default=saving._json_default))
+            zf.writestr("model.weights.h5", buffer.getvalue())
+
+    atomic_write(path, write)
+
+
+def _read_archive(path: str, source: str) -> tuple[dict, bytes]:
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{source}: no such file {path!r}")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            for member in ("config.json", "model.weights.h5"):
+                if member not in names:
+                    raise ValueError(f"{source}: the archive has no {member!r} (members: "
+                                     f"{sorted(names)})")
+            raw_config = zf.read("config.json")
+            weights = zf.read("model.weights.h5")
+    except (zipfile.BadZipFile, EOFError, OSError) as e:
+        raise ValueError(f"{source}: not a readable .keras (zip) archive ({e})") from None
+    try:
+        config = json.loads(raw_config)
+    except ValueError as e:
+        raise ValueError(f"{source}: config.json is not valid JSON ({e})") from None
+    return config, weights
+
+
+def load_keras(filepath: str | os.PathLike, custom_objects: dict | None = None,
+               compile: bool = True) -> Any:
+    """Read a Keras 3 ``.keras`` archive (written by Keras 3 or by :func:`save_keras`).
+
+    Args:
+        filepath: The ``.keras`` file.
+        custom_objects: Extra classes by name for ``model_from_config``.
+        compile: Compile the model when the archive has a ``compile_config`` that maps.
+
+    Returns:
+        The model, with its weights.
+
+    Raises:
+        FileNotFoundError: If there is no such file.
+        ValueError: If the archive is corrupt, or a layer or key has no minikeras
+            equivalent (the message names the file, the layer and the key).
+    """
+    path = os.fspath(filepath)
+    source = f"load_model({path!r})"
+    h5py = import_h5py(source)
+    from minikeras.models import model_from_config
+
+    config, weights = _read_archive(path, source)
+    try:
+        model_config = from_keras3(config)
+    except ConfigError as e:
+        raise ValueError(f"{source}: config.json: {e}") from None
+    try:
+        model = model_from_config(model_config, custom_objects=custom_objects)
+    except (ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"{source}: config.json does not describe a model minikeras can "
+                         f"build: {e}") from None
+    plan = []
+    try:
+        with h5py.File(io.BytesIO(weights), "r") as h5:
+            for group_path, layer in _walk(model):
+                variables = _variables(layer)
+                vars_path = f"{group_path}/vars"
+                stored = h5[vars_path] if vars_path in h5 else {}
+                if len(stored) != len(variables):
+                    raise ValueError(f"{source}: layer {layer.name!r} has {len(variables)} "
+                                     f"variable(s), model.weights.h5 has {len(stored)} at "
+                                     f"{vars_path!r}")
+                for i, w in enumerate(variables):
+                    a = np.asarray(stored[str(i)])
+                    if tuple(a.shape) != tuple(w.shape):
+                        raise ValueError(f"{source}: variable {i} of layer {layer.name!r} has "
+                                         f"shape {tuple(w.shape)}, the file's {a.shape}")
+                    plan.append((w, a))
+    except (OSError, KeyError) as e:
+        raise ValueError(f"{source}: model.weights.h5 is truncated or corrupt ({e})") from None
+    for w, a in plan:
+        w.assign(a.astype(w.dtype, copy=False))
+    compile_config = config.get("compile_config") if compile else None
+    if compile_config:
+        _compile(model, compile_config, source)
+    return model
+
+
+def _compile(model: Any, compile_config: dict, source: str) -> None:
+    from minikeras import optimizers
+
+    opt = compile_config.get("optimizer") or {}
+    try:
+        optimizer = optimizers.deserialize({
+            "class_name": opt.get("class_name"),
+            "config": {k: v for k, v in (opt.get("config") or {}).items()
+                       if k in _OPTIMIZER_KEYS and v is not None}})
+        model.compile(optimizer=optimizer, loss=compile_config.get("loss"),
+                      metrics=compile_config.get("metrics"))
+    except (ValueError, TypeError) as e:
+        warnings.warn(f"{source}: compile_config not applied ({e}); the model is not "
+                      "compiled", stacklevel=3)
