@@ -35,6 +35,30 @@ from minikeras.engine.weights_h5 import (
 from minikeras.formats.keras3_config import ConfigError, from_keras3
 
 
+def _explicit_input_layers(entry: dict) -> None:
+    """Start every Sequential config with an ``InputLayer`` entry, in place.
+
+    Keras 2.0-2.3 put ``batch_input_shape`` on a Sequential's first layer; tf.keras
+    2.4+ writes an explicit ``InputLayer`` first instead. Both are Keras 2 files,
+    but Keras 3's legacy reader mistakes the former's ``batch_input_shape`` for
+    an input shape without the batch axis, so the latter is written.
+    """
+    config = entry.get("config")
+    if not isinstance(config, dict):
+        return
+    for item in config.get("layers", []):
+        _explicit_input_layers(item)
+    layers = config.get("layers")
+    if entry.get("class_name") != "Sequential" or not layers:
+        return
+    first = layers[0]["config"]
+    if layers[0]["class_name"] != "InputLayer" and "batch_input_shape" in first:
+        layers.insert(0, {"class_name": "InputLayer", "config": {
+            "batch_input_shape": first.pop("batch_input_shape"),
+            "dtype": first.pop("dtype", None) or "float32", "sparse": False,
+            "name": f"{config.get('name') or 'sequential'}_input"}})
+
+
 def save_model_h5(model: Any, filepath: str | os.PathLike, overwrite: bool = True,
                   include_optimizer: bool = True) -> None:
     """Write ``model`` as a Keras 2 HDF5 model file, atomically.
@@ -53,6 +77,7 @@ def save_model_h5(model: Any, filepath: str | os.PathLike, overwrite: bool = Tru
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save_model: {path!r} exists and overwrite=False")
     config = json.loads(saving.model_to_json(model))
+    _explicit_input_layers(config)
     training = saving._training_config(model) if include_optimizer else None
     state = []
     if training is not None and hasattr(model.optimizer, "get_state"):
