@@ -1,4 +1,4 @@
-"""Write a minikeras model as an ONNX graph (inference: Dropout is the identity, BN uses its moving statistics).
+"""Write a minikeras model as an ONNX graph, in inference form (Dropout off, BN moving stats).
 
 The model's inputs stay as they are (``channels_last`` images stay NHWC); each
 convolution or pooling on ``channels_last`` data is wrapped in a pair of

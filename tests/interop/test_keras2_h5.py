@@ -1,4 +1,4 @@
-"""Keras 2 HDF5 files: minikeras <-> minikeras, minikeras -> Keras 3, Keras 3 (legacy H5) -> minikeras."""
+"""Keras 2 HDF5: minikeras round trips, minikeras -> Keras 3, Keras 3 legacy H5 -> minikeras."""
 
 import os
 
