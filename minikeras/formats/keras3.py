@@ -102,6 +102,57 @@ def _compile_config(model: Any) -> dict | None:
     }
 
 
+def _slot_kinds(optimizer: Any) -> tuple | None:
+    """The optimizer's slots in Keras 3's order, or ``None`` if Keras 3 keeps other state."""
+    kind = type(optimizer).__name__
+    if kind == "Adam" and not optimizer.amsgrad:
+        return ("m", "v")  # Keras 3: momentum, velocity
+    if kind == "SGD":
+        return tuple(optimizer.slot_names)  # ("momentum",) or ()
+    return None
+
+
+def _optimizer_arrays(model: Any) -> list[np.ndarray]:
+    """Keras 3's optimizer variables for ``model``'s optimizer state, ``[]`` if it does not map.
+
+    Keras 3 keeps ``iterations``, ``learning_rate``, then each trainable variable's
+    slots side by side (Adam: its momentum, then its velocity); minikeras keeps
+    ``iterations`` then one slot kind after the other (Keras 2's order).
+    """
+    optimizer = model.optimizer
+    kinds = _slot_kinds(optimizer)
+    variables = list(getattr(optimizer, "_variables", []))
+    if kinds is None or [id(v) for v in variables] != [id(w) for w in model.trainable_weights]:
+        return []
+    state = optimizer.get_state()
+    n = len(variables)
+    arrays = [np.asarray(state[0], np.int64), np.float32(optimizer.learning_rate)]
+    for i in range(n):
+        arrays += [state[1 + k * n + i] for k in range(len(kinds))]
+    return arrays
+
+
+def _restore_optimizer(model: Any, h5: Any, source: str) -> None:
+    """Give a freshly compiled model the optimizer state a ``.keras`` file holds, if it maps."""
+    optimizer = model.optimizer
+    kinds = _slot_kinds(optimizer)
+    if kinds is None or "optimizer/vars" not in h5:
+        return
+    stored = h5["optimizer/vars"]
+    n = len(model.trainable_weights)
+    if len(stored) <= 2:  # iterations and learning rate only: Keras never built it
+        return
+    if len(stored) != 2 + len(kinds) * n:
+        warnings.warn(f"{source}: the optimizer state has {len(stored)} variables, not "
+                      f"{2 + len(kinds) * n}; the optimizer starts fresh", stacklevel=4)
+        return
+    arrays = [np.asarray(stored[str(i)]) for i in range(len(stored))]
+    state = [np.asarray(arrays[0], np.int64)]
+    for k in range(len(kinds)):
+        state += [arrays[2 + i * len(kinds) + k] for i in range(n)]
+    optimizer.set_state(state)  # kept until fit builds the optimizer on the same weights
+
+
 def save_keras(model: Any, filepath: str | os.PathLike, overwrite: bool = True,
                include_optimizer: bool = True) -> None:
     """Write ``model`` as a Keras 3 ``.keras`` archive (loadable by ``keras.saving.load_model``).
@@ -128,10 +179,12 @@ def save_keras(model: Any, filepath: str | os.PathLike, overwrite: bool = True,
     except ConfigError as e:
         raise ValueError(f"save_model({path!r}): {e}") from None
     config["build_config"] = {"input_shape": None}
+    optimizer_arrays: list[np.ndarray] = []
     if include_optimizer:
         compile_config = _compile_config(model)
         if compile_config is not None:
             config["compile_config"] = compile_config
+            optimizer_arrays = _optimizer_arrays(model)
     metadata = {"keras_version": "3.0.0", "saved_by": f"minikeras-{__version__}",
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
     buffer = io.BytesIO()
@@ -142,6 +195,11 @@ def save_keras(model: Any, filepath: str | os.PathLike, overwrite: bool = True,
             group.attrs["name"] = layer.name
             for i, w in enumerate(_variables(layer)):
                 group.create_dataset(str(i), data=np.asarray(w.data))
+        if optimizer_arrays:
+            group = h5.create_group("optimizer").create_group("vars")
+            group.attrs["name"] = type(model.optimizer).__name__.lower()
+            for i, a in enumerate(optimizer_arrays):
+                group.create_dataset(str(i), data=a)
 
     def write(tmp: str) -> None:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -206,6 +264,7 @@ def load_keras(filepath: str | os.PathLike, custom_objects: dict | None = None,
         raise ValueError(f"{source}: config.json does not describe a model minikeras can "
                          f"build: {e}") from None
     plan = []
+    compile_config = config.get("compile_config") if compile else None
     try:
         with h5py.File(io.BytesIO(weights), "r") as h5:
             for group_path, layer in _walk(model):
@@ -222,17 +281,16 @@ def load_keras(filepath: str | os.PathLike, custom_objects: dict | None = None,
                         raise ValueError(f"{source}: variable {i} of layer {layer.name!r} has "
                                          f"shape {tuple(w.shape)}, the file's {a.shape}")
                     plan.append((w, a))
+            for w, a in plan:
+                w.assign(a.astype(w.dtype, copy=False))
+            if compile_config and _compile(model, compile_config, source):
+                _restore_optimizer(model, h5, source)
     except (OSError, KeyError) as e:
         raise ValueError(f"{source}: model.weights.h5 is truncated or corrupt ({e})") from None
-    for w, a in plan:
-        w.assign(a.astype(w.dtype, copy=False))
-    compile_config = config.get("compile_config") if compile else None
-    if compile_config:
-        _compile(model, compile_config, source)
     return model
 
 
-def _compile(model: Any, compile_config: dict, source: str) -> None:
+def _compile(model: Any, compile_config: dict, source: str) -> bool:
     from minikeras import optimizers
 
     opt = compile_config.get("optimizer") or {}
@@ -246,3 +304,5 @@ def _compile(model: Any, compile_config: dict, source: str) -> None:
     except (ValueError, TypeError) as e:
         warnings.warn(f"{source}: compile_config not applied ({e}); the model is not "
                       "compiled", stacklevel=3)
+        return False
+    return True

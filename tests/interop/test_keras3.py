@@ -6,7 +6,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from interop_models import BUILDERS, assert_same
+from interop_models import BUILDERS, assert_same, randomize
 
 from minikeras import layers as L
 from minikeras.models import Model, Sequential, load_model, save_model
@@ -96,3 +96,31 @@ def test_what_keras3_lacks_is_refused_by_layer_and_key(tmp_path):
         with pytest.raises(ValueError, match=message):
             save_model(model, str(tmp_path / "m.keras"))
     assert os.listdir(tmp_path) == []  # nothing half-written
+
+
+def test_adam_state_crosses_both_ways(keras, tmp_path):
+    model = randomize(BUILDERS["mlp"]())
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(16, 6)).astype("float32"), np.arange(16) % 3
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    path = tmp_path / "adam.keras"
+    model.save(str(path))
+    kmodel = keras.saving.load_model(str(path))
+    kvars = [np.asarray(v) for v in kmodel.optimizer.variables]
+    state = model.optimizer.get_state()
+    n = len(model.trainable_weights)
+    assert int(kvars[0]) == int(state[0]) == 2
+    for i in range(n):  # Keras 3: each variable's momentum then velocity
+        np.testing.assert_array_equal(kvars[2 + 2 * i], state[1 + i])
+        np.testing.assert_array_equal(kvars[3 + 2 * i], state[1 + n + i])
+    kmodel.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    kmodel.save(str(tmp_path / "adam_k.keras"))
+    back = load_model(str(tmp_path / "adam_k.keras"))
+    back.optimizer.build(back.trainable_weights)
+    state = back.optimizer.get_state()
+    kvars = [np.asarray(v) for v in kmodel.optimizer.variables]
+    assert int(state[0]) == 4
+    for i in range(n):
+        np.testing.assert_array_equal(state[1 + i], kvars[2 + 2 * i])
+        np.testing.assert_array_equal(state[1 + n + i], kvars[3 + 2 * i])
