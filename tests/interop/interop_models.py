@@ -48,11 +48,15 @@ def conv_channels_first():
     a = L.Conv2D(4, 3, padding="same", data_format="channels_first", activation="relu")(x)
     b = L.SeparableConv2D(4, 3, padding="valid", data_format="channels_first")(a)
     c = L.BatchNormalization(axis=1)(b)
+    c = L.DepthwiseConv2D(3, padding="same", depth_multiplier=2, strides=2,
+                          data_format="channels_first")(c)
+    c = L.ZeroPadding2D((1, 2), data_format="channels_first")(c)
     d = L.MaxPooling2D(data_format="channels_first")(c)
     e = L.AveragePooling2D(data_format="channels_first")(c)
     f = L.Flatten(data_format="channels_first")(L.Add()([d, e]))
     g = L.GlobalAveragePooling2D(data_format="channels_first")(d)
-    return Model(x, L.Dense(2)(L.Concatenate()([f, g])), name="conv_cf")
+    h = L.GlobalMaxPooling2D(data_format="channels_first")(e)
+    return Model(x, L.Dense(2)(L.Concatenate()([f, g, h])), name="conv_cf")
 
 
 def shared_multi_io():

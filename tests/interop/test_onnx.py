@@ -68,6 +68,17 @@ def test_unmappable_layers_are_refused_by_name(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_hard_sigmoid_is_keras2s(tmp_path):
+    # clip(0.2 x + 0.5, 0, 1): ONNX's HardSigmoid with alpha 0.2, beta 0.5 (not Keras 3's)
+    model = Sequential([L.Activation("hard_sigmoid", input_shape=(5,))])
+    path = tmp_path / "hs.onnx"
+    to_onnx(model, str(path))
+    x = np.array([[-4, -1, 0, 1.5, 4]], "float32")
+    want = np.clip(0.2 * x + 0.5, 0, 1)
+    np.testing.assert_allclose(model.predict(x), want, rtol=1e-6)
+    np.testing.assert_allclose(run(path, model, x)[0], want, rtol=1e-6)
+
+
 def test_batchnorm_is_the_inference_form(tmp_path):
     model = Sequential([L.BatchNormalization(input_shape=(4,), name="bn")])
     bn = model.get_layer("bn")
