@@ -177,6 +177,9 @@ def load_model_h5(filepath: str | os.PathLike, custom_objects: dict | None = Non
             version = _attr_str(f, "keras_version")
             if version.startswith("3"):
                 config = from_keras3(config)
+            elif not version.startswith("minikeras"):
+                # Keras 2 / tf.keras 2: Keras 2 semantics, some Keras 3 spellings
+                config = from_keras3(config, keras2=True)
             try:
                 model = model_from_config(config, custom_objects=custom_objects)
             except ConfigError:

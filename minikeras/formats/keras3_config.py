@@ -303,16 +303,18 @@ def _dtype_from_keras3(value: Any, layer: str) -> str:
     return "float32"
 
 
-def _activation_from_keras3(value: Any, layer: str, key: str) -> str:
+def _activation_from_keras3(value: Any, layer: str, key: str, keras2: bool) -> str:
     if value == "silu":
         return "swish"
     if not isinstance(value, str):
         raise ConfigError(f"{_where(layer, key)}: activation {value!r} is not a built-in "
                           "name; no minikeras counterpart")
+    if keras2 and value == "hard_sigmoid":  # a Keras 2 file means Keras 2's formula, ours
+        return value
     return _activation_check(value, layer, key)
 
 
-def _layer_config_from_keras3(class_name: str, config: dict, layer: str) -> dict:
+def _layer_config_from_keras3(class_name: str, config: dict, layer: str, keras2: bool) -> dict:
     out: dict[str, Any] = {}
     extra = _KERAS3_ONLY.get(class_name, {})
     for key, value in config.items():
@@ -332,9 +334,14 @@ def _layer_config_from_keras3(class_name: str, config: dict, layer: str) -> dict
         elif key.endswith("_constraint"):
             out[key] = _constraint_from_keras3(value, layer, key)
         elif key == "activation":
-            out[key] = _activation_from_keras3(value, layer, key)
+            out[key] = _activation_from_keras3(value, layer, key, keras2)
         elif key == "batch_shape" and class_name == "InputLayer":
             out["batch_input_shape"] = value
+        elif key == "axis" and class_name == "BatchNormalization" and isinstance(value, list):
+            if len(value) != 1:
+                raise ConfigError(f"{_where(layer, key)}: normalising over several axes "
+                                  f"({value}) has no minikeras equivalent")
+            out[key] = int(value[0])  # tf.keras 2 writes the built layer's axis as a list
         elif key in _KERAS3_BASE:
             continue
         else:
@@ -371,13 +378,13 @@ def _tensor_list(value: Any, layer: str, key: str) -> list:
                       f"mapped, got {str(value)[:120]}")
 
 
-def _model_from_keras3(class_name: str, config: dict, layer: str) -> dict:
+def _model_from_keras3(class_name: str, config: dict, layer: str, keras2: bool) -> dict:
     if class_name == "Sequential":
         return {"name": config.get("name"),
-                "layers": [from_keras3(item) for item in config["layers"]]}
+                "layers": [from_keras3(item, keras2) for item in config["layers"]]}
     layers = []
     for item in config["layers"]:
-        converted = from_keras3(item)
+        converted = from_keras3(item, keras2)
         name = item.get("name") or converted["config"].get("name")
         converted["name"] = name
         converted["inbound_nodes"] = [_node_from_keras3(n, name)
@@ -385,16 +392,23 @@ def _model_from_keras3(class_name: str, config: dict, layer: str) -> dict:
         layers.append(converted)
     inputs = _tensor_list(config["input_layers"], layer, "input_layers")
     outputs = _tensor_list(config["output_layers"], layer, "output_layers")
-    _shift_nested_model_nodes(layers, [*inputs, *outputs], +1)
+    if not keras2:  # a Keras 2 file numbers nested models' nodes as minikeras does
+        _shift_nested_model_nodes(layers, [*inputs, *outputs], +1)
     return {"name": config.get("name"), "layers": layers, "input_layers": inputs,
             "output_layers": outputs}
 
 
-def from_keras3(entry: dict) -> dict:
+def from_keras3(entry: dict, keras2: bool = False) -> dict:
     """Turn one Keras 3 serialised layer or model into a minikeras ``{'class_name', 'config'}``.
+
+    Also reads the configs of tf.keras 2 (``keras2=True``), which already use
+    some of Keras 3's spellings (``GlorotUniform``, ``L2``, ``groups``,
+    ``keepdims``, ``Functional``) but Keras 2's node numbering and formulas.
 
     Args:
         entry: A Keras 3 ``config.json`` (or an entry of its ``layers``).
+        keras2: The config comes from a Keras 2 file (keep its node numbering and
+            its ``hard_sigmoid``).
 
     Returns:
         A config ``minikeras.models.model_from_config`` (or ``layers.deserialize``) accepts.
@@ -408,6 +422,8 @@ def from_keras3(entry: dict) -> dict:
     entry = copy.deepcopy(entry)
     class_name = entry["class_name"]
     config = entry.get("config")
+    if class_name == "Sequential" and isinstance(config, list):
+        config = {"layers": config}  # Keras 2.0/2.1 wrote a Sequential as its list of layers
     if not isinstance(config, dict):
         raise ConfigError(f"layer of class {class_name!r}, key 'config': expected an object, "
                           f"got {str(config)[:120]}")
@@ -416,7 +432,7 @@ def from_keras3(entry: dict) -> dict:
         if class_name in ("Functional", "Model", "Sequential"):
             target = "Sequential" if class_name == "Sequential" else "Model"
             return {"class_name": target,
-                    "config": _model_from_keras3(class_name, config, layer)}
+                    "config": _model_from_keras3(class_name, config, layer, keras2)}
         if class_name == "Lambda":
             raise ConfigError(f"layer {layer!r} (Lambda), key 'function': a Lambda holds "
                               "Python code; minikeras will not load code from a file")
@@ -424,6 +440,6 @@ def from_keras3(entry: dict) -> dict:
             raise ConfigError(f"layer {layer!r}, key 'class_name': {class_name!r} has no "
                               "minikeras counterpart")
         return {"class_name": class_name,
-                "config": _layer_config_from_keras3(class_name, config, layer)}
+                "config": _layer_config_from_keras3(class_name, config, layer, keras2)}
     except KeyError as e:
         raise ConfigError(f"layer {layer!r}: missing key {e}") from None

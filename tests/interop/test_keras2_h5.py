@@ -122,3 +122,85 @@ def test_failed_write_leaves_old_file_and_no_temporary(zoo, tmp_path, monkeypatc
         zoo["conv_cl"][0].save(str(path))
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["m.h5"]
+
+
+def _write_keras2_file(path, config, version, weights):
+    """A model file as Keras 2 wrote it: only h5py here, no minikeras writer."""
+    import json
+
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = version.encode()
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["model_config"] = json.dumps(config).encode()
+        group = f.create_group("model_weights")
+        group.attrs["layer_names"] = [name.encode() for name in weights]
+        for layer, arrays in weights.items():
+            sub = group.create_group(layer)
+            sub.attrs["weight_names"] = [f"{layer}/{n}:0".encode() for n in arrays]
+            for n, a in arrays.items():
+                sub.create_dataset(f"{layer}/{n}:0", data=a)
+
+
+def _dense(name, units, activation, **extra):
+    init = {"class_name": "VarianceScaling",
+            "config": {"scale": 1.0, "mode": "fan_avg", "distribution": "uniform", "seed": None}}
+    return {"class_name": "Dense", "config": {
+        "name": name, "trainable": True, "units": units, "activation": activation,
+        "use_bias": True, "kernel_initializer": init,
+        "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": None,
+        "bias_regularizer": None, "activity_regularizer": None, "kernel_constraint": None,
+        "bias_constraint": None, **extra}}
+
+
+@pytest.mark.parametrize("flavour", ["keras-2.0.8", "tf.keras-2.4"])
+def test_keras2_files_load(tmp_path, flavour):
+    rng = np.random.default_rng(7)
+    k1, b1 = rng.normal(size=(4, 3)).astype("float32"), rng.normal(size=3).astype("float32")
+    gamma, beta = rng.normal(size=3).astype("float32"), rng.normal(size=3).astype("float32")
+    mean, var = rng.normal(size=3).astype("float32"), rng.random(3).astype("float32") + 0.5
+    bn = {"name": "bn", "trainable": True, "axis": -1, "momentum": 0.99, "epsilon": 0.001,
+          "center": True, "scale": True,
+          "beta_initializer": {"class_name": "Zeros", "config": {}},
+          "gamma_initializer": {"class_name": "Ones", "config": {}},
+          "moving_mean_initializer": {"class_name": "Zeros", "config": {}},
+          "moving_variance_initializer": {"class_name": "Ones", "config": {}},
+          "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
+          "gamma_constraint": None}
+    if flavour == "keras-2.0.8":
+        # a Sequential written as a bare list, the input shape on its first layer
+        layers = [_dense("d1", 3, "hard_sigmoid", batch_input_shape=[None, 4], dtype="float32"),
+                  {"class_name": "BatchNormalization", "config": bn}]
+        config = {"class_name": "Sequential", "config": layers}
+    else:
+        # tf.keras 2.4: explicit InputLayer, dtype everywhere, GlorotUniform, axis as a list
+        dense = _dense("d1", 3, "hard_sigmoid", dtype="float32")
+        dense["config"]["kernel_initializer"] = {"class_name": "GlorotUniform",
+                                                 "config": {"seed": None}}
+        dense["config"]["kernel_regularizer"] = {"class_name": "L2", "config": {"l2": 0.01}}
+        layers = [{"class_name": "InputLayer", "config": {
+                      "batch_input_shape": [None, 4], "dtype": "float32", "sparse": False,
+                      "ragged": False, "name": "x"}},
+                  dense,
+                  {"class_name": "BatchNormalization", "config": {**bn, "axis": [1],
+                                                                  "dtype": "float32"}}]
+        config = {"class_name": "Sequential", "config": {"name": "s", "layers": layers}}
+    path = tmp_path / "k2.h5"
+    _write_keras2_file(path, config, flavour.split("-")[1],
+                       {"d1": {"kernel": k1, "bias": b1},
+                        "bn": {"gamma": gamma, "beta": beta, "moving_mean": mean,
+                               "moving_variance": var}})
+    x = rng.normal(size=(5, 4)).astype("float32")
+    h = np.clip(0.2 * (x @ k1 + b1) + 0.5, 0, 1)  # Keras 2's hard_sigmoid
+    want = gamma * (h - mean) / np.sqrt(var + 0.001) + beta
+    np.testing.assert_allclose(load_model(str(path)).predict(x), want, rtol=1e-5, atol=1e-6)
+
+
+def test_keras3_reads_minikeras_weights_file(zoo, keras, tmp_path):
+    model, x, want = zoo["conv_cl"]
+    model.save(str(tmp_path / "m.keras"))
+    kmodel = keras.saving.load_model(str(tmp_path / "m.keras"))
+    for w in kmodel.weights:
+        w.assign(np.zeros(w.shape, w.dtype))
+    model.save_weights(str(tmp_path / "w.h5"))
+    kmodel.load_weights(str(tmp_path / "w.h5"))  # Keras 3's reader of Keras 2 weights files
+    assert_same(kmodel.predict(x, verbose=0), want)
