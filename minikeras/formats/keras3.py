@@ -5,13 +5,9 @@ A ``.keras`` file is a zip archive of three members:
 * ``config.json``: the model's Keras 3 serialisation (see
   :mod:`minikeras.formats.keras3_config` for every key that differs from Keras 2);
 * ``metadata.json``: ``keras_version`` and ``date_saved``;
-* ``model.weights.h5``: one HDF5 group per layer, addressed not by the layer's
-  name but by its position: ``layers/<snake_case class name>[_<n>]/vars/<i>``,
-  where ``_<n>`` numbers repeated classes within one model in ``model.layers``
-  order, and a nested model is ``layers/<functional|sequential>/layers/...``.
-  A layer's variables are its trainable ones then its non-trainable ones, in
-  creation order (``gamma, beta, moving_mean, moving_variance`` for
-  ``BatchNormalization``).
+* ``model.weights.h5``: the weights, in Keras 3's layout (layers addressed by
+  class and position, see :mod:`minikeras.engine.weights_keras3`), plus the
+  optimizer's variables under ``optimizer/vars`` when they map.
 """
 
 from __future__ import annotations
@@ -20,7 +16,6 @@ import datetime
 import io
 import json
 import os
-import re
 import warnings
 import zipfile
 from typing import Any
@@ -28,50 +23,12 @@ from typing import Any
 import numpy as np
 
 from minikeras.engine import saving
-from minikeras.engine.topology import Container
 from minikeras.engine.weights_h5 import atomic_write, import_h5py
-from minikeras.formats.keras3_config import _ALIASES, ConfigError, from_keras3, to_keras3
+from minikeras.engine.weights_keras3 import plan_variables, write_variables
+from minikeras.formats.keras3_config import ConfigError, from_keras3, to_keras3
 
 _OPTIMIZER_KEYS = {"learning_rate", "momentum", "nesterov", "rho", "epsilon", "beta_1",
                    "beta_2", "amsgrad", "clipnorm", "clipvalue"}
-
-
-def _snake(name: str) -> str:
-    # keras.src.utils.naming.to_snake_case, which names the weight groups
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _keras3_class(layer: Any) -> str:
-    name = type(layer).__name__
-    if isinstance(layer, Container):
-        return "Sequential" if name == "Sequential" else "Functional"
-    return _ALIASES.get(name, name)
-
-
-def _walk(model: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """``[(group path, layer)]`` for every non-model layer, as Keras 3 addresses them."""
-    out = []
-    used: dict[str, int] = {}
-    for layer in model.layers:
-        base = _snake(_keras3_class(layer))
-        if base in used:
-            used[base] += 1
-            base = f"{base}_{used[base]}"
-        else:
-            used[base] = 0
-        path = f"{prefix}layers/{base}"
-        if isinstance(layer, Container):
-            out += _walk(layer, path + "/")
-        out.append((path, layer))
-    return out
-
-
-def _variables(layer: Any) -> list:
-    if isinstance(layer, Container):
-        return []
-    return list(layer._trainable_weights) + list(layer._non_trainable_weights)
 
 
 def _compile_config(model: Any) -> dict | None:
@@ -189,12 +146,7 @@ def save_keras(model: Any, filepath: str | os.PathLike, overwrite: bool = True,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5:
-        h5.create_group("vars").attrs["name"] = model.name
-        for group_path, layer in _walk(model):
-            group = h5.require_group(group_path).create_group("vars")
-            group.attrs["name"] = layer.name
-            for i, w in enumerate(_variables(layer)):
-                group.create_dataset(str(i), data=np.asarray(w.data))
+        write_variables(h5, model)
         if optimizer_arrays:
             group = h5.create_group("optimizer").create_group("vars")
             group.attrs["name"] = type(model.optimizer).__name__.lower()
@@ -263,24 +215,10 @@ def load_keras(filepath: str | os.PathLike, custom_objects: dict | None = None,
     except (ValueError, TypeError, KeyError) as e:
         raise ValueError(f"{source}: config.json does not describe a model minikeras can "
                          f"build: {e}") from None
-    plan = []
     compile_config = config.get("compile_config") if compile else None
     try:
         with h5py.File(io.BytesIO(weights), "r") as h5:
-            for group_path, layer in _walk(model):
-                variables = _variables(layer)
-                vars_path = f"{group_path}/vars"
-                stored = h5[vars_path] if vars_path in h5 else {}
-                if len(stored) != len(variables):
-                    raise ValueError(f"{source}: layer {layer.name!r} has {len(variables)} "
-                                     f"variable(s), model.weights.h5 has {len(stored)} at "
-                                     f"{vars_path!r}")
-                for i, w in enumerate(variables):
-                    a = np.asarray(stored[str(i)])
-                    if tuple(a.shape) != tuple(w.shape):
-                        raise ValueError(f"{source}: variable {i} of layer {layer.name!r} has "
-                                         f"shape {tuple(w.shape)}, the file's {a.shape}")
-                    plan.append((w, a))
+            plan = plan_variables(model, h5, source)
             for w, a in plan:
                 w.assign(a.astype(w.dtype, copy=False))
             if compile_config and _compile(model, compile_config, source):

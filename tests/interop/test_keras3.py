@@ -124,3 +124,20 @@ def test_adam_state_crosses_both_ways(keras, tmp_path):
     for i in range(n):
         np.testing.assert_array_equal(state[1 + i], kvars[2 + 2 * i])
         np.testing.assert_array_equal(state[1 + n + i], kvars[3 + 2 * i])
+
+
+def test_weights_h5_in_keras3_layout_both_ways(zoo, keras, tmp_path):
+    model, x, want = zoo["nested"]
+    model.save(str(tmp_path / "m.keras"))
+    kmodel = keras.saving.load_model(str(tmp_path / "m.keras"))
+    for w in kmodel.weights:
+        w.assign(np.zeros(w.shape, w.dtype))
+    model.save_weights(str(tmp_path / "w.weights.h5"))  # the suffix picks Keras 3's layout
+    kmodel.load_weights(str(tmp_path / "w.weights.h5"))
+    assert_same(kmodel.predict(x, verbose=0), want)
+    kmodel.save_weights(str(tmp_path / "k.weights.h5"))
+    fresh = randomize(BUILDERS["nested"](), seed=9)
+    fresh.load_weights(str(tmp_path / "k.weights.h5"))
+    assert_same(fresh.predict(x), want)
+    with pytest.raises(ValueError, match=r"k\.weights\.h5.*by_name"):
+        fresh.load_weights(str(tmp_path / "k.weights.h5"), by_name=True)
