@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from minikeras.version import __version__
+
 # HDF5 keeps attributes in the object header (64 KiB); Keras splits longer lists into
 # numbered chunks ("layer_names0", "layer_names1", ...). Same limit, same naming.
 _HEADER_LIMIT = 64512
@@ -141,8 +143,6 @@ def save_weights_to_group(group: Any, model: Any) -> None:
         group: An h5py group (a file's root, or ``model_weights``).
         model: The model.
     """
-    from minikeras import __version__
-
     save_attribute_list(group, "layer_names", [layer.name for layer in model.layers])
     group.attrs["backend"] = b"minikeras"
     group.attrs["keras_version"] = f"minikeras-{__version__}".encode()
@@ -248,18 +248,10 @@ def open_h5(filepath: str | os.PathLike, source: str) -> Any:
 def save_weights_h5(model: Any, filepath: str | os.PathLike) -> None:
     """Write the model's weights as a Keras 2 HDF5 weights file, atomically.
 
-    A name ending in ``.weights.h5`` gets Keras 3's layout instead, since Keras 3
-    reads such a file with its own reader (see :mod:`minikeras.engine.weights_keras3`).
-
     Args:
         model: The model.
         filepath: Target path (``.h5``).
     """
-    if os.fspath(filepath).lower().endswith(".weights.h5"):
-        # imported here, not at the top: weights_keras3 builds on this module
-        from minikeras.engine.weights_keras3 import save_weights_keras3
-
-        return save_weights_keras3(model, filepath)
     h5py = import_h5py(f"save_weights({os.fspath(filepath)!r})")
 
     def write(tmp: str) -> None:
@@ -281,16 +273,6 @@ def load_weights_h5(model: Any, filepath: str | os.PathLike, by_name: bool = Fal
         ValueError: If the file is corrupt or does not fit (the model is unchanged).
     """
     source = f"load_weights({os.fspath(filepath)!r})"
-    # imported here, not at the top: weights_keras3 builds on this module
-    from minikeras.engine import weights_keras3
-
-    with open_h5(filepath, source) as f:
-        keras3 = weights_keras3.is_keras3_layout(f)
-    if keras3:  # Keras 3's layout (a .weights.h5 file), matched by position
-        if by_name:
-            raise ValueError(f"{source}: a Keras 3 weights file has no layer names to match "
-                             "(by_name=True); load it with by_name=False")
-        return weights_keras3.load_weights_keras3(model, filepath)
     with open_h5(filepath, source) as f:
         group = f["model_weights"] if "model_weights" in f else f
         try:

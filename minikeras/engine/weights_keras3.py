@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from minikeras.engine.topology import Container
 from minikeras.engine.weights_h5 import atomic_write, import_h5py, open_h5
 
 
@@ -32,8 +31,13 @@ def _snake(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+def _is_model(layer: Any) -> bool:
+    # duck-typed rather than isinstance(layer, Container): topology imports this module's users
+    return hasattr(layer, "layers") and hasattr(layer, "get_layer")
+
+
 def _keras3_class(layer: Any) -> str:
-    if isinstance(layer, Container):
+    if _is_model(layer):
         return "Sequential" if type(layer).__name__ == "Sequential" else "Functional"
     return type(layer).__name__
 
@@ -55,7 +59,7 @@ def walk(model: Any, prefix: str = "") -> list[tuple[str, Any]]:
         else:
             used[base] = 0
         path = f"{prefix}layers/{base}"
-        if isinstance(layer, Container):
+        if _is_model(layer):
             out += walk(layer, path + "/")
         out.append((path, layer))
     return out
@@ -67,7 +71,7 @@ def layer_variables(layer: Any) -> list:
     Args:
         layer: The layer.
     """
-    if isinstance(layer, Container):
+    if _is_model(layer):
         return []
     return list(layer._trainable_weights) + list(layer._non_trainable_weights)
 

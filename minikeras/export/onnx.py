@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from minikeras.engine import saving
 from minikeras.engine.topology import Container
 from minikeras.engine.weights_h5 import atomic_write
+from minikeras.generic_utils import json_default
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -236,7 +236,7 @@ class _Exporter:
     # ---- graph ----------------------------------------------------------------------------
     def model(self, model: Any, inputs: list[str], shapes: list[tuple]) -> tuple[list, list]:
         """Emit ``model`` on ``inputs``; return its output names and shapes."""
-        config = json.loads(json.dumps(model.get_config(), default=saving._json_default))
+        config = json.loads(json.dumps(model.get_config(), default=json_default))
         if "input_layers" not in config:  # a Sequential: one chain after its input
             x, shape = inputs[0], shapes[0]
             for layer in model.layers:
@@ -298,7 +298,6 @@ def to_onnx(model: Any, filepath: str | os.PathLike, opset: int = 17) -> Any:
     try:
         # optional dependency (minikeras[interop]): only the ONNX export needs it
         import onnx
-        from onnx import helper, numpy_helper
     except ImportError:
         raise ImportError("to_onnx needs the onnx package; install it with "
                           "pip install \"minikeras[interop]\"") from None
@@ -306,7 +305,8 @@ def to_onnx(model: Any, filepath: str | os.PathLike, opset: int = 17) -> Any:
         raise ValueError(f"to_onnx: opset must be between 13 and 21, got {opset!r}")
     if not getattr(model, "inputs", None):
         raise ValueError(f"to_onnx: model {model.name!r} has no inputs yet; build it first")
-    g = _Graph(helper, numpy_helper, int(opset))
+    helper = onnx.helper
+    g = _Graph(helper, onnx.numpy_helper, int(opset))
     names, shapes, graph_inputs = [], [], []
     for i, tensor in enumerate(model.inputs):
         layer = tensor._keras_history[0]

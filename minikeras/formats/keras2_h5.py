@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from minikeras.engine import saving
+from minikeras import optimizers
 from minikeras.engine.weights_h5 import (
     atomic_write,
     import_h5py,
@@ -33,6 +33,8 @@ from minikeras.engine.weights_h5 import (
     save_weights_to_group,
 )
 from minikeras.formats.keras3_config import ConfigError, from_keras3
+from minikeras.generic_utils import json_default
+from minikeras.models import model_from_config, model_to_json, training_config
 
 
 def _explicit_input_layers(entry: dict) -> None:
@@ -76,9 +78,9 @@ def save_model_h5(model: Any, filepath: str | os.PathLike, overwrite: bool = Tru
     h5py = import_h5py(f"save_model({path!r})")
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save_model: {path!r} exists and overwrite=False")
-    config = json.loads(saving.model_to_json(model))
+    config = json.loads(model_to_json(model))
     _explicit_input_layers(config)
-    training = saving._training_config(model) if include_optimizer else None
+    training = training_config(model) if include_optimizer else None
     state = []
     if training is not None and hasattr(model.optimizer, "get_state"):
         state = model.optimizer.get_state()
@@ -87,10 +89,10 @@ def save_model_h5(model: Any, filepath: str | os.PathLike, overwrite: bool = Tru
         with h5py.File(tmp, "w") as f:
             f.attrs["keras_version"] = config.pop("keras_version").encode()
             f.attrs["backend"] = config.pop("backend").encode()
-            f.attrs["model_config"] = json.dumps(config, default=saving._json_default).encode()
+            f.attrs["model_config"] = json.dumps(config, default=json_default).encode()
             if training is not None:
                 f.attrs["training_config"] = json.dumps(
-                    training, default=saving._json_default).encode()
+                    training, default=json_default).encode()
             save_weights_to_group(f.create_group("model_weights"), model)
             if state:
                 group = f.create_group("optimizer_weights")
@@ -122,8 +124,6 @@ def _attr_str(f: Any, key: str) -> str:
 
 def _compile(model: Any, training: dict, state: list, custom_objects: dict | None,
              source: str) -> None:
-    from minikeras import optimizers
-
     opt_config = dict(training["optimizer_config"])
     if not str(training.get("keras_version", "")).startswith("minikeras"):
         # Keras 3 optimizer configs carry keys minikeras lacks (use_ema, ...): keep Keras 2's
@@ -166,8 +166,6 @@ def load_model_h5(filepath: str | os.PathLike, custom_objects: dict | None = Non
             does not have (the message names the file and the layer).
     """
     source = f"load_model({os.fspath(filepath)!r})"
-    from minikeras.models import model_from_config
-
     with open_h5(filepath, source) as f:
         try:
             config = _attr_json(f, "model_config", source)

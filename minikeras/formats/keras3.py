@@ -22,10 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from minikeras.engine import saving
+from minikeras import optimizers
 from minikeras.engine.weights_h5 import atomic_write, import_h5py
 from minikeras.engine.weights_keras3 import plan_variables, write_variables
 from minikeras.formats.keras3_config import ConfigError, from_keras3, to_keras3
+from minikeras.generic_utils import json_default
+from minikeras.models import model_from_config, model_to_json, training_config
+from minikeras.version import __version__
 
 _OPTIMIZER_KEYS = {"learning_rate", "momentum", "nesterov", "rho", "epsilon", "beta_1",
                    "beta_2", "amsgrad", "clipnorm", "clipvalue"}
@@ -45,7 +48,7 @@ def _compile_config(model: Any) -> dict | None:
     if why:
         warnings.warn(f"save_model(.keras): the model is saved uncompiled: {why}", stacklevel=4)
         return None
-    metrics = saving._metrics_arg(model)
+    metrics = (training_config(model) or {}).get("metrics")
     return {
         "optimizer": {"module": "keras.optimizers", "class_name": type(optimizer).__name__,
                       "config": {k: v for k, v in config.items()
@@ -124,13 +127,11 @@ def save_keras(model: Any, filepath: str | os.PathLike, overwrite: bool = True,
         FileExistsError: If the file exists and ``overwrite`` is ``False``.
         ValueError: If a layer or config key has no Keras 3 equivalent (names both).
     """
-    from minikeras import __version__
-
     path = os.fspath(filepath)
     h5py = import_h5py(f"save_model({path!r})")
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save_model: {path!r} exists and overwrite=False")
-    entry = json.loads(saving.model_to_json(model))
+    entry = json.loads(model_to_json(model))
     try:
         config = to_keras3({"class_name": entry["class_name"], "config": entry["config"]})
     except ConfigError as e:
@@ -156,7 +157,7 @@ def save_keras(model: Any, filepath: str | os.PathLike, overwrite: bool = True,
     def write(tmp: str) -> None:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("metadata.json", json.dumps(metadata))
-            zf.writestr("config.json", json.dumps(config, default=saving._json_default))
+            zf.writestr("config.json", json.dumps(config, default=json_default))
             zf.writestr("model.weights.h5", buffer.getvalue())
 
     atomic_write(path, write)
@@ -203,8 +204,6 @@ def load_keras(filepath: str | os.PathLike, custom_objects: dict | None = None,
     path = os.fspath(filepath)
     source = f"load_model({path!r})"
     h5py = import_h5py(source)
-    from minikeras.models import model_from_config
-
     config, weights = _read_archive(path, source)
     try:
         model_config = from_keras3(config)
@@ -229,8 +228,6 @@ def load_keras(filepath: str | os.PathLike, custom_objects: dict | None = None,
 
 
 def _compile(model: Any, compile_config: dict, source: str) -> bool:
-    from minikeras import optimizers
-
     opt = compile_config.get("optimizer") or {}
     try:
         optimizer = optimizers.deserialize({

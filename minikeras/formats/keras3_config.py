@@ -157,8 +157,8 @@ def _layer_config_to_keras3(class_name: str, config: dict, layer: str) -> dict:
             continue  # a Sequential's first layer: Keras 3 gets an InputLayer instead
         else:
             out[key] = value
-    for key, value in _KERAS3_ONLY.get(class_name, {}).items():
-        out.setdefault(key, value)
+    # Keras 3's own additions (groups, keepdims, renorm, ...) are left out: every Keras 3
+    # release defaults them to Keras 2's behaviour, and older releases lack some of them
     if class_name != "InputLayer":
         out["dtype"] = "float32"
     return out
