@@ -93,8 +93,11 @@ def test_truncated_h5_names_the_file_and_leaves_target(zoo, tmp_path):
     bad.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match=r"bad\.h5.*(truncated|corrupt)"):
         load_model(str(bad))
+    before = [w.data.copy() for w in model.weights]
     with pytest.raises(ValueError, match=r"bad\.h5.*(truncated|corrupt)"):
         model.load_weights(str(bad))
+    for w, b in zip(model.weights, before):  # nothing half-loaded
+        np.testing.assert_array_equal(w.data, b)
 
 
 def test_unknown_layer_in_h5_is_named(zoo, tmp_path):
@@ -204,3 +207,18 @@ def test_keras3_reads_minikeras_weights_file(zoo, keras, tmp_path):
     model.save_weights(str(tmp_path / "w.h5"))
     kmodel.load_weights(str(tmp_path / "w.h5"))  # Keras 3's reader of Keras 2 weights files
     assert_same(kmodel.predict(x, verbose=0), want)
+
+
+def test_weights_file_missing_a_dataset_changes_nothing(zoo, tmp_path):
+    model = zoo["conv_cl"][0]
+    path = tmp_path / "w.h5"
+    model.save_weights(str(path))
+    last = [layer.name for layer in model.layers if layer.weights][-1]
+    with h5py.File(path, "r+") as f:  # the last layer's kernel is lost
+        del f[last][f[last].attrs["weight_names"][0]]
+    fresh = randomize(BUILDERS["conv_cl"](), seed=11)
+    before = [w.data.copy() for w in fresh.weights]
+    with pytest.raises(ValueError, match=rf"w\.h5.*{last}.*missing"):
+        fresh.load_weights(str(path))
+    for w, b in zip(fresh.weights, before):  # not even the earlier layers were loaded
+        np.testing.assert_array_equal(w.data, b)

@@ -9,6 +9,7 @@ import pytest
 from interop_models import BUILDERS, assert_same, randomize
 
 from minikeras import layers as L
+from minikeras.engine.base_layer import Layer
 from minikeras.models import Model, Sequential, load_model, save_model
 
 
@@ -87,12 +88,21 @@ def test_bad_keras_config_names_file_layer_and_key(zoo, tmp_path):
         load_model(str(bad))
 
 
+class Doubler(Layer):
+    """A custom layer: Keras 3 has no counterpart registered under this name."""
+
+    def call(self, inputs):
+        return inputs * 2
+
+
 def test_what_keras3_lacks_is_refused_by_layer_and_key(tmp_path):
     x = L.Input((3,))
     lam = Model(x, L.Lambda(lambda t: t * 2, name="double")(x))
     hard = Sequential([L.Dense(2, activation="hard_sigmoid", input_shape=(3,), name="hs")])
+    custom = Model(x, Doubler(name="twice")(x))
     for model, message in [(lam, r"m\.keras.*'double'.*Lambda"),
-                           (hard, r"m\.keras.*'hs'.*'activation'.*hard_sigmoid")]:
+                           (hard, r"m\.keras.*'hs'.*'activation'.*hard_sigmoid"),
+                           (custom, r"m\.keras.*'twice'.*'class_name'.*Doubler")]:
         with pytest.raises(ValueError, match=message):
             save_model(model, str(tmp_path / "m.keras"))
     assert os.listdir(tmp_path) == []  # nothing half-written
