@@ -81,11 +81,16 @@ def _optimizer_arrays(model: Any) -> list[np.ndarray]:
     """
     optimizer = model.optimizer
     kinds = _slot_kinds(optimizer)
-    variables = list(getattr(optimizer, "_variables", []))
-    if kinds is None or [id(v) for v in variables] != [id(w) for w in model.trainable_weights]:
+    if kinds is None:
         return []
     state = optimizer.get_state()
-    n = len(variables)
+    weights = model.trainable_weights
+    n = len(weights)
+    # an optimizer not yet built (never stepped) has only its iteration count
+    if len(state) != 1 + len(kinds) * n or any(
+            state[1 + k * n + i].shape != tuple(w.shape)
+            for k in range(len(kinds)) for i, w in enumerate(weights)):
+        return []
     arrays = [np.asarray(state[0], np.int64), np.float32(optimizer.learning_rate)]
     for i in range(n):
         arrays += [state[1 + k * n + i] for k in range(len(kinds))]
