@@ -23,13 +23,14 @@ from minikeras import (  # isort: skip
     regularizers,
     utils,
 )
+from minikeras import export, formats  # isort: skip  (formats registers .h5 and .keras)
 from minikeras.engine import Input, Model, Sequential  # isort: skip
 
 from minikeras.version import __version__  # noqa: E402  (written in one place)
 
 __all__ = [
     "GradientTape", "Input", "Model", "Sequential", "Tensor", "Variable", "__version__",
-    "activations", "backend", "callbacks", "constraints", "datasets", "engine", "gradcheck",
-    "initializers", "layers", "losses", "metrics", "models", "no_grad", "optimizers",
-    "regularizers", "utils",
+    "activations", "backend", "callbacks", "constraints", "datasets", "engine", "export",
+    "formats", "gradcheck", "initializers", "layers", "losses", "metrics", "models", "no_grad",
+    "optimizers", "regularizers", "utils",
 ]

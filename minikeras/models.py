@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,7 @@ from minikeras.layers.core import unsafe_deserialization
 
 __all__ = ["Model", "Sequential", "clone_model", "load_model", "load_weights",
            "model_from_config", "model_from_json", "model_from_yaml", "model_to_json",
-           "save_model", "save_weights"]
+           "register_format", "save_model", "save_weights"]
 
 
 def model_to_json(model: Any, **kwargs: Any) -> str:
@@ -85,7 +86,15 @@ def model_from_json(json_string: str, custom_objects: dict | None = None) -> Any
     return model_from_config(config, custom_objects=custom_objects)
 
 
-def _training_config(model: Any) -> dict | None:
+def training_config(model: Any) -> dict | None:
+    """What ``compile`` was given, as JSON-ready data (``None`` if the model is not compiled).
+
+    ``{'optimizer_config', 'loss', 'metrics', 'loss_weights', 'sample_weight_mode'}``:
+    Keras 2's ``training_config``, which the ``.npz`` and ``.h5`` files store.
+
+    Args:
+        model: The model.
+    """
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None or not hasattr(optimizer, "get_config"):
         return None
@@ -120,24 +129,49 @@ def _metrics_arg(model: Any) -> Any:
     return None
 
 
+# Other model file formats by extension (".h5", ".keras"): minikeras.formats, a floor above,
+# registers them when the package is imported.
+_FORMATS: dict[str, tuple[Callable[..., None], Callable[..., Any]]] = {}
+
+
+def register_format(extension: str, save: Callable[..., None], load: Callable[..., Any]) -> None:
+    """Make :func:`save_model` and :func:`load_model` use ``save``/``load`` for ``extension``.
+
+    Args:
+        extension: Lower-case, with the dot (``".keras"``).
+        save: ``save(model, filepath, overwrite=..., include_optimizer=...)``.
+        load: ``load(filepath, custom_objects=..., compile=...)``, returning the model.
+    """
+    _FORMATS[extension] = (save, load)
+
+
+def _format_for(filepath: str | os.PathLike) -> tuple | None:
+    return _FORMATS.get(os.path.splitext(os.fspath(filepath))[1].lower())
+
+
 def save_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True,
                include_optimizer: bool = True) -> None:
     """Save architecture, weights and (if compiled) training config and optimizer state.
+
+    The extension picks the format: ``.npz`` (minikeras's own), ``.h5`` (Keras 2
+    HDF5) or ``.keras`` (Keras 3), the last two from :mod:`minikeras.formats`.
 
     Raises:
         FileExistsError: If the file exists and ``overwrite`` is ``False``.
     """
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"save_model: {os.fspath(filepath)!r} exists and overwrite=False")
+    fmt = _format_for(filepath)
+    if fmt is not None:
+        return fmt[0](model, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
     arrays = weight_arrays(model, prefix="weights/")
     arrays["__format__"] = np.array(MODEL_FORMAT)
     arrays["model_config"] = np.array(model_to_json(model))
     if include_optimizer:
-        training_config = _training_config(model)
-        if training_config is not None:
+        compiled = training_config(model)
+        if compiled is not None:
             try:
-                arrays["training_config"] = np.array(json.dumps(training_config,
-                                                                default=json_default))
+                arrays["training_config"] = np.array(json.dumps(compiled, default=json_default))
             except TypeError as e:
                 warnings.warn(f"save_model: the training configuration is not serializable "
                               f"({e}); the model is saved uncompiled.", stacklevel=2)
@@ -153,6 +187,8 @@ def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
                compile: bool = True, safe_mode: bool = True) -> Any:
     """Load a model saved by :func:`save_model` (compiled again if it was compiled).
 
+    ``.h5`` and ``.keras`` files (also those Keras wrote) are read by :mod:`minikeras.formats`.
+
     Args:
         filepath: The file :func:`save_model` wrote.
         custom_objects: Your own layer classes, functions... by name.
@@ -167,6 +203,12 @@ def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
         ValueError: If the file is corrupt or not a minikeras model file, or holds
             Lambda bytecode and ``safe_mode`` is not ``False``.
     """
+    fmt = _format_for(filepath)
+    if fmt is not None:
+        if safe_mode:
+            return fmt[1](filepath, custom_objects=custom_objects, compile=compile)
+        with unsafe_deserialization():
+            return fmt[1](filepath, custom_objects=custom_objects, compile=compile)
     source = f"load_model({os.fspath(filepath)!r})"
     data = read_npz(filepath)
     fmt = npz_str(data["__format__"]) if "__format__" in data else ""

@@ -8,9 +8,11 @@
 #   * if a virtualenv is active ($VIRTUAL_ENV), it is used;
 #   * otherwise ./.venv is used, created with `python3 -m venv .venv` if it does not exist
 #     (set PYTHON=/path/to/python3.11 to create it with another interpreter).
-# Into it goes an upgraded pip and `pip install -e ".[test,tutorials,docs]"`. A stamp file in the
-# environment remembers what was installed, so a second run skips pip unless pyproject.toml,
-# the checkout or the environment changed (MINIKERAS_REINSTALL=1 forces a reinstall).
+# Into it goes an upgraded pip and `pip install -e ".[test,tutorials,docs,interop]"` (interop:
+# h5py, ONNX, ONNX Runtime, Keras 3 and JAX, so the Keras/ONNX round trips run, not skip). A
+# stamp file in the environment remembers what was installed, so a second run skips pip unless
+# pyproject.toml, the extras, the checkout or the environment changed (MINIKERAS_REINSTALL=1
+# forces a reinstall).
 #
 # Any arguments form a command that is run last, from the repository root, with the
 # environment's bin/ first on PATH: so `python`, `pytest`, `jupyter` are the environment's,
@@ -55,17 +57,18 @@ py=$venv/bin/python
 
 # 2. Install, unless the stamp says this exact state is already installed.
 stamp=$venv/.minikeras-setup-stamp
-want="$root $(cksum < pyproject.toml) $("$py" -V 2>&1)"
+extras=test,tutorials,docs,interop
+want="$root [$extras] $(cksum < pyproject.toml) $("$py" -V 2>&1)"
 have=$(cat "$stamp" 2>/dev/null || true)
 if [ "${MINIKERAS_REINSTALL:-0}" != 0 ] || [ "$want" != "$have" ] \
     || ! "$py" -c 'import importlib.metadata as m; m.version("minikeras")' >/dev/null 2>&1; then
-    say "installing minikeras[test,tutorials,docs] into $venv (a few minutes the first time)"
+    say "installing minikeras[$extras] into $venv (a few minutes the first time)"
     "$py" -m pip install -qq --upgrade pip
-    "$py" -m pip install -qq -e ".[test,tutorials,docs]"
+    "$py" -m pip install -qq -e ".[$extras]"
     printf '%s\n' "$want" > "$stamp"
     say "done"
 else
-    say "minikeras[test,tutorials,docs] is already installed in $venv"
+    say "minikeras[$extras] is already installed in $venv"
 fi
 
 # 3. Run the command, if any, inside the environment.

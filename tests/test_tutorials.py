@@ -36,7 +36,7 @@ SOLVED = sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb"))
 EXPECTED = ["01_tensors_and_the_tape", "02_writing_an_op", "03_mlp_from_scratch",
             "04_optimisers", "05_layers_nodes_and_models", "06_convolution_kernels",
             "07_separable_convolutions", "08_training_on_digits", "09_writing_your_own_layer",
-            "10_forward_and_reverse_mode"]
+            "10_forward_and_reverse_mode", "11_graduation_keras3_onnx"]
 
 CHECK_CALL = re.compile(r"\bcheck_\w+\(")
 VERDICT = re.compile(r"^\[(passed|not done yet|not right yet)\] ", re.M)

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from minikeras.engine.weights_hdf5 import is_hdf5_path, load_weights_hdf5, save_weights_hdf5
+
 __all__ = [
     "MODEL_FORMAT", "WEIGHTS_FORMAT", "atomic_savez", "load_weights", "npz_str",
     "plan_weight_loading", "read_npz", "register_model_saver", "save_model_file",
@@ -107,6 +109,8 @@ def save_weights(model: Any, filepath: str | os.PathLike, overwrite: bool = True
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"save_weights: {os.fspath(filepath)!r} exists and "
                               "overwrite=False")
+    if is_hdf5_path(filepath):  # Keras's HDF5 layouts, for files Keras reads
+        return save_weights_hdf5(model, filepath)
     arrays = weight_arrays(model)
     arrays["__format__"] = np.array(WEIGHTS_FORMAT)
     atomic_savez(filepath, arrays)
@@ -183,6 +187,8 @@ def load_weights(model: Any, filepath: str | os.PathLike, by_name: bool = False)
         FileNotFoundError: If the file does not exist.
         ValueError: If the file is corrupt or does not match the model (nothing is changed).
     """
+    if is_hdf5_path(filepath):  # Keras 2's or Keras 3's HDF5 layout
+        return load_weights_hdf5(model, filepath, by_name=by_name)
     source = f"load_weights({os.fspath(filepath)!r})"
     data = read_npz(filepath)
     fmt = npz_str(data["__format__"]) if "__format__" in data else ""

@@ -1,0 +1,191 @@
+# %% [markdown]
+# # 11. Graduation: taking a model to Keras 3 and to ONNX
+#
+# minikeras is for learning. When a model outgrows it (more data than one machine, a GPU, a
+# service that answers requests) you should not have to build it again in another library:
+# you take it along. This notebook follows one small model through every hop:
+#
+# 1. **train** it in minikeras on the bundled digits;
+# 2. **save** it as a Keras 3 `.keras` archive and **load** it in Keras 3, on the JAX backend;
+# 3. **continue training** there with `keras.distribution.DataParallel`, which splits every
+#    batch over several devices (here four pretend CPU devices; on a real machine, GPUs or TPUs);
+# 4. bring the improved model **back** to minikeras;
+# 5. **export** it to ONNX and **serve** it with ONNX Runtime.
+#
+# At every hop we check that the numbers are the same, to float32 precision: a file format is
+# only useful if the model on the other side computes what the model on this side did.
+#
+# This notebook needs the `interop` extra: `pip install "minikeras[interop]"` (h5py, onnx,
+# onnxruntime, keras, jax). Nothing is downloaded while it runs.
+
+# %% [markdown]
+# ## Before any import: four devices on one CPU
+#
+# JAX reads its settings once, when it starts. `XLA_FLAGS=--xla_force_host_platform_device_count=4`
+# asks XLA to present the CPU as four separate devices, so data parallelism can be shown (and
+# tested) on a laptop. `KERAS_BACKEND` picks the engine Keras 3 runs on. Both must be set before
+# Keras or JAX is imported, so they come first.
+
+# %%
+import os
+
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+os.environ["KERAS_BACKEND"] = "jax"
+os.environ["JAX_PLATFORMS"] = "cpu"
+
+import zipfile
+
+import numpy as np
+
+from minikeras import Input, Model
+from minikeras.datasets import digits
+from minikeras.export import to_onnx
+from minikeras.layers import BatchNormalization, Dense, GlobalAveragePooling2D, SeparableConv2D
+from minikeras.models import load_model
+from minikeras.optimizers import Adam
+from minikeras.utils import set_random_seed
+
+set_random_seed(0)
+
+
+def same(a, b):
+    """The check made at every hop: equal to float32 precision."""
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    return float(np.abs(np.asarray(a) - np.asarray(b)).max())
+
+
+# %% [markdown]
+# ## 1. Train in minikeras
+#
+# A small network of separable convolutions with batch normalisation, trained for two epochs.
+# Four devices will share each batch later, so we keep a multiple of 128 training images. The
+# batch normalisation's moving averages use `momentum=0.9` (Keras's default is 0.99) so that they
+# settle within these few steps and the model predicts well in inference mode.
+
+# %%
+(x_train, y_train), (x_test, y_test) = digits.load_data(normalize=True)
+x_train, x_test = x_train[..., None].astype("float32"), x_test[..., None].astype("float32")
+n = len(x_train) // 128 * 128
+x_train, y_train = x_train[:n], y_train[:n]
+
+inputs = Input((8, 8, 1), name="digit")
+x = SeparableConv2D(16, 3, padding="same", activation="relu", name="sep1")(inputs)
+x = BatchNormalization(momentum=0.9, name="bn")(x)
+x = SeparableConv2D(32, 3, strides=2, padding="same", activation="relu", name="sep2")(x)
+x = GlobalAveragePooling2D(name="pool")(x)
+outputs = Dense(10, activation="softmax", name="classes")(x)
+model = Model(inputs, outputs, name="digits_net")
+model.compile(optimizer=Adam(learning_rate=0.01), loss="sparse_categorical_crossentropy",
+              metrics=["accuracy"])
+history = model.fit(x_train, y_train, epochs=2, batch_size=32, verbose=0)
+print("minikeras training loss per epoch:", np.round(history.history["loss"], 4))
+p_minikeras = model.predict(x_test)
+
+# %% [markdown]
+# ## 2. Save as a Keras 3 archive
+#
+# The file extension chooses the format: `.npz` is minikeras's own, `.h5` is Keras 2's HDF5
+# file, `.keras` is Keras 3's archive. A `.keras` file is a zip of three members: the
+# architecture (`config.json`, in Keras 3's vocabulary), some metadata, and the weights in HDF5.
+
+# %%
+model.save("digits.keras")
+print(zipfile.ZipFile("digits.keras").namelist())
+
+# %% [markdown]
+# ## 3. Load in Keras 3 and train on four devices
+#
+# `DataParallel` keeps a copy of every weight on each device and gives each device a quarter of
+# each batch; the gradients are averaged across devices. The distribution must be set before
+# the model is loaded, so that its variables are created on the devices.
+#
+# **Hop 1**: Keras 3 predicts what minikeras predicted.
+
+# %%
+import jax
+import keras
+
+devices = jax.devices()
+print("devices:", devices)
+keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+
+k_model = keras.saving.load_model("digits.keras")
+print("hop 1, minikeras -> Keras 3, largest difference:",
+      same(k_model.predict(x_test, verbose=0), p_minikeras))
+
+# %% [markdown]
+# The model came back compiled: the optimizer, its state (Adam's moving averages of the
+# gradients) and the loss travel in the archive, so training goes on where it stopped. The loss
+# is measured on the training set before and after two more epochs; before, it is the loss
+# minikeras measures too.
+
+# %%
+loss_before = k_model.evaluate(x_train, y_train, batch_size=32, verbose=0)[0]
+loss_minikeras = model.evaluate(x_train, y_train, batch_size=32, verbose=0)[0]
+print("the same loss on both sides:", loss_before, loss_minikeras)
+np.testing.assert_allclose(loss_before, loss_minikeras, rtol=1e-5)
+k_model.fit(x_train, y_train, epochs=2, batch_size=32, verbose=0)
+loss_after = k_model.evaluate(x_train, y_train, batch_size=32, verbose=0)[0]
+print(f"data-parallel training over {len(devices)} devices: "
+      f"loss {loss_before:.4f} -> {loss_after:.4f}")
+print("a kernel's sharding:", k_model.get_layer("sep1").depthwise_kernel.value.sharding)
+assert len(devices) == 4 and loss_after < loss_before
+
+# %% [markdown]
+# ## 4. Back to minikeras
+#
+# Keras 3 writes its own `.keras` file; minikeras reads it, translating each Keras 3 config key
+# back to its Keras 2 spelling.
+#
+# **Hop 2**: minikeras predicts what the Keras-trained model predicts.
+
+# %%
+k_model.save("digits_trained.keras")
+p_keras = k_model.predict(x_test, verbose=0)
+trained = load_model("digits_trained.keras")
+print("hop 2, Keras 3 -> minikeras, largest difference:", same(trained.predict(x_test), p_keras))
+
+# %% [markdown]
+# ## 5. Export to ONNX and serve with ONNX Runtime
+#
+# ONNX is a graph of standard operators that many serving stacks run. The exported model takes
+# the same channels-last images as the minikeras model; inside, each convolution is wrapped in
+# transposes to ONNX's channels-first layout (which ONNX Runtime's optimiser removes between
+# layers), and Keras's `padding="same"` is written as explicit pads.
+#
+# **Hop 3**: ONNX Runtime predicts what the model predicts.
+
+# %%
+import onnxruntime as ort
+
+to_onnx(trained, "digits.onnx")
+session = ort.InferenceSession("digits.onnx", providers=["CPUExecutionProvider"])
+print("inputs:", [(i.name, i.shape) for i in session.get_inputs()])
+p_onnx = session.run(None, {"digit": x_test})[0]
+print("hop 3, minikeras -> ONNX Runtime, largest difference:", same(p_onnx, p_keras))
+print("test accuracy served by ONNX Runtime:", float(np.mean(p_onnx.argmax(1) == y_test)))
+
+# %% [markdown]
+# ## What does not cross
+#
+# Some things have no equivalent on the other side, and the export says so instead of writing a
+# file that computes something else. A `Lambda` layer holds Python code, which a file should not
+# carry; Keras 3 changed the formula of `hard_sigmoid`. The error names the layer and the key.
+
+# %%
+from minikeras.layers import Lambda
+
+x = Input((3,))
+with_lambda = Model(x, Lambda(lambda t: 2 * t, name="double")(x))
+try:
+    with_lambda.save("lambda.keras")
+except ValueError as e:
+    print(e)
+
+# %% [markdown]
+# ## Where to go from here
+#
+# The same Keras 3 model runs on TensorFlow or PyTorch too (set `KERAS_BACKEND`), and
+# `keras.distribution.ModelParallel` splits the weights themselves when they outgrow one device.
+# The how-to guide "Graduate to Keras 3 and ONNX" in the documentation lists which layers go
+# to which format.
