@@ -70,3 +70,19 @@ def to_categorical(y: Any, num_classes: int | None = None) -> np.ndarray:
     categorical = np.zeros((n, num_classes))
     categorical[np.arange(n), y] = 1
     return categorical
+
+
+
+def seed_backend(seed: int) -> None:
+    """Seed minikeras's random generator with the seed the Keras test gave numpy.
+
+    Keras 2.0.8's backends drew the seed of every random initializer from
+    ``np.random``, so a test's ``np.random.seed(1337)`` fixed its initial
+    weights too. minikeras has its own generator; seeding it with the test's
+    seed gives the ported tests the same property: deterministic, whatever ran
+    before. (The draws differ from TensorFlow's; see the README for what that
+    means for the accuracy thresholds of ``optimizers_test``.)
+    """
+    from minikeras.backend import random as backend_random
+
+    backend_random.set_seed(seed)
