@@ -27,10 +27,59 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "Callback", "CallbackList", "BaseLogger", "History", "ProgbarLogger", "EarlyStopping",
+    "Logs", "Callback", "CallbackList", "BaseLogger", "History", "ProgbarLogger", "EarlyStopping",
     "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger",
     "LambdaCallback", "TerminateOnNaN",
 ]
+
+
+class Logs(dict):
+    """A log dictionary that also answers to the other spelling of a metric's name.
+
+    ``fit`` logs Keras 2.0's names (``acc``, ``val_acc``, ``mean_squared_error`` for
+    ``metrics=["mse"]``, ``<output>_acc`` for several outputs). Code written for modern
+    Keras asks for ``accuracy``, ``val_accuracy`` or ``mse``: those names are *aliases*,
+    resolved on lookup (``logs["val_accuracy"]``, ``.get``, ``in``, and writing through an
+    alias writes the logged entry). Iterating, ``keys()``, ``items()`` and ``len`` see each
+    value once, under its logged name, so progress bars and CSV files have no duplicate
+    columns.
+
+    Args:
+        *args: As for ``dict``.
+        aliases: ``{alias: logged name}``.
+        **kwargs: As for ``dict``.
+    """
+
+    def __init__(self, *args: Any, aliases: dict[str, str] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.aliases: dict[str, str] = dict(aliases or {})
+
+    def _key(self, key: Any) -> Any:
+        if not dict.__contains__(self, key):
+            return self.aliases.get(key, key)
+        return key
+
+    def __getitem__(self, key: Any) -> Any:
+        return dict.__getitem__(self, self._key(key))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        dict.__setitem__(self, self._key(key), value)
+
+    def __contains__(self, key: Any) -> bool:
+        return dict.__contains__(self, self._key(key))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """``self[key]`` (an alias resolves) or ``default``."""
+        return dict.get(self, self._key(key), default)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        """As ``dict.setdefault``, through the aliases."""
+        return dict.setdefault(self, self._key(key), default)
+
+    def copy(self) -> Logs:
+        """A shallow copy that keeps the aliases."""
+        return Logs(self, aliases=self.aliases)
 
 
 class Callback:
@@ -40,11 +89,15 @@ class Callback:
         model: The model being trained (set by ``fit``).
         params: ``{'epochs', 'steps', 'samples', 'batch_size', 'verbose',
             'do_validation', 'metrics'}``.
+        validation_data: Set by ``fit`` when it validates, as Keras 2: the list
+            ``[x arrays..., y arrays..., sample weight arrays...]`` (a weight array of
+            ones for an output without weights); ``None`` otherwise.
     """
 
     def __init__(self) -> None:
         self.model: Any = None
         self.params: dict[str, Any] = {}
+        self.validation_data: list | None = None
 
     def set_params(self, params: dict[str, Any]) -> None:
         """Receive the training parameters."""
@@ -181,15 +234,17 @@ class History(Callback):
 
     Attributes:
         epoch: The epoch indices seen.
-        history: ``{name: [value per epoch]}``.
+        history: ``{name: [value per epoch]}`` under the logged names (Keras 2.0's,
+            e.g. ``acc``); a :class:`Logs`, so ``history["accuracy"]`` finds ``acc`` too.
     """
 
     def on_train_begin(self, logs=None):  # noqa: D102
         self.epoch: list[int] = []
-        self.history: dict[str, list] = {}
+        self.history: Logs = Logs()
 
     def on_epoch_end(self, epoch, logs=None):  # noqa: D102
         self.epoch.append(epoch)
+        self.history.aliases.update(getattr(logs, "aliases", {}))
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(v)
 

@@ -93,9 +93,10 @@ class TrainingMixin:
             loss_weights: Weights of the output losses in the total loss
                 (list or dict by output name).
             sample_weight_mode: ``None`` (the default): ``sample_weight``
-                holds one weight per sample. Keras 2's ``"temporal"`` (one
-                weight per time step) is not supported. A list or dict by
-                output name is accepted if every entry is ``None``.
+                holds one weight per sample; ``"temporal"``: one weight per
+                sample and time step, shape ``(samples, steps)``, for outputs
+                of rank 3 or more. A list, or a dict by output name (every
+                output with a loss), sets it per output.
             **kwargs: Not supported (Keras 2's ``weighted_metrics`` and the
                 like); given, they raise ``TypeError``.
 
@@ -103,7 +104,6 @@ class TrainingMixin:
             ValueError: On an unknown optimizer, loss or metric name, or a
                 list/dict that does not match the model's outputs.
             TypeError: On an unsupported keyword argument.
-            NotImplementedError: For ``sample_weight_mode="temporal"``.
         """
         from minikeras import losses, optimizers
         from minikeras import metrics as metrics_module
@@ -113,8 +113,10 @@ class TrainingMixin:
                 f"Model.compile: unsupported argument(s) {sorted(kwargs)}; minikeras supports "
                 "optimizer, loss, metrics and loss_weights"
             )
-        if loss is None:
-            raise ValueError("Model.compile: a loss is required, e.g. loss='mse'")
+        if loss is None or (isinstance(loss, (list, dict)) and not loss):
+            # Keras 2: no loss for any output; the model's own losses (regularization,
+            # add_loss) must then be what is minimised, checked when the graph is known
+            loss = {}
         _check_sample_weight_mode(sample_weight_mode)
         self.optimizer = optimizers.get(optimizer)
         # resolve every name now, so a typo fails at compile time
@@ -216,17 +218,22 @@ class TrainingMixin:
                     f"model's outputs are {names}"
                 )
             weights = [lw.get(k, 1.0) for k in names]
-        elif isinstance(lw, (list, tuple)):
+        elif isinstance(lw, list):  # Keras 2: a tuple is not accepted (TypeError below)
             if len(lw) != n:
                 raise ValueError(
                     f"Model.compile: the model has {n} output(s) but loss_weights has {len(lw)}"
                 )
             weights = list(lw)
         else:
-            raise TypeError(f"Model.compile: loss_weights must be a list or dict, got {lw!r}")
+            raise TypeError(
+                f"Model.compile: loss_weights must be a list or a dict by output name, got "
+                f"{type(lw).__name__} {lw!r}")
         outs = [_Output(name, fn, w) for name, fn, w in zip(names, fns, weights)]
-        if all(o.loss is None for o in outs):
-            raise ValueError("Model.compile: no output has a loss")
+        if all(o.loss is None for o in outs) and not self.losses:
+            raise ValueError(
+                "Model.compile: the model cannot be compiled because it has no loss to "
+                "optimize: give a loss for at least one output, or add losses to the model "
+                "(regularizers, add_loss)")
         for o, tensor in zip(outs, self.outputs):
             if o.loss is not None and getattr(tensor, "_keras_mask", None) is not None:
                 warnings.warn(
@@ -242,6 +249,20 @@ class TrainingMixin:
             raise ValueError(
                 f"Model.compile: the model has {n} output(s) but sample_weight_mode has "
                 f"{len(mode)} entries")
+        if isinstance(mode, dict):
+            missing = [o.name for o in outs if o.loss is not None and o.name not in mode]
+            if missing:
+                raise ValueError(
+                    f"Model.compile: output(s) {missing} missing from the sample_weight_mode "
+                    f"dict; give a mode (None or 'temporal') for every output with a loss")
+            modes = [mode.get(k) for k in names]
+        elif isinstance(mode, (list, tuple)):
+            modes = list(mode)
+        else:
+            modes = [mode] * n
+        # "temporal": one weight per (sample, time step); only outputs with a loss are weighted
+        self._sample_weight_modes = [m if o.loss is not None else None
+                                     for m, o in zip(modes, outs)]
 
         metrics = self.metrics
         if isinstance(metrics, dict):
@@ -258,20 +279,30 @@ class TrainingMixin:
         metric_names = ["loss"]
         if prefix:
             metric_names += [f"{o.name}_loss" for o in outs if o.loss is not None]
+        # Keras 2.0's log names: "acc" for "accuracy"/"acc", else the function's name
+        # ("mean_squared_error" for "mse"); the other spellings resolve as aliases (Logs)
+        aliases: dict[str, str] = {}
         for o, ms, tensor in zip(outs, per_output, self.outputs):
+            if o.loss is None:
+                continue  # as Keras 2: an output without a loss reports no metrics
+            head = f"{o.name}_" if prefix else ""
             for m in ms:
                 if isinstance(m, str) and m in ("accuracy", "acc"):
                     fn = metrics_module.resolve_accuracy(o.loss, tuple(tensor.shape))
-                    label = m
+                    label, spellings = "acc", ("accuracy",)
                 else:
                     fn = metrics_module.get(m)
-                    label = m if isinstance(m, str) else _fn_name(fn)
-                full = f"{o.name}_{label}" if prefix else label
+                    label = _fn_name(fn)
+                    spellings = (m,) if isinstance(m, str) and m != label else ()
+                full = head + label
+                for spelling in spellings:
+                    aliases.setdefault(head + spelling, full)
                 o.metrics.append((full, fn))
                 metric_names.append(full)
             o.fast_loss = _fast_loss(o.loss, losses_module)
         self._outputs_config = outs
         self._metrics_names = metric_names
+        self._log_aliases = {**aliases, **{f"val_{a}": f"val_{c}" for a, c in aliases.items()}}
 
     # ------------------------------------------------------------ data checks
     def _standardize_x(self, x: Any, what: str = "x") -> list[np.ndarray]:
@@ -288,12 +319,23 @@ class TrainingMixin:
         _check_lengths(out, names, what)
         return out
 
-    def _standardize_y(self, y: Any, what: str = "y") -> list[np.ndarray]:
-        names = self._output_names()
-        arrays = _to_list(y, names, what, "output")
+    def _standardize_y(self, y: Any, what: str = "y") -> list[np.ndarray | None]:
+        # As Keras 2, targets are expected only for the outputs that have a loss; the
+        # list returned has one entry per output, None for the others.
+        fed = [(o, t) for o, t in zip(self._outputs_config, self.outputs) if o.loss is not None]
+        names = [o.name for o, _ in fed]
+        if not fed:
+            return [None] * len(self._outputs_config)
+        if y is None:
+            raise ValueError(
+                f"{what}: targets are required for the output(s) with a loss {names}, got None")
+        arrays = dict(zip(names, _to_list(y, names, what, "output")))
         out = []
-        for o, arr, tensor in zip(self._outputs_config, arrays, self.outputs):
-            arr = _as_numpy(arr, f"{what} for output {o.name!r}")
+        for o, tensor in zip(self._outputs_config, self.outputs):
+            if o.loss is None:
+                out.append(None)
+                continue
+            arr = _as_numpy(arrays[o.name], f"{what} for output {o.name!r}")
             shape = tuple(tensor.shape)
             if o.labels == "sparse":
                 arr = _check_sparse_labels(arr, shape, f"{what} for output {o.name!r}",
@@ -306,16 +348,17 @@ class TrainingMixin:
                     arr = arr[:, None]  # Keras accepts (n,) targets for a one-unit output
                 _check_target(arr, shape, o, what)
             out.append(arr)
-        _check_lengths(out, names, what)
+        _check_lengths([a for a in out if a is not None], names, what)
         return out
 
     def _standardize_xy(self, x: Any, y: Any, what: str = "") -> tuple[list, list]:
         xs = self._standardize_x(x, f"{what}x")
         ys = self._standardize_y(y, f"{what}y")
-        if xs and ys and len(xs[0]) != len(ys[0]):
+        fed = [a for a in ys if a is not None]
+        if xs and fed and len(xs[0]) != len(fed[0]):
             raise ValueError(
                 f"Input arrays should have the same number of samples as target arrays: found "
-                f"{len(xs[0])} input samples ({what}x) and {len(ys[0])} target samples ({what}y)"
+                f"{len(xs[0])} input samples ({what}x) and {len(fed[0])} target samples ({what}y)"
             )
         return xs, ys
 
@@ -346,14 +389,21 @@ class TrainingMixin:
             ValueError, TypeError: On weights that do not fit the outputs or
                 the targets; the message names the argument and the output.
         """
-        names = self._output_names()
-        sws = _per_output(sample_weight, names, sw_name, where)
-        cws = _per_output(class_weight, names, "class_weight", where)
+        # like Keras 2, only outputs with a loss take weights (and are counted in lists)
+        names = [o.name for o in self._outputs_config if o.loss is not None]
+        sws = iter(_per_output(sample_weight, names, sw_name, where))
+        cws = iter(_per_output(class_weight, names, "class_weight", where))
+        modes = getattr(self, "_sample_weight_modes", None) or [None] * len(ys)
         result: list[np.ndarray | None] = []
-        for o, y, tensor, sw, cw in zip(self._outputs_config, ys, self.outputs, sws, cws):
+        for o, y, tensor, mode in zip(self._outputs_config, ys, self.outputs, modes):
             dtype = getattr(tensor, "dtype", None) or _config.floatx()
-            if o.loss is None:  # like Keras, only outputs with a loss take weights
+            if o.loss is None:
                 result.append(None)
+                continue
+            sw, cw = next(sws), next(cws)
+            if mode == "temporal":
+                result.append(_temporal_weights(sw, cw, y, dtype,
+                                                f"{where}: {sw_name} for output {o.name!r}"))
             elif sw is not None:
                 if cw is not None:
                     warnings.warn(
@@ -425,10 +475,11 @@ class TrainingMixin:
                 values.append(float(per_output.data))
             term = per_output if o.weight == 1.0 else per_output * o.weight
             total = term if total is None else total + term
-        for r in extra:
-            total = total + (r if r.ndim == 0 else r.sum())
-        for r in self.get_losses_for(None):
-            total = total + (r if getattr(r, "ndim", 0) == 0 else r.sum())
+        for r in [*extra, *self.get_losses_for(None)]:
+            r = r if getattr(r, "ndim", 0) == 0 else r.sum()
+            total = r if total is None else total + r
+        if total is None:  # nothing to minimise in this step (Keras 2's total_loss = 0.)
+            total = Tensor(np.zeros((), dtype=_config.floatx()))
         for o, y, out in zip(self._outputs_config, ys, outs):
             for _, fn in o.metrics:
                 values.append(_metric_value(fn, y, out.data))
@@ -515,8 +566,10 @@ class TrainingMixin:
         if kwargs:
             raise TypeError(f"Model.fit: unsupported argument(s) {sorted(kwargs)}")
         self._require_compiled("fit")
-        if x is None or y is None:
-            raise ValueError("Model.fit: both x and y are required")
+        # y may be None when no output has a loss (the model's own losses are minimised);
+        # _standardize_y asks for it when an output with a loss needs targets
+        if x is None:
+            raise ValueError("Model.fit: x is required")
         batch_size = _check_batch_size(batch_size, "fit")
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"Model.fit: epochs must be a non-negative int, got {epochs!r}")
@@ -547,9 +600,9 @@ class TrainingMixin:
                 raise ValueError(
                     f"Model.fit: validation_split={validation_split} leaves an empty training "
                     f"or validation set for {len(xs[0])} samples")
-            val = ([a[split:] for a in xs], [a[split:] for a in ys],
+            val = ([a[split:] for a in xs], _slice_weights(ys, split, None),
                    _slice_weights(sws, split, None))
-            xs, ys, sws = [a[:split] for a in xs], [a[:split] for a in ys], \
+            xs, ys, sws = [a[:split] for a in xs], _slice_weights(ys, 0, split), \
                 _slice_weights(sws, 0, split)
         n = len(xs[0])
         if n == 0:
@@ -568,6 +621,17 @@ class TrainingMixin:
             if not isinstance(cb, cbks.Callback):
                 raise TypeError(
                     f"Model.fit: callbacks must be Callback instances, got {type(cb).__name__}")
+        if val is not None:
+            # as Keras 2: x arrays, y arrays, then one weight array per output (ones when
+            # unweighted), for callbacks that look at the validation data themselves
+            val_weights = val[2] or [None] * len(val[1])
+            fed = [(v, w) for v, w in zip(val[1], val_weights) if v is not None]
+            val_ins = [*val[0], *[v for v, _ in fed],
+                       *[np.ones(len(v), dtype=_config.floatx()) if w is None else w
+                         for v, w in fed]]
+            for cb in cb_list:
+                cb.validation_data = val_ins
+        aliases = getattr(self, "_log_aliases", {})
         cbl = cbks.CallbackList(cb_list)
         steps = math.ceil(n / batch_size)
         cbl.set_model(self)
@@ -582,21 +646,21 @@ class TrainingMixin:
         train_step = self._train_step
         cbl.on_train_begin()
         for epoch in range(initial_epoch, epochs):
-            epoch_logs: dict[str, float] = {}
+            epoch_logs = cbks.Logs(aliases=aliases)
             cbl.on_epoch_begin(epoch, epoch_logs)
             if shuffle:
                 # one gather per epoch, then every batch is a contiguous view
                 perm = rng.permutation(n)
-                bx, by = [a[perm] for a in xs], [a[perm] for a in ys]
+                bx, by = [a[perm] for a in xs], _slice_weights(ys, perm)
                 bw = _slice_weights(sws, perm)
             else:
                 bx, by, bw = xs, ys, sws
             for b in range(steps):
                 start = b * batch_size
                 stop = min(start + batch_size, n)
-                batch_logs: dict[str, Any] = {"batch": b, "size": stop - start}
+                batch_logs = cbks.Logs({"batch": b, "size": stop - start}, aliases=aliases)
                 cbl.on_batch_begin(b, batch_logs)
-                values = train_step([a[start:stop] for a in bx], [a[start:stop] for a in by],
+                values = train_step([a[start:stop] for a in bx], _slice_weights(by, start, stop),
                                     weights, _slice_weights(bw, start, stop))
                 if values is None:
                     loss = float("nan")
@@ -634,7 +698,7 @@ class TrainingMixin:
         totals = None
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            values = self._test_step([a[start:stop] for a in xs], [a[start:stop] for a in ys],
+            values = self._test_step([a[start:stop] for a in xs], _slice_weights(ys, start, stop),
                                      _slice_weights(sample_weights, start, stop))
             size = stop - start
             if totals is None:
@@ -667,8 +731,10 @@ class TrainingMixin:
         if kwargs:
             raise TypeError(f"Model.evaluate: unsupported argument(s) {sorted(kwargs)}")
         self._require_compiled("evaluate")
-        if x is None or y is None:
-            raise ValueError("Model.evaluate: both x and y are required")
+        # y may be None when no output has a loss (the model's own losses are minimised);
+        # _standardize_y asks for it when an output with a loss needs targets
+        if x is None:
+            raise ValueError("Model.evaluate: x is required")
         batch_size = _check_batch_size(batch_size, "evaluate")
         self._ensure_ready(x, "evaluate")
         xs, ys = self._standardize_xy(x, y)
@@ -885,6 +951,14 @@ def _check_sparse_labels(arr: np.ndarray, shape: tuple, what: str, loss: str) ->
 
 def _check_target(arr: np.ndarray, shape: tuple, o: _Output, what: str) -> None:
     loss = o.loss_name
+    if loss == "categorical_crossentropy" and arr.ndim and arr.shape[-1] == 1:
+        # Keras 2 refuses this even for a one-unit output: the loss would be 0 everywhere
+        raise ValueError(
+            f"{what}: You are passing a target array of shape {arr.shape} while using as loss "
+            f"`categorical_crossentropy` (output {o.name!r}). `categorical_crossentropy` "
+            "expects targets to be binary matrices (1s and 0s) of shape (samples, classes). "
+            "If your targets are integer classes, use loss='sparse_categorical_crossentropy' "
+            "or one-hot encode them.")
     if arr.ndim != len(shape) or any(
             e is not None and a != e for a, e in zip(arr.shape[1:], shape[1:])):
         hint = ""
@@ -893,8 +967,9 @@ def _check_target(arr: np.ndarray, shape: tuple, o: _Output, what: str) -> None:
                     "loss='sparse_categorical_crossentropy', or one-hot encode them)")
         exp = "(batch, " + ", ".join("None" if d is None else str(d) for d in shape[1:]) + ")"
         raise ValueError(
-            f"{what}: targets for output {o.name!r} should have shape {exp}, got {arr.shape}"
-            f"{hint}"
+            f"{what}: a target array of shape {arr.shape} was passed for output {o.name!r} of "
+            f"shape {exp} while using as loss `{loss}`; this loss expects targets to have the "
+            f"same shape as the output{hint}"
         )
     if loss in ("binary_crossentropy", "categorical_crossentropy") and arr.size and \
             (arr.min() < 0 or arr.max() > 1):
@@ -938,16 +1013,11 @@ def _fast_loss(loss: Any, losses: Any) -> Callable | None:
 
 # ------------------------------------------------------------ sample weights
 def _check_sample_weight_mode(mode: Any) -> None:
-    """``None`` (per output too) is supported; Keras 2's ``"temporal"`` is not."""
+    """Each mode is ``None`` (one weight per sample) or ``"temporal"`` (per time step)."""
     modes = list(mode.values()) if isinstance(mode, dict) else \
         list(mode) if isinstance(mode, (list, tuple)) else [mode]
     for m in modes:
-        if m == "temporal":
-            raise NotImplementedError(
-                "Model.compile: sample_weight_mode='temporal' (one weight per time step) is "
-                "not supported by minikeras; only sample_weight_mode=None (one weight per "
-                "sample) is")
-        if m is not None:
+        if m is not None and m != "temporal":
             raise ValueError(
                 f"Model.compile: sample_weight_mode should be None or 'temporal', got {m!r}")
 
@@ -977,6 +1047,10 @@ def _per_output(arg: Any, names: list[str], argname: str, where: str) -> list:
                 f"{where}: unknown output name(s) {unknown} in {argname}; the model's outputs "
                 f"are {names}")
         return [arg.get(k) for k in names]
+    if isinstance(arg, tuple) and n > 1:
+        raise TypeError(
+            f"{where}: the model has {n} outputs {names}, so {argname} must be a list with one "
+            f"entry per output or a dict by output name, got a tuple")
     if isinstance(arg, (list, tuple)):
         if n == 1:
             if len(arg) == 1 and (isinstance(arg[0], dict) or not np.isscalar(arg[0])):
@@ -994,15 +1068,40 @@ def _per_output(arg: Any, names: list[str], argname: str, where: str) -> list:
     return [arg]
 
 
+def _temporal_weights(w: Any, class_weight: Any, y: np.ndarray, dtype: Any,
+                      what: str) -> np.ndarray | None:
+    """Keras 2's ``sample_weight_mode="temporal"``: one weight per (sample, time step).
+
+    The output must be at least 3-D (``(samples, steps, ...)``); the weights,
+    if given, have shape ``(samples, steps)``. ``None`` means all ones.
+    """
+    if y.ndim < 3:
+        raise ValueError(
+            f"{what}: sample_weight_mode='temporal' weights each time step, so it is restricted "
+            f"to outputs that are at least 3-D (samples, steps, ...); the targets have shape "
+            f"{y.shape}")
+    if class_weight is not None:
+        raise ValueError(f"{what}: class_weight is not supported for 3+ dimensional targets")
+    if w is None:
+        return None
+    arr = _as_numpy(w, what)
+    if arr.ndim != 2 or arr.shape != y.shape[:2]:
+        raise ValueError(
+            f"{what}: with sample_weight_mode='temporal' expected a 2-D array of shape "
+            f"{y.shape[:2]} (samples, steps), got shape {arr.shape}")
+    arr = arr.astype(dtype, copy=False)
+    _check_weight_values(arr, what)
+    return arr
+
+
 def _check_sample_weight(w: Any, n: int, dtype: Any, what: str) -> np.ndarray:
     """A 1-D array of ``n`` finite, non-negative weights in ``dtype``."""
     arr = _as_numpy(w, what)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{what}: expected numeric weights, got dtype {arr.dtype}")
     if arr.ndim != 1:
-        hint = (" (a 2-D array means one weight per time step, Keras 2's "
-                "sample_weight_mode='temporal', which minikeras does not support)"
-                if arr.ndim == 2 else "")
+        hint = (" (a 2-D array means one weight per time step: compile with "
+                "sample_weight_mode='temporal')" if arr.ndim == 2 else "")
         raise ValueError(
             f"{what}: expected a 1-D array with one weight per sample, shape ({n},), got "
             f"shape {arr.shape}{hint}")
