@@ -468,7 +468,9 @@ class ModelCheckpoint(Callback):
             return
         self.epochs_since_last_save = 0
         try:
-            filepath = self.filepath.format(epoch=epoch + 1, **logs)
+            # format_map through Logs: "{val_accuracy:.2f}" finds the logged val_acc too
+            filepath = self.filepath.format_map(
+                Logs(logs, aliases=getattr(logs, "aliases", None), epoch=epoch + 1))
         except KeyError as e:
             raise KeyError(
                 f"ModelCheckpoint: filepath {self.filepath!r} uses {e} which is not in the logs "
@@ -566,6 +568,7 @@ class ReduceLROnPlateau(Callback):
         verbose: Print a line on each reduction.
         mode: ``"min"``, ``"max"`` or ``"auto"``.
         min_delta: Smallest change that counts as an improvement.
+        epsilon: Keras 2.0's name for ``min_delta`` (give one of the two).
         cooldown: After a reduction, epochs during which no waiting is counted
             (Keras 2 counts again in the last of them, so ``cooldown=1`` has no
             effect).
@@ -573,19 +576,26 @@ class ReduceLROnPlateau(Callback):
 
     Raises:
         ValueError: If ``factor >= 1``.
+        TypeError: If both ``min_delta`` and ``epsilon`` are given.
     """
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
-                 verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4,
-                 cooldown: int = 0, min_lr: float = 0.0) -> None:
+                 verbose: int = 0, mode: str = "auto", min_delta: float | None = None,
+                 cooldown: int = 0, min_lr: float = 0.0, epsilon: float | None = None) -> None:
         super().__init__()
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau: factor must be < 1, got {factor}")
+        if min_delta is not None and epsilon is not None:
+            raise TypeError("ReduceLROnPlateau: give min_delta or epsilon (its Keras 2.0 name), "
+                            "not both")
+        if min_delta is None:
+            min_delta = 1e-4 if epsilon is None else epsilon
         self.monitor = monitor
         self.factor = float(factor)
         self.patience = patience
         self.verbose = verbose
         self.min_delta = float(min_delta)
+        self.epsilon = self.min_delta  # Keras 2.0's attribute name
         self.cooldown = cooldown
         self.min_lr = float(min_lr)
         self.maximize = _monitor_op(mode, monitor, "ReduceLROnPlateau") is np.greater

@@ -486,8 +486,12 @@ class TrainingMixin:
         return total, values
 
     def _train_step(self, xs: list, ys: list, weights: list,
-                    sample_weights: list | None = None) -> list[float] | None:
-        """One step. Returns the log values, or ``None`` (and no update) on a non-finite loss."""
+                    sample_weights: list | None = None) -> list[float]:
+        """One step. Returns the log values (the loss before the update, as Keras 2).
+
+        As in Keras 2 the update is applied whatever the loss: a NaN or infinite loss
+        is reported as it is, and stopping on it is :class:`TerminateOnNaN`'s job.
+        """
         from minikeras.engine.base_layer import collect_call_losses
 
         # Watch exactly the weights being trained: frozen layers' variables (still
@@ -497,10 +501,7 @@ class TrainingMixin:
             tape.watch(weights)
             outs = self._forward(xs, True)
             total, values = self._losses_and_metrics(ys, outs, extra, sample_weights)
-        loss = float(total.data)
-        values[0] = loss
-        if not math.isfinite(loss):
-            return None
+        values[0] = float(total.data)
         if not weights:  # everything frozen: report the loss, nothing to update
             return values
         grads = tape.gradient(total, weights)
@@ -645,6 +646,8 @@ class TrainingMixin:
         rng = _random.get_rng()
         train_step = self._train_step
         cbl.on_train_begin()
+        # warn once about a non-finite loss, unless TerminateOnNaN will handle it
+        warned = any(isinstance(cb, cbks.TerminateOnNaN) for cb in cb_list)
         for epoch in range(initial_epoch, epochs):
             epoch_logs = cbks.Logs(aliases=aliases)
             cbl.on_epoch_begin(epoch, epoch_logs)
@@ -662,17 +665,15 @@ class TrainingMixin:
                 cbl.on_batch_begin(b, batch_logs)
                 values = train_step([a[start:stop] for a in bx], _slice_weights(by, start, stop),
                                     weights, _slice_weights(bw, start, stop))
-                if values is None:
-                    loss = float("nan")
-                    batch_logs["loss"] = loss
+                if not warned and not math.isfinite(values[0]):
+                    # Keras 2 goes on (the weights are now NaN, most likely); say it once
+                    warned = True
                     warnings.warn(
-                        f"Model.fit: the loss became non-finite at epoch {epoch + 1}, batch "
-                        f"{b}; training stopped and this batch's update was not applied. "
-                        "Common causes: a learning rate that is too high, unscaled inputs, or "
-                        "NaN values in the data.", RuntimeWarning, stacklevel=2)
-                    self.stop_training = True
-                    cbl.on_batch_end(b, batch_logs)
-                    break
+                        f"Model.fit: the loss became {values[0]} at epoch {epoch + 1}, batch "
+                        f"{b}. Training goes on, as in Keras 2; pass "
+                        "callbacks=[TerminateOnNaN()] to stop at such a batch. Common causes: "
+                        "a learning rate that is too high, unscaled inputs, or NaN values in "
+                        "the data.", RuntimeWarning, stacklevel=2)
                 for k, v in zip(names, values):
                     batch_logs[k] = v
                 cbl.on_batch_end(b, batch_logs)
@@ -786,7 +787,6 @@ class TrainingMixin:
 
         Raises:
             RuntimeError: If not compiled.
-            FloatingPointError: If the loss is not finite (weights are unchanged).
         """
         self._require_compiled("train_on_batch")
         self._ensure_ready(x, "train_on_batch")
@@ -794,9 +794,6 @@ class TrainingMixin:
         sws = self._standardize_weights(ys, sample_weight, class_weight, "Model.train_on_batch")
         weights = list(self.trainable_weights)
         values = self._train_step(xs, ys, weights, sws)
-        if values is None:
-            raise FloatingPointError(
-                "Model.train_on_batch: the loss is not finite; the update was not applied")
         return values[0] if len(values) == 1 else values
 
     def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None) -> float | list[float]:

@@ -179,3 +179,23 @@ def test_reduce_lr_on_plateau_with_cooldown():
     assert logs["lr"] == 0.2
     with pytest.raises(ValueError, match="factor"):
         callbacks.ReduceLROnPlateau(factor=1.5)
+
+
+def test_metric_names_keras2_and_modern_spellings(tmp_path):
+    # Keras 2.0 logs acc/val_acc; code written for modern Keras (accuracy, val_accuracy)
+    # finds the same values through every lookup, and no column is duplicated
+    x, y = problem()
+    m = model()
+    path = tmp_path / "w-{epoch}-{val_accuracy:.2f}.npz"
+    stop = callbacks.EarlyStopping(monitor="val_accuracy", patience=0, mode="max")
+    ckpt = callbacks.ModelCheckpoint(str(path), monitor="val_accuracy", save_weights_only=True)
+    hist = m.fit(x, y, epochs=2, verbose=0, validation_split=0.25, callbacks=[stop, ckpt])
+    assert set(hist.history) == {"loss", "acc", "val_loss", "val_acc"}
+    assert hist.history["accuracy"] == hist.history["acc"]
+    assert "val_accuracy" in hist.history and hist.history.get("val_accuracy")
+    assert stop.best == max(hist.history["val_acc"][:len(hist.epoch)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"w-{e + 1}-{v:.2f}.npz" for e, v in zip(hist.epoch, hist.history["val_acc"]))
+    logs = callbacks.Logs({"acc": 0.5}, aliases={"accuracy": "acc"})
+    logs["accuracy"] = 0.75  # writing through the alias writes the logged entry
+    assert dict(logs) == {"acc": 0.75} and list(logs) == ["acc"]
