@@ -444,7 +444,12 @@ class TrainingMixin:
 
     # -------------------------------------------------------------------- steps
     def _forward(self, xs: list, training: bool) -> list[Tensor]:
-        out = self(xs[0] if len(xs) == 1 else xs, training=training)
+        from minikeras.engine.base_layer import no_layer_updates
+
+        # as Keras 2, layer updates (moving averages) run in training steps only, even for
+        # a layer called with training=True in the graph
+        with no_layer_updates(active=not training):
+            out = self(xs[0] if len(xs) == 1 else xs, training=training)
         return out if isinstance(out, (list, tuple)) else [out]
 
     def _losses_and_metrics(self, ys: list, outs: list[Tensor], extra: list,
