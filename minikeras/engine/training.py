@@ -81,7 +81,7 @@ class TrainingMixin:
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
                 loss_weights: Any = None, sample_weight_mode: Any = None,
-                **kwargs: Any) -> None:
+                weighted_metrics: Any = None, **kwargs: Any) -> None:
         """Configure the model for training.
 
         Args:
@@ -97,8 +97,12 @@ class TrainingMixin:
                 sample and time step, shape ``(samples, steps)``, for outputs
                 of rank 3 or more. A list, or a dict by output name (every
                 output with a loss), sets it per output.
-            **kwargs: Not supported (Keras 2's ``weighted_metrics`` and the
-                like); given, they raise ``TypeError``.
+            weighted_metrics: Metrics (as ``metrics``) computed with the
+                sample and class weights, Keras 2's weighted mean
+                ``mean(score * w) / mean(w != 0)``; logged as
+                ``weighted_<name>``.
+            **kwargs: Not supported (Keras 2's ``target_tensors`` and the
+                backend's session arguments); given, they raise ``TypeError``.
 
         Raises:
             ValueError: On an unknown optimizer, loss or metric name, or a
@@ -128,12 +132,13 @@ class TrainingMixin:
             resolved_loss = [losses.get(v) for v in loss]
         else:
             resolved_loss = losses.get(loss)
-        for m in _flat_metrics(metrics):
+        for m in [*_flat_metrics(metrics), *_flat_metrics(weighted_metrics)]:
             if not (isinstance(m, str) and m in ("accuracy", "acc")):
                 metrics_module.get(m)
         self.loss = loss
         self.loss_functions_arg = resolved_loss
         self.metrics = metrics
+        self.weighted_metrics = weighted_metrics
         self.loss_weights = loss_weights
         self.sample_weight_mode = sample_weight_mode
         self.stop_training = False
@@ -264,17 +269,9 @@ class TrainingMixin:
         self._sample_weight_modes = [m if o.loss is not None else None
                                      for m, o in zip(modes, outs)]
 
-        metrics = self.metrics
-        if isinstance(metrics, dict):
-            unknown = [k for k in metrics if k not in names]
-            if unknown:
-                raise ValueError(
-                    f"Model.compile: unknown output name(s) {unknown} in metrics; the model's "
-                    f"outputs are {names}"
-                )
-            per_output = [_as_list(metrics.get(k)) for k in names]
-        else:
-            per_output = [_as_list(metrics)] * n
+        per_output = _metrics_per_output(self.metrics, names, "metrics")
+        per_output_weighted = _metrics_per_output(
+            getattr(self, "weighted_metrics", None), names, "weighted_metrics")
         prefix = n > 1
         metric_names = ["loss"]
         if prefix:
@@ -282,23 +279,27 @@ class TrainingMixin:
         # Keras 2.0's log names: "acc" for "accuracy"/"acc", else the function's name
         # ("mean_squared_error" for "mse"); the other spellings resolve as aliases (Logs)
         aliases: dict[str, str] = {}
-        for o, ms, tensor in zip(outs, per_output, self.outputs):
+        self._weighted_metric_fns: list[list[tuple[str, Callable]]] = [[] for _ in outs]
+        for o, ms, wms, weighted, tensor in zip(outs, per_output, per_output_weighted,
+                                                self._weighted_metric_fns, self.outputs):
             if o.loss is None:
                 continue  # as Keras 2: an output without a loss reports no metrics
-            head = f"{o.name}_" if prefix else ""
-            for m in ms:
-                if isinstance(m, str) and m in ("accuracy", "acc"):
-                    fn = metrics_module.resolve_accuracy(o.loss, tuple(tensor.shape))
-                    label, spellings = "acc", ("accuracy",)
-                else:
-                    fn = metrics_module.get(m)
-                    label = _fn_name(fn)
-                    spellings = (m,) if isinstance(m, str) and m != label else ()
-                full = head + label
-                for spelling in spellings:
-                    aliases.setdefault(head + spelling, full)
-                o.metrics.append((full, fn))
-                metric_names.append(full)
+            # Keras 2's order: this output's metrics, then its weighted metrics
+            for ms_, kind, sink in ((ms, "", o.metrics), (wms, "weighted_", weighted)):
+                head = (f"{o.name}_" if prefix else "") + kind
+                for m in ms_:
+                    if isinstance(m, str) and m in ("accuracy", "acc"):
+                        fn = metrics_module.resolve_accuracy(o.loss, tuple(tensor.shape))
+                        label, spellings = "acc", ("accuracy",)
+                    else:
+                        fn = metrics_module.get(m)
+                        label = _fn_name(fn)
+                        spellings = (m,) if isinstance(m, str) and m != label else ()
+                    full = head + label
+                    for spelling in spellings:
+                        aliases.setdefault(head + spelling, full)
+                    sink.append((full, fn))
+                    metric_names.append(full)
             o.fast_loss = _fast_loss(o.loss, losses_module)
         self._outputs_config = outs
         self._metrics_names = metric_names
@@ -485,9 +486,12 @@ class TrainingMixin:
             total = r if total is None else total + r
         if total is None:  # nothing to minimise in this step (Keras 2's total_loss = 0.)
             total = Tensor(np.zeros((), dtype=_config.floatx()))
-        for o, y, out in zip(self._outputs_config, ys, outs):
+        weighted = getattr(self, "_weighted_metric_fns", None) or [[] for _ in outs]
+        for o, y, out, w, wms in zip(self._outputs_config, ys, outs, sample_weights, weighted):
             for _, fn in o.metrics:
                 values.append(_metric_value(fn, y, out.data))
+            for _, fn in wms:
+                values.append(_metric_value(fn, y, out.data, w))
         return total, values
 
     def _train_step(self, xs: list, ys: list, weights: list,
@@ -1185,7 +1189,40 @@ def _slice_weights(weights: list | None, start: Any, stop: int | None = None) ->
     return [None if w is None else w[start:stop] for w in weights]
 
 
-def _metric_value(fn: Callable, y: np.ndarray, pred: np.ndarray) -> float:
+def _metric_value(fn: Callable, y: np.ndarray, pred: np.ndarray,
+                  sample_weight: np.ndarray | None = None) -> float:
+    """A metric's batch value; with ``sample_weight``, Keras 2's weighted mean.
+
+    Weighted: the per-sample scores (averaged over any axes beyond the
+    weights') times the weights, averaged, divided by the fraction of
+    non-zero weights, as for the loss (0 when every weight is 0).
+    """
     value = fn(y, pred)
-    value = value.data if isinstance(value, Tensor) else value
-    return float(np.mean(value))
+    value = np.asarray(value.data if isinstance(value, Tensor) else value)
+    if sample_weight is None:
+        return float(np.mean(value))
+    if value.ndim > sample_weight.ndim:
+        value = value.mean(axis=tuple(range(sample_weight.ndim, value.ndim)))
+    nonzero = np.count_nonzero(sample_weight)
+    if not nonzero:
+        return 0.0
+    return float(np.mean(value * sample_weight) / (nonzero / sample_weight.size))
+
+
+def _metrics_per_output(metrics: Any, names: list[str], argname: str) -> list[list]:
+    """``metrics`` (a list for every output, or a dict by output name) as one list per output."""
+    if isinstance(metrics, dict):
+        unknown = [k for k in metrics if k not in names]
+        if unknown:
+            raise ValueError(
+                f"Model.compile: unknown output name(s) {unknown} in {argname}; the model's "
+                f"outputs are {names}"
+            )
+        return [_metric_list(metrics.get(k)) for k in names]
+    return [_metric_list(metrics)] * len(names)
+
+
+def _metric_list(metrics: Any) -> list:
+    if metrics is None:
+        return []
+    return list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
