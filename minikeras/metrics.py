@@ -39,10 +39,16 @@ def _np(x: Any) -> np.ndarray:
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
-def binary_accuracy(y_true: Any, y_pred: Any, threshold: float = 0.5) -> np.ndarray:
-    """Mean over the last axis of ``y_true == (y_pred > threshold)``."""
+def binary_accuracy(y_true: Any, y_pred: Any, threshold: float | None = None) -> np.ndarray:
+    """Mean over the last axis of ``y_true == round(y_pred)`` (Keras 2.0.8).
+
+    Rounding is half to even, as ``K.round``; for predictions in ``[0, 1]`` it is the
+    same as ``y_pred > 0.5``. A ``threshold`` (Keras 2.3's argument) compares with
+    ``y_pred > threshold`` instead.
+    """
     yt, yp = _np(y_true), _np(y_pred)
-    return np.mean(yt == (yp > threshold), axis=-1)
+    pred = np.round(yp) if threshold is None else (yp > threshold)
+    return np.mean(yt == pred, axis=-1)
 
 
 def categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:

@@ -548,7 +548,9 @@ class TrainingMixin:
             validation_data: ``(x_val, y_val)`` or ``(x_val, y_val,
                 val_sample_weight)`` evaluated after each epoch (overrides
                 ``validation_split``; ``class_weight`` does not apply to it).
-            shuffle: Shuffle the training data before each epoch.
+            shuffle: Shuffle the training data before each epoch; ``"batch"``
+                (Keras 2) shuffles whole batch-sized blocks instead, keeping
+                each block's samples together (the last, partial block last).
             class_weight: ``{class index: weight}``: each sample's loss is
                 weighted by the weight of its class (for several outputs, a
                 dict by output name or a list of such dicts). Every class in
@@ -662,7 +664,8 @@ class TrainingMixin:
             cbl.on_epoch_begin(epoch, epoch_logs)
             if shuffle:
                 # one gather per epoch, then every batch is a contiguous view
-                perm = rng.permutation(n)
+                perm = _batch_shuffle(rng, n, batch_size) if shuffle == "batch" else \
+                    rng.permutation(n)
                 bx, by = [a[perm] for a in xs], _slice_weights(ys, perm)
                 bw = _slice_weights(sws, perm)
             else:
@@ -1187,6 +1190,14 @@ def _slice_weights(weights: list | None, start: Any, stop: int | None = None) ->
     if stop is None and not isinstance(start, int):
         return [None if w is None else w[start] for w in weights]
     return [None if w is None else w[start:stop] for w in weights]
+
+
+def _batch_shuffle(rng: np.random.Generator, n: int, batch_size: int) -> np.ndarray:
+    """Keras 2's ``shuffle="batch"`` order: whole blocks of ``batch_size`` indices shuffled."""
+    full = n // batch_size * batch_size
+    blocks = np.arange(full).reshape(-1, batch_size)
+    return np.concatenate([blocks[rng.permutation(len(blocks))].reshape(-1),
+                           np.arange(full, n)])
 
 
 def _metric_value(fn: Callable, y: np.ndarray, pred: np.ndarray,

@@ -364,3 +364,21 @@ def test_frozen_layer_is_not_differentiated_or_updated():
     assert any(
         not np.array_equal(a, b) for a, b in zip(head_before, model.get_layer("head").get_weights())
     )
+
+
+def test_shuffle_batch_keeps_blocks_together():
+    # Keras 2's shuffle="batch": the order of batch-sized blocks changes, not their content
+    seen = []
+
+    def record(y_true, y_pred):
+        seen.append(np.asarray(y_true).ravel().copy())
+        return np.zeros(len(y_true))
+
+    x = Input((1,))
+    m = Model(x, Dense(1)(x))
+    m.compile("sgd", "mse", metrics=[record])
+    xs = np.arange(10, dtype=np.float32)[:, None]
+    m.fit(xs, xs, batch_size=3, epochs=4, shuffle="batch", verbose=0)
+    blocks = {tuple(b) for b in seen}
+    assert blocks == {(0, 1, 2), (3, 4, 5), (6, 7, 8), (9,)}
+    assert all(tuple(seen[i + 3]) == (9,) for i in range(0, len(seen), 4))  # partial block last
