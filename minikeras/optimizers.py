@@ -110,9 +110,9 @@ class Optimizer:
         decay: Time-based decay: the rate used at step ``t`` (counted from 0)
             is ``learning_rate / (1 + decay * t)``.
         clipnorm: If set, all gradients are scaled by ``clipnorm / norm``
-            when their global L2 norm exceeds it.
+            when their global L2 norm exceeds it (``0`` clips nothing, as in Keras 2).
         clipvalue: If set, each gradient entry is clipped into
-            ``[-clipvalue, clipvalue]``.
+            ``[-clipvalue, clipvalue]`` (``0`` clips nothing, as in Keras 2).
 
     Attributes:
         iterations: Number of steps taken.
@@ -142,8 +142,8 @@ class Optimizer:
             if value < 0 or not np.isfinite(value):
                 raise ValueError(f"{type(self).__name__}: {name} must be >= 0, got {value}")
         for name, value in (("clipnorm", self.clipnorm), ("clipvalue", self.clipvalue)):
-            if value is not None and not value > 0:
-                raise ValueError(f"{type(self).__name__}: {name} must be > 0, got {value}")
+            if value is not None and not value >= 0:
+                raise ValueError(f"{type(self).__name__}: {name} must be >= 0, got {value}")
         self.iterations = 0
         self._slots: dict[int, list[np.ndarray]] = {}
         self._variables: list[Variable] = []
@@ -186,12 +186,12 @@ class Optimizer:
     # ---- stepping --------------------------------------------------------
     def clip_gradients(self, grads: list[np.ndarray | None]) -> list[np.ndarray | None]:
         """Apply ``clipnorm`` (global norm, Keras 2.2) and ``clipvalue``."""
-        if self.clipnorm is not None:
+        if self.clipnorm:  # Keras 2: clipnorm > 0 only
             norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads if g is not None)))
             if norm >= self.clipnorm:
                 scale = self.clipnorm / norm
                 grads = [None if g is None else g * scale for g in grads]
-        if self.clipvalue is not None:
+        if self.clipvalue:
             c = self.clipvalue
             grads = [None if g is None else np.clip(g, -c, c) for g in grads]
         return grads
@@ -215,7 +215,7 @@ class Optimizer:
                     f"{type(self).__name__}: gradient of shape {g.shape} for variable "
                     f"{v.name!r} of shape {v.shape}"
                 )
-        if self.clipnorm is not None or self.clipvalue is not None:
+        if self.clipnorm or self.clipvalue:
             grads = self.clip_gradients(grads)
         slots = self._slots
         if any(id(v) not in slots for v in variables):

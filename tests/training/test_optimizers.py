@@ -154,6 +154,13 @@ def test_clipnorm_uses_global_norm_and_clipvalue():
     c = Variable(np.zeros(2), dtype=np.float64)
     optimizers.SGD(1.0, clipvalue=0.5).apply_gradients([(np.array([2.0, -0.1]), c)])
     np.testing.assert_allclose(c.data, [-0.5, 0.1])
+    # Keras 2: clipnorm=0 / clipvalue=0 mean no clipping
+    d = Variable(np.zeros(2), dtype=np.float64)
+    optimizers.SGD(1.0, clipnorm=0, clipvalue=0.0).apply_gradients([(np.array([2.0, -3.0]), d)])
+    np.testing.assert_allclose(d.data, [-2.0, 3.0])
+    c = Variable(np.zeros(2), dtype=np.float64)
+    optimizers.SGD(1.0, clipvalue=0.5).apply_gradients([(np.array([2.0, -0.1]), c)])
+    np.testing.assert_allclose(c.data, [-0.5, 0.1])
 
 
 def test_constraint_applied_after_step():
