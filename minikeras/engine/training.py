@@ -81,7 +81,8 @@ class TrainingMixin:
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
                 loss_weights: Any = None, sample_weight_mode: Any = None,
-                weighted_metrics: Any = None, **kwargs: Any) -> None:
+                weighted_metrics: Any = None, target_tensors: Any = None,
+                **kwargs: Any) -> None:
         """Configure the model for training.
 
         Args:
@@ -101,13 +102,19 @@ class TrainingMixin:
                 sample and class weights, Keras 2's weighted mean
                 ``mean(score * w) / mean(w != 0)``; logged as
                 ``weighted_<name>``.
-            **kwargs: Not supported (Keras 2's ``target_tensors`` and the
-                backend's session arguments); given, they raise ``TypeError``.
+            target_tensors: Fixed targets instead of ``y``: a list with one
+                tensor or array (or ``None``) per output, or a dict by output
+                name. Those outputs then take no ``y`` data and no sample
+                weights (Keras 2.0.8); minikeras's tensors hold data, so a
+                target is its value, sliced in batches like ``x``.
+            **kwargs: Not supported (the backend's session arguments); given,
+                they raise ``TypeError``.
 
         Raises:
             ValueError: On an unknown optimizer, loss or metric name, or a
                 list/dict that does not match the model's outputs.
-            TypeError: On an unsupported keyword argument.
+            TypeError: On an unsupported keyword argument, or ``target_tensors``
+                that is neither a list nor a dict.
         """
         from minikeras import losses, optimizers
         from minikeras import metrics as metrics_module
@@ -122,6 +129,10 @@ class TrainingMixin:
             # add_loss) must then be what is minimised, checked when the graph is known
             loss = {}
         _check_sample_weight_mode(sample_weight_mode)
+        if target_tensors is not None and not isinstance(target_tensors, (list, dict)):
+            raise TypeError(
+                "Model.compile: target_tensors must be a list (one per output) or a dict by "
+                f"output name, got {type(target_tensors).__name__}")
         self.optimizer = optimizers.get(optimizer)
         # resolve every name now, so a typo fails at compile time
         if isinstance(loss, dict) and set(loss) == {"class_name", "config"}:
@@ -139,6 +150,7 @@ class TrainingMixin:
         self.loss_functions_arg = resolved_loss
         self.metrics = metrics
         self.weighted_metrics = weighted_metrics
+        self.target_tensors = target_tensors
         self.loss_weights = loss_weights
         self.sample_weight_mode = sample_weight_mode
         self.stop_training = False
@@ -234,6 +246,8 @@ class TrainingMixin:
                 f"Model.compile: loss_weights must be a list or a dict by output name, got "
                 f"{type(lw).__name__} {lw!r}")
         outs = [_Output(name, fn, w) for name, fn, w in zip(names, fns, weights)]
+        self._fixed_targets = _fixed_targets(getattr(self, "target_tensors", None), names,
+                                             [o.loss is not None for o in outs])
         if all(o.loss is None for o in outs) and not self.losses:
             raise ValueError(
                 "Model.compile: the model cannot be compiled because it has no loss to "
@@ -321,22 +335,31 @@ class TrainingMixin:
         return out
 
     def _standardize_y(self, y: Any, what: str = "y") -> list[np.ndarray | None]:
-        # As Keras 2, targets are expected only for the outputs that have a loss; the
-        # list returned has one entry per output, None for the others.
-        fed = [(o, t) for o, t in zip(self._outputs_config, self.outputs) if o.loss is not None]
-        names = [o.name for o, _ in fed]
-        if not fed:
-            return [None] * len(self._outputs_config)
-        if y is None:
+        # As Keras 2, y holds targets only for the outputs that have a loss and no fixed
+        # target (compile's target_tensors); the list returned has one entry per output,
+        # the fixed target or None for the others.
+        fixed = getattr(self, "_fixed_targets", None) or [None] * len(self._outputs_config)
+        names = [o.name for o, t in zip(self._outputs_config, fixed)
+                 if o.loss is not None and t is None]
+        if not names:
+            if y is not None and not (isinstance(y, (list, tuple, dict)) and not y):
+                raise ValueError(
+                    f"{what}: expected no target data (no output takes y: they have no loss "
+                    f"or a fixed target from compile's target_tensors), got "
+                    f"{type(y).__name__}")
+            arrays: dict[str, Any] = {}
+        elif y is None:
             raise ValueError(
                 f"{what}: targets are required for the output(s) with a loss {names}, got None")
-        arrays = dict(zip(names, _to_list(y, names, what, "output")))
+        else:
+            arrays = dict(zip(names, _to_list(y, names, what, "output")))
         out = []
-        for o, tensor in zip(self._outputs_config, self.outputs):
+        for o, tensor, target in zip(self._outputs_config, self.outputs, fixed):
             if o.loss is None:
                 out.append(None)
                 continue
-            arr = _as_numpy(arrays[o.name], f"{what} for output {o.name!r}")
+            arr = _as_numpy(arrays[o.name] if target is None else target,
+                            f"{what} for output {o.name!r}")
             shape = tuple(tensor.shape)
             if o.labels == "sparse":
                 arr = _check_sparse_labels(arr, shape, f"{what} for output {o.name!r}",
@@ -349,7 +372,8 @@ class TrainingMixin:
                     arr = arr[:, None]  # Keras accepts (n,) targets for a one-unit output
                 _check_target(arr, shape, o, what)
             out.append(arr)
-        _check_lengths([a for a in out if a is not None], names, what)
+        _check_lengths([a for a in out if a is not None],
+                       [o.name for o, a in zip(self._outputs_config, out) if a is not None], what)
         return out
 
     def _standardize_xy(self, x: Any, y: Any, what: str = "") -> tuple[list, list]:
@@ -390,15 +414,26 @@ class TrainingMixin:
             ValueError, TypeError: On weights that do not fit the outputs or
                 the targets; the message names the argument and the output.
         """
-        # like Keras 2, only outputs with a loss take weights (and are counted in lists)
-        names = [o.name for o in self._outputs_config if o.loss is not None]
+        # like Keras 2, only outputs with a loss take weights (and are counted in lists),
+        # and not those with a fixed target (target_tensors)
+        fixed = getattr(self, "_fixed_targets", None) or [None] * len(ys)
+        names = [o.name for o, t in zip(self._outputs_config, fixed)
+                 if o.loss is not None and t is None]
+        # entries for outputs that take no weights are ignored, as Keras 2 does (a name
+        # that is no output at all is still an error)
+        unweighted = {o.name for o in self._outputs_config} - set(names)
+        sample_weight, class_weight = (
+            {k: v for k, v in arg.items() if k not in unweighted}
+            if isinstance(arg, dict) and unweighted and any(k in unweighted for k in arg)
+            else arg for arg in (sample_weight, class_weight))
         sws = iter(_per_output(sample_weight, names, sw_name, where))
         cws = iter(_per_output(class_weight, names, "class_weight", where))
         modes = getattr(self, "_sample_weight_modes", None) or [None] * len(ys)
         result: list[np.ndarray | None] = []
-        for o, y, tensor, mode in zip(self._outputs_config, ys, self.outputs, modes):
+        for o, y, tensor, mode, target in zip(self._outputs_config, ys, self.outputs, modes,
+                                              fixed):
             dtype = getattr(tensor, "dtype", None) or _config.floatx()
-            if o.loss is None:
+            if o.loss is None or target is not None:
                 result.append(None)
                 continue
             sw, cw = next(sws), next(cws)
@@ -1190,6 +1225,31 @@ def _slice_weights(weights: list | None, start: Any, stop: int | None = None) ->
     if stop is None and not isinstance(start, int):
         return [None if w is None else w[start] for w in weights]
     return [None if w is None else w[start:stop] for w in weights]
+
+
+def _fixed_targets(target_tensors: Any, names: list[str], has_loss: list[bool]) -> list:
+    """Compile's ``target_tensors`` as one array (or ``None``) per output, Keras 2.0.8's checks.
+
+    Outputs without a loss get ``None`` whatever was given, as Keras skips them.
+    """
+    n = len(names)
+    if target_tensors is None:
+        return [None] * n
+    if isinstance(target_tensors, dict):
+        unknown = [k for k in target_tensors if k not in names]
+        if unknown:
+            raise ValueError(
+                f"Model.compile: unknown output name(s) {unknown} in target_tensors; the "
+                f"model's outputs are {names}")
+        given = [target_tensors.get(k) for k in names]
+    else:
+        if len(target_tensors) != n:
+            raise ValueError(
+                f"Model.compile: the model has {n} output(s) {names} but target_tensors has "
+                f"{len(target_tensors)} entries; give one per output")
+        given = list(target_tensors)
+    return [None if t is None or not loss else (t.data if isinstance(t, Tensor) else t)
+            for t, loss in zip(given, has_loss)]
 
 
 def _batch_shuffle(rng: np.random.Generator, n: int, batch_size: int) -> np.ndarray:

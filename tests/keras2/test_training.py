@@ -11,9 +11,12 @@ listed in the README):
 - ``_check_loss_and_target_compatibility`` is private too; its three tests are
   ported through the public API instead: the same target arrays and output
   shapes, checked by ``train_on_batch`` on a model with that output shape.
-- TensorFlow-only tests (``Input(tensor=tf.Variable(...))``, sparse inputs,
-  placeholders as targets), ``target_tensors``, and the symbolic
-  ``model.add_loss(K.mean(a_3 + a_2))`` need a graph backend: not ported.
+- TensorFlow-only tests (``Input(tensor=tf.Variable(...))``, sparse inputs),
+  ``test_model_custom_target_tensors`` (``K.placeholder`` targets fed through
+  a feed dict), and the symbolic ``model.add_loss(K.mean(a_3 + a_2))`` need a
+  graph backend: not ported. ``test_target_tensors`` is ported: its targets
+  are ``K.variable``s, tensors holding data, which minikeras has
+  (``variable`` from ``_training_compat``).
 - ``test_warnings`` is about generators with multiprocessing: not ported.
 """
 
@@ -21,6 +24,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from keras2._training_compat import variable
 from minikeras.callbacks import LambdaCallback
 from minikeras.layers import Activation, Dense, Dropout, Input
 from minikeras.models import Model, Sequential
@@ -425,3 +429,61 @@ def test_model_with_external_loss():
 
     # (not ported: the same with a symbolic `model.add_loss(K.mean(a_3 + a_2))`, and the
     # TensorFlow-only models fed from a tf.Variable)
+
+
+def test_target_tensors():
+    # single-output, as list
+    model = Sequential()
+    model.add(Dense(4, input_shape=(4,), name='dense'))
+    input_val = np.random.random((10, 4))
+    target_val = np.random.random((10, 4))
+    target = variable(target_val)
+    model.compile(optimizer='rmsprop', loss='mse', target_tensors=[target])
+    model.train_on_batch(input_val, None)
+
+    # single-output, as dict
+    model.compile(optimizer='rmsprop', loss='mse',
+                  target_tensors={'dense': target})
+    model.train_on_batch(input_val, None)
+
+    # test invalid arguments
+    with pytest.raises(TypeError):
+        model.compile(optimizer='rmsprop', loss='mse',
+                      target_tensors=set())
+    with pytest.raises(ValueError):
+        model.compile(optimizer='rmsprop', loss='mse',
+                      target_tensors=[target, target])
+    with pytest.raises(ValueError):
+        model.compile(optimizer='rmsprop', loss='mse',
+                      target_tensors={'dense2': None})
+    with pytest.raises(ValueError):
+        model.compile(optimizer='rmsprop', loss='mse',
+                      target_tensors=[target])
+        model.train_on_batch(input_val, target_val)
+
+    # multi-output, as list
+    input_val = np.random.random((10, 4))
+    target_val_a = np.random.random((10, 4))
+    target_val_b = np.random.random((10, 4))
+    target_a = variable(target_val_a)
+    target_b = variable(target_val_b)
+
+    inputs = Input(shape=(4,))
+    output_a = Dense(4, name='dense_a')(inputs)
+    output_b = Dense(4, name='dense_b')(inputs)
+    model = Model(inputs, [output_a, output_b])
+    model.compile(optimizer='rmsprop', loss='mse',
+                  target_tensors=[target_a, target_b])
+    model.train_on_batch(input_val, None)
+
+    # multi-output, as dict
+    model.compile(optimizer='rmsprop', loss='mse',
+                  target_tensors={'dense_a': target_a,
+                                  'dense_b': target_b})
+    model.train_on_batch(input_val, None)
+
+    # test with sample weights
+    model.compile(optimizer='rmsprop', loss='mse',
+                  target_tensors=[target_a, target_b])
+    model.train_on_batch(input_val, None,
+                         sample_weight={'dense_a': np.random.random((10,))})

@@ -382,3 +382,27 @@ def test_shuffle_batch_keeps_blocks_together():
     blocks = {tuple(b) for b in seen}
     assert blocks == {(0, 1, 2), (3, 4, 5), (6, 7, 8), (9,)}
     assert all(tuple(seen[i + 3]) == (9,) for i in range(0, len(seen), 4))  # partial block last
+
+
+def test_target_tensors_train_like_y_and_refuse_y_data():
+    # compile(target_tensors=...) (Keras 2.0.8): fixed targets, sliced in batches like x
+    rng = np.random.default_rng(3)
+    xs, ys = rng.normal(size=(12, 3)), rng.normal(size=(12, 2))
+
+    def trained(**compile_kw):
+        set_random_seed(5)
+        x = Input((3,))
+        m = Model(x, Dense(2, name="out")(x))
+        m.compile(optimizers.SGD(0.1), "mse", **compile_kw)
+        return m
+
+    a = trained()
+    a.fit(xs, ys, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    b = trained(target_tensors={"out": ys})
+    b.fit(xs, None, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-6)
+    with pytest.raises(ValueError, match="expected no target data"):
+        b.train_on_batch(xs, ys)
+    with pytest.raises(TypeError, match="list .* or a dict"):
+        trained(target_tensors=ys)
