@@ -301,8 +301,13 @@ class Optimizer:
     set_weights = set_state
 
     def get_config(self) -> dict[str, Any]:
-        """Constructor arguments (Keras 2 keys; ``learning_rate`` for the rate)."""
-        config: dict[str, Any] = {"learning_rate": self.learning_rate, "decay": self.decay}
+        """Constructor arguments, Keras 2 keys.
+
+        The rate appears under both names, ``lr`` (Keras 2.0, what its code reads) and
+        ``learning_rate`` (Keras 2.3 and later); :meth:`from_config` takes either or both.
+        """
+        config: dict[str, Any] = {"learning_rate": self.learning_rate, "lr": self.learning_rate,
+                                  "decay": self.decay}
         if self.clipnorm is not None:
             config["clipnorm"] = self.clipnorm
         if self.clipvalue is not None:
@@ -315,7 +320,7 @@ class Optimizer:
         return cls(**config)
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "lr")
         return f"{type(self).__name__}({args})"
 
 

@@ -186,6 +186,9 @@ def test_config_round_trip():
     again = optimizers.deserialize(optimizers.serialize(opt))
     assert again.get_config() == opt.get_config()
     assert optimizers.SGD.from_config({"lr": 0.3, "momentum": 0.5}).learning_rate == 0.3
+    # Keras 2.0 code reads config["lr"]; Keras 2.3+ code reads config["learning_rate"]
+    config = optimizers.SGD(lr=0.25).get_config()
+    assert config["lr"] == config["learning_rate"] == 0.25
 
 
 def test_state_round_trip_continues_identically():
