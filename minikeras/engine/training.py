@@ -122,7 +122,8 @@ class TrainingMixin:
         if kwargs:
             raise TypeError(
                 f"Model.compile: unsupported argument(s) {sorted(kwargs)}; minikeras supports "
-                "optimizer, loss, metrics and loss_weights"
+                "optimizer, loss, metrics, loss_weights, sample_weight_mode, weighted_metrics "
+                "and target_tensors"
             )
         if loss is None or (isinstance(loss, (list, dict)) and not loss):
             # Keras 2: no loss for any output; the model's own losses (regularization,
@@ -495,7 +496,7 @@ class TrainingMixin:
         ``sample_weights`` has one array (or ``None``) per output, or is
         ``None`` when no output is weighted. Each output's loss is Keras 2's
         weighted mean (see :func:`_weighted_batch_mean`); metrics are not
-        weighted, as in Keras 2.
+        weighted, as in Keras 2, and ``weighted_metrics`` are, the same way.
         """
         total = None
         values: list[float] = [0.0]
@@ -670,12 +671,16 @@ class TrainingMixin:
                     f"Model.fit: callbacks must be Callback instances, got {type(cb).__name__}")
         if val is not None:
             # as Keras 2: x arrays, y arrays, then one weight array per output (ones when
-            # unweighted), for callbacks that look at the validation data themselves
+            # unweighted, per time step for "temporal"), for callbacks that look at the
+            # validation data themselves
             val_weights = val[2] or [None] * len(val[1])
-            fed = [(v, w) for v, w in zip(val[1], val_weights) if v is not None]
-            val_ins = [*val[0], *[v for v, _ in fed],
-                       *[np.ones(len(v), dtype=_config.floatx()) if w is None else w
-                         for v, w in fed]]
+            modes = getattr(self, "_sample_weight_modes", None) or [None] * len(val[1])
+            fed = [(v, w, m) for v, w, m in zip(val[1], val_weights, modes) if v is not None]
+            val_ins = [*val[0], *[v for v, _, _ in fed],
+                       *[w if w is not None else
+                         np.ones(v.shape[:2] if m == "temporal" else len(v),
+                                 dtype=_config.floatx())
+                         for v, w, m in fed]]
             for cb in cb_list:
                 cb.validation_data = val_ins
         aliases = getattr(self, "_log_aliases", {})
