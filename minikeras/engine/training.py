@@ -496,7 +496,7 @@ class TrainingMixin:
         ``sample_weights`` has one array (or ``None``) per output, or is
         ``None`` when no output is weighted. Each output's loss is Keras 2's
         weighted mean (see :func:`_weighted_batch_mean`); metrics are not
-        weighted, as in Keras 2, and ``weighted_metrics`` are, the same way.
+        weighted, as in Keras 2.
         """
         total = None
         values: list[float] = [0.0]
