@@ -406,3 +406,71 @@ def test_target_tensors_train_like_y_and_refuse_y_data():
         b.train_on_batch(xs, ys)
     with pytest.raises(TypeError, match="list .* or a dict"):
         trained(target_tensors=ys)
+
+
+def _two_outputs():
+    x = Input((3,), name="x")
+    h = Dense(4, name="a")(x)
+    return Model(x, [h, Dense(2, name="b")(h)])
+
+
+def test_keras2_compile_and_fit_checks():
+    m = _two_outputs()
+    with pytest.raises(ValueError, match="no loss to optimize"):
+        m.compile("sgd", loss=None)  # no output loss and no model losses: Keras 2's refusal
+    with pytest.raises(TypeError, match="loss_weights must be a list or a dict"):
+        m.compile("sgd", "mse", loss_weights=(1.0, 0.5))
+    m.compile("sgd", "mse")
+    xs, ya, yb = np.ones((4, 3)), np.ones((4, 4)), np.ones((4, 2))
+    with pytest.raises(TypeError, match="must be a list .* got a tuple"):
+        m.train_on_batch(xs, [ya, yb], sample_weight=(None, np.ones(4)))
+    # a partial loss dict: y holds targets for the outputs with a loss only
+    m.compile("sgd", {"b": "mse"}, metrics=["mae"])
+    assert m.metrics_names == ["loss", "b_loss", "b_mean_absolute_error"]
+    m.fit(xs, yb, epochs=1, verbose=0)
+    m.fit(xs, [yb], epochs=1, verbose=0, sample_weight=[np.ones(4)])
+    with pytest.raises(ValueError, match="targets are required"):
+        m.fit(xs, None, verbose=0)
+    c = Model(*(lambda i: (i, Dense(1, activation="softmax")(i)))(Input((3,))))
+    c.compile("sgd", "categorical_crossentropy")
+    with pytest.raises(ValueError, match="You are passing a target array of shape"):
+        c.train_on_batch(xs, np.ones((4, 1)))
+
+
+def test_loss_none_trains_the_model_losses():
+    x = Input((3,))
+    m = Model(x, Dense(2, kernel_regularizer="l2")(x))
+    m.compile("sgd", loss=None)
+    before = np.abs(m.get_weights()[0]).sum()
+    hist = m.fit(np.ones((8, 3)), None, epochs=3, verbose=0)
+    assert np.abs(m.get_weights()[0]).sum() < before  # the l2 penalty was minimised
+    assert set(hist.history) == {"loss"}
+    with pytest.raises(ValueError, match="expected no target data"):
+        m.fit(np.ones((8, 3)), np.ones((8, 2)), verbose=0)
+
+
+def test_fit_gives_callbacks_the_validation_data():
+    m = compiled()
+    seen = {}
+
+    class Peek(callbacks.Callback):
+        def on_train_end(self, logs=None):
+            seen["data"] = self.validation_data
+
+    xv, yv = np.zeros((5, 64)), np.arange(5)
+    m.fit(np.zeros((10, 64)), np.arange(10), epochs=1, verbose=0, callbacks=[Peek()],
+          validation_data=(xv, yv, np.full(5, 2.0)))
+    x_, y_, w_ = seen["data"]
+    np.testing.assert_array_equal(x_, xv.reshape(x_.shape))
+    np.testing.assert_array_equal(y_, yv)
+    np.testing.assert_array_equal(w_, np.full(5, 2.0))
+    m.fit(np.zeros((10, 64)), np.arange(10), epochs=1, verbose=0, callbacks=[Peek()],
+          validation_split=0.2)
+    assert len(seen["data"]) == 3 and np.all(seen["data"][2] == 1.0)  # ones when unweighted
+
+
+def test_reduce_lr_on_plateau_takes_keras20_epsilon():
+    assert callbacks.ReduceLROnPlateau(epsilon=0.5).min_delta == 0.5
+    assert callbacks.ReduceLROnPlateau().min_delta == 1e-4
+    with pytest.raises(TypeError, match="not both"):
+        callbacks.ReduceLROnPlateau(epsilon=0.5, min_delta=0.1)
