@@ -23,7 +23,7 @@ from csv import Sniffer
 import numpy as np
 import pytest
 
-from keras2._training_compat import get_test_data, to_categorical
+from keras2._training_compat import get_test_data, seed_backend, to_categorical
 from minikeras import backend as K
 from minikeras import callbacks, initializers, optimizers
 from minikeras.layers import Dense
@@ -254,6 +254,7 @@ def test_ReduceLROnPlateau():
 
     def make_model():
         np.random.seed(1337)
+        seed_backend(1337)  # plumbing: Keras's initializers drew their seeds from numpy
         model = Sequential()
         model.add(Dense(num_hidden, input_dim=input_dim, activation='relu'))
         model.add(Dense(num_class, activation='softmax'))
@@ -292,6 +293,7 @@ def test_CSVLogger(tmpdir):
 
     def make_model():
         np.random.seed(1337)
+        seed_backend(1337)  # plumbing: Keras's initializers drew their seeds from numpy
         model = Sequential()
         model.add(Dense(num_hidden, input_dim=input_dim, activation='relu'))
         model.add(Dense(num_class, activation='softmax'))
