@@ -16,10 +16,14 @@ Example:
 from __future__ import annotations
 
 import csv
+import json
 import os
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -29,7 +33,7 @@ import numpy as np
 __all__ = [
     "Logs", "Callback", "CallbackList", "BaseLogger", "History", "ProgbarLogger", "EarlyStopping",
     "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger",
-    "LambdaCallback", "TerminateOnNaN",
+    "LambdaCallback", "TerminateOnNaN", "RemoteMonitor",
 ]
 
 
@@ -142,8 +146,10 @@ class CallbackList:
     epoch-level callback costs nothing per step.
     """
 
-    def __init__(self, callbacks: Iterable[Callback] | None = None) -> None:
+    def __init__(self, callbacks: Iterable[Callback] | None = None,
+                 queue_length: int = 10) -> None:
         self.callbacks = list(callbacks or [])
+        self.queue_length = queue_length  # Keras 2's argument (its slow-callback statistics)
         self._refresh()
 
     def _refresh(self) -> None:
@@ -714,3 +720,42 @@ class LambdaCallback(Callback):
                          ("on_train_begin", on_train_begin), ("on_train_end", on_train_end)):
             if fn is not None:
                 setattr(self, name, fn)
+
+
+class RemoteMonitor(Callback):
+    """Send each epoch's logs to a server as an HTTP POST (Keras 2.0.8's callback).
+
+    After every epoch, ``{'epoch': epoch, **logs}`` is encoded as JSON and posted,
+    form-encoded under ``field``, to ``root + path``. An unreachable server gives a
+    warning, not an error, so training goes on. Python's standard library does the
+    request (Keras 2 used ``requests``).
+
+    Args:
+        root: The server's root URL.
+        path: Path, relative to ``root``, the events are sent to.
+        field: Form field holding the JSON.
+        headers: Extra HTTP headers.
+    """
+
+    def __init__(self, root: str = "http://localhost:9000", path: str = "/publish/epoch/end/",
+                 field: str = "data", headers: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.root = root
+        self.path = path
+        self.field = field
+        self.headers = headers
+
+    def on_epoch_end(self, epoch, logs=None):  # noqa: D102
+        send: dict[str, Any] = {"epoch": epoch}
+        for k, v in (logs or {}).items():
+            # numpy scalars are not JSON: their Python value is sent
+            send[k] = v.item() if isinstance(v, np.generic) else v
+        data = urllib.parse.urlencode({self.field: json.dumps(send)}).encode("utf-8")
+        request = urllib.request.Request(self.root + self.path, data=data,
+                                         headers=dict(self.headers or {}), method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10):
+                pass
+        except (urllib.error.URLError, OSError):
+            warnings.warn(f"RemoteMonitor: could not reach the server at {self.root}",
+                          stacklevel=2)

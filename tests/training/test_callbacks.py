@@ -199,3 +199,42 @@ def test_metric_names_keras2_and_modern_spellings(tmp_path):
     logs = callbacks.Logs({"acc": 0.5}, aliases={"accuracy": "acc"})
     logs["accuracy"] = 0.75  # writing through the alias writes the logged entry
     assert dict(logs) == {"acc": 0.75} and list(logs) == ["acc"]
+
+
+def test_remote_monitor_posts_each_epoch_to_a_local_server():
+    import http.server
+    import json
+    import threading
+    import urllib.parse
+
+    received = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server API
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            received.append((self.path, self.headers.get("X-Run"),
+                             json.loads(urllib.parse.parse_qs(body)["data"][0])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        x, y = problem()
+        monitor = callbacks.RemoteMonitor(root=f"http://127.0.0.1:{server.server_port}",
+                                          headers={"X-Run": "7"})
+        hist = model().fit(x, y, epochs=2, verbose=0, callbacks=[monitor])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [(p, h, d["epoch"]) for p, h, d in received] == [
+        ("/publish/epoch/end/", "7", 0), ("/publish/epoch/end/", "7", 1)]
+    assert received[1][2]["acc"] == pytest.approx(hist.history["acc"][1])
+    # nobody listening: a warning, and training goes on
+    with pytest.warns(UserWarning, match="could not reach"):
+        model().fit(x, y, epochs=1, verbose=0,
+                    callbacks=[callbacks.RemoteMonitor(root=f"http://127.0.0.1:{server.server_port}")])
