@@ -1,4 +1,6 @@
-"""Optimizers: SGD (momentum, Nesterov), RMSprop, Adagrad, Adam (AMSGrad).
+"""Optimizers: SGD (momentum, Nesterov), RMSprop, Adagrad, Adadelta, Adam (AMSGrad), Adamax, Nadam.
+
+Keras 2's lower-case aliases (``optimizers.adam``, ``optimizers.sgd``, ...) name the same classes.
 
 The update rules, defaults and constants are Keras 2's (``keras/optimizers.py``
 of Keras 2.2), including where epsilon sits (outside the square root:
