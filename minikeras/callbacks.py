@@ -81,6 +81,15 @@ class Logs(dict):
         """As ``dict.setdefault``, through the aliases."""
         return dict.setdefault(self, self._key(key), default)
 
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """As ``dict.update``, through the aliases (an alias updates the logged entry)."""
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        """As ``dict.pop``, through the aliases."""
+        return dict.pop(self, self._key(key), *default)
+
     def copy(self) -> Logs:
         """A shallow copy that keeps the aliases."""
         return Logs(self, aliases=self.aliases)

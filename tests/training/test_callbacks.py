@@ -199,6 +199,9 @@ def test_metric_names_keras2_and_modern_spellings(tmp_path):
     logs = callbacks.Logs({"acc": 0.5}, aliases={"accuracy": "acc"})
     logs["accuracy"] = 0.75  # writing through the alias writes the logged entry
     assert dict(logs) == {"acc": 0.75} and list(logs) == ["acc"]
+    logs.update({"accuracy": 0.5}, loss=1.0)
+    assert dict(logs) == {"acc": 0.5, "loss": 1.0}
+    assert logs.pop("accuracy") == 0.5 and "acc" not in logs and logs.pop("accuracy", 3) == 3
 
 
 def test_remote_monitor_posts_each_epoch_to_a_local_server():
