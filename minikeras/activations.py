@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -138,6 +139,14 @@ def get(identifier: Any) -> Callable:
     if isinstance(identifier, str):
         return deserialize(identifier)
     if callable(identifier):
+        # A layer is callable too, but as an activation it would add a node to the graph
+        # on every call; Keras 2 warns. Recognised by its methods: activations sit on a
+        # floor below the engine and cannot import Layer.
+        if hasattr(identifier, "add_weight") and hasattr(identifier, "compute_output_shape"):
+            warnings.warn(
+                f"activations.get: do not pass a layer instance ({type(identifier).__name__}) "
+                "as the activation of another layer; use advanced activation layers like any "
+                "other layer in a model", UserWarning, stacklevel=2)
         return identifier
     raise ValueError(
         f"Could not interpret activation function identifier: {identifier!r} "

@@ -16,10 +16,14 @@ Example:
 from __future__ import annotations
 
 import csv
+import json
 import os
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -29,10 +33,68 @@ import numpy as np
 from minikeras.utils.progbar import live_bar
 
 __all__ = [
-    "Callback", "CallbackList", "BaseLogger", "History", "ProgbarLogger", "EarlyStopping",
+    "Logs", "Callback", "CallbackList", "BaseLogger", "History", "ProgbarLogger", "EarlyStopping",
     "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger",
-    "LambdaCallback", "TerminateOnNaN",
+    "LambdaCallback", "TerminateOnNaN", "RemoteMonitor",
 ]
+
+
+class Logs(dict):
+    """A log dictionary that also answers to the other spelling of a metric's name.
+
+    ``fit`` logs Keras 2.0's names (``acc``, ``val_acc``, ``mean_squared_error`` for
+    ``metrics=["mse"]``, ``<output>_acc`` for several outputs). Code written for modern
+    Keras asks for ``accuracy``, ``val_accuracy`` or ``mse``: those names are *aliases*,
+    resolved on lookup (``logs["val_accuracy"]``, ``.get``, ``in``, and writing through an
+    alias writes the logged entry). Iterating, ``keys()``, ``items()`` and ``len`` see each
+    value once, under its logged name, so progress bars and CSV files have no duplicate
+    columns.
+
+    Args:
+        *args: As for ``dict``.
+        aliases: ``{alias: logged name}``.
+        **kwargs: As for ``dict``.
+    """
+
+    def __init__(self, *args: Any, aliases: dict[str, str] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.aliases: dict[str, str] = dict(aliases or {})
+
+    def _key(self, key: Any) -> Any:
+        if not dict.__contains__(self, key):
+            return self.aliases.get(key, key)
+        return key
+
+    def __getitem__(self, key: Any) -> Any:
+        return dict.__getitem__(self, self._key(key))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        dict.__setitem__(self, self._key(key), value)
+
+    def __contains__(self, key: Any) -> bool:
+        return dict.__contains__(self, self._key(key))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """``self[key]`` (an alias resolves) or ``default``."""
+        return dict.get(self, self._key(key), default)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        """As ``dict.setdefault``, through the aliases."""
+        return dict.setdefault(self, self._key(key), default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """As ``dict.update``, through the aliases (an alias updates the logged entry)."""
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        """As ``dict.pop``, through the aliases."""
+        return dict.pop(self, self._key(key), *default)
+
+    def copy(self) -> Logs:
+        """A shallow copy that keeps the aliases."""
+        return Logs(self, aliases=self.aliases)
 
 
 class Callback:
@@ -42,11 +104,15 @@ class Callback:
         model: The model being trained (set by ``fit``).
         params: ``{'epochs', 'steps', 'samples', 'batch_size', 'verbose',
             'do_validation', 'metrics'}``.
+        validation_data: Set by ``fit`` when it validates, as Keras 2: the list
+            ``[x arrays..., y arrays..., sample weight arrays...]`` (a weight array of
+            ones for an output without weights); ``None`` otherwise.
     """
 
     def __init__(self) -> None:
         self.model: Any = None
         self.params: dict[str, Any] = {}
+        self.validation_data: list | None = None
 
     def set_params(self, params: dict[str, Any]) -> None:
         """Receive the training parameters."""
@@ -91,8 +157,10 @@ class CallbackList:
     epoch-level callback costs nothing per step.
     """
 
-    def __init__(self, callbacks: Iterable[Callback] | None = None) -> None:
+    def __init__(self, callbacks: Iterable[Callback] | None = None,
+                 queue_length: int = 10) -> None:
         self.callbacks = list(callbacks or [])
+        self.queue_length = queue_length  # Keras 2's argument (its slow-callback statistics)
         self._refresh()
 
     def _refresh(self) -> None:
@@ -183,15 +251,17 @@ class History(Callback):
 
     Attributes:
         epoch: The epoch indices seen.
-        history: ``{name: [value per epoch]}``.
+        history: ``{name: [value per epoch]}`` under the logged names (Keras 2.0's,
+            e.g. ``acc``); a :class:`Logs`, so ``history["accuracy"]`` finds ``acc`` too.
     """
 
     def on_train_begin(self, logs=None):  # noqa: D102
         self.epoch: list[int] = []
-        self.history: dict[str, list] = {}
+        self.history: Logs = Logs()
 
     def on_epoch_end(self, epoch, logs=None):  # noqa: D102
         self.epoch.append(epoch)
+        self.history.aliases.update(getattr(logs, "aliases", {}))
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(v)
 
@@ -413,7 +483,9 @@ class ModelCheckpoint(Callback):
             return
         self.epochs_since_last_save = 0
         try:
-            filepath = self.filepath.format(epoch=epoch + 1, **logs)
+            # format_map through Logs: "{val_accuracy:.2f}" finds the logged val_acc too
+            filepath = self.filepath.format_map(
+                Logs(logs, aliases=getattr(logs, "aliases", None), epoch=epoch + 1))
         except KeyError as e:
             raise KeyError(
                 f"ModelCheckpoint: filepath {self.filepath!r} uses {e} which is not in the logs "
@@ -507,6 +579,7 @@ class ReduceLROnPlateau(Callback):
         verbose: Print a line on each reduction.
         mode: ``"min"``, ``"max"`` or ``"auto"``.
         min_delta: Smallest change that counts as an improvement.
+        epsilon: Keras 2.0's name for ``min_delta`` (give one of the two).
         cooldown: After a reduction, epochs during which no waiting is counted
             (Keras 2 counts again in the last of them, so ``cooldown=1`` has no
             effect).
@@ -514,19 +587,26 @@ class ReduceLROnPlateau(Callback):
 
     Raises:
         ValueError: If ``factor >= 1``.
+        TypeError: If both ``min_delta`` and ``epsilon`` are given.
     """
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
-                 verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4,
-                 cooldown: int = 0, min_lr: float = 0.0) -> None:
+                 verbose: int = 0, mode: str = "auto", min_delta: float | None = None,
+                 cooldown: int = 0, min_lr: float = 0.0, epsilon: float | None = None) -> None:
         super().__init__()
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau: factor must be < 1, got {factor}")
+        if min_delta is not None and epsilon is not None:
+            raise TypeError("ReduceLROnPlateau: give min_delta or epsilon (its Keras 2.0 name), "
+                            "not both")
+        if min_delta is None:
+            min_delta = 1e-4 if epsilon is None else epsilon
         self.monitor = monitor
         self.factor = float(factor)
         self.patience = patience
         self.verbose = verbose
         self.min_delta = float(min_delta)
+        self.epsilon = self.min_delta  # Keras 2.0's attribute name
         self.cooldown = cooldown
         self.min_lr = float(min_lr)
         self.maximize = _monitor_op(mode, monitor, "ReduceLROnPlateau") is np.greater
@@ -645,3 +725,42 @@ class LambdaCallback(Callback):
                          ("on_train_begin", on_train_begin), ("on_train_end", on_train_end)):
             if fn is not None:
                 setattr(self, name, fn)
+
+
+class RemoteMonitor(Callback):
+    """Send each epoch's logs to a server as an HTTP POST (Keras 2.0.8's callback).
+
+    After every epoch, ``{'epoch': epoch, **logs}`` is encoded as JSON and posted,
+    form-encoded under ``field``, to ``root + path``. An unreachable server gives a
+    warning, not an error, so training goes on. Python's standard library does the
+    request (Keras 2 used ``requests``).
+
+    Args:
+        root: The server's root URL.
+        path: Path, relative to ``root``, the events are sent to.
+        field: Form field holding the JSON.
+        headers: Extra HTTP headers.
+    """
+
+    def __init__(self, root: str = "http://localhost:9000", path: str = "/publish/epoch/end/",
+                 field: str = "data", headers: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.root = root
+        self.path = path
+        self.field = field
+        self.headers = headers
+
+    def on_epoch_end(self, epoch, logs=None):  # noqa: D102
+        send: dict[str, Any] = {"epoch": epoch}
+        for k, v in (logs or {}).items():
+            # numpy scalars are not JSON: their Python value is sent
+            send[k] = v.item() if isinstance(v, np.generic) else v
+        data = urllib.parse.urlencode({self.field: json.dumps(send)}).encode("utf-8")
+        request = urllib.request.Request(self.root + self.path, data=data,
+                                         headers=dict(self.headers or {}), method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10):
+                pass
+        except (urllib.error.URLError, OSError):
+            warnings.warn(f"RemoteMonitor: could not reach the server at {self.root}",
+                          stacklevel=2)

@@ -38,8 +38,8 @@ __all__ = [
     "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Hinge", "Huber",
     "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
     "mean_squared_logarithmic_error", "binary_crossentropy", "categorical_crossentropy",
-    "sparse_categorical_crossentropy", "hinge", "squared_hinge", "huber", "logcosh",
-    "kullback_leibler_divergence", "poisson", "cosine_proximity",
+    "sparse_categorical_crossentropy", "hinge", "squared_hinge", "categorical_hinge", "huber",
+    "logcosh", "kullback_leibler_divergence", "poisson", "cosine_proximity",
     "mse", "mae", "mape", "msle", "kld", "as_loss", "batch_mean", "get", "serialize",
     "deserialize",
 ]
@@ -198,6 +198,18 @@ def squared_hinge(y_true: Any, y_pred: Any) -> Tensor:
     """``mean(max(1 - y_true * y_pred, 0)², -1)``."""
     y_true, _ = _pred_and_true("squared_hinge", y_true, y_pred)
     return K.mean(K.square(K.maximum(1.0 - K.multiply(y_true, y_pred), 0.0)), axis=-1)
+
+
+def categorical_hinge(y_true: Any, y_pred: Any) -> Tensor:
+    """``max(0, max((1 - t) * p) - sum(t * p) + 1)`` over the last axis (Keras 2.0.8).
+
+    The margin between the score of the true class (one-hot ``y_true``) and
+    the best score of the other classes.
+    """
+    y_true, _ = _pred_and_true("categorical_hinge", y_true, y_pred)
+    pos = K.sum(K.multiply(y_true, y_pred), axis=-1)
+    neg = K.max(K.multiply(1.0 - y_true, y_pred), axis=-1)
+    return K.maximum(neg - pos + 1.0, 0.0)
 
 
 def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> Tensor:
@@ -420,8 +432,8 @@ _FUNCTIONS: dict[str, Callable] = {
     f.__name__: f for f in (
         mean_squared_error, mean_absolute_error, mean_absolute_percentage_error,
         mean_squared_logarithmic_error, binary_crossentropy, categorical_crossentropy,
-        sparse_categorical_crossentropy, hinge, squared_hinge, huber, logcosh,
-        kullback_leibler_divergence, poisson, cosine_proximity,
+        sparse_categorical_crossentropy, hinge, squared_hinge, categorical_hinge, huber,
+        logcosh, kullback_leibler_divergence, poisson, cosine_proximity,
     )
 }
 _ALIASES = {

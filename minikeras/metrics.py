@@ -30,7 +30,8 @@ __all__ = [
     "resolve_accuracy", "get", "serialize", "deserialize",
     "mse", "mae", "mape", "msle", "mean_squared_error", "mean_absolute_error",
     "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
-    "hinge", "huber", "cosine_proximity",
+    "hinge", "squared_hinge", "huber", "logcosh", "kullback_leibler_divergence", "kld",
+    "poisson", "cosine_proximity",
 ]
 
 
@@ -38,10 +39,16 @@ def _np(x: Any) -> np.ndarray:
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
-def binary_accuracy(y_true: Any, y_pred: Any, threshold: float = 0.5) -> np.ndarray:
-    """Mean over the last axis of ``y_true == (y_pred > threshold)``."""
+def binary_accuracy(y_true: Any, y_pred: Any, threshold: float | None = None) -> np.ndarray:
+    """Mean over the last axis of ``y_true == round(y_pred)`` (Keras 2.0.8).
+
+    Rounding is half to even, as ``K.round``; for predictions in ``[0, 1]`` it is the
+    same as ``y_pred > 0.5``. A ``threshold`` (Keras 2.3's argument) compares with
+    ``y_pred > threshold`` instead.
+    """
     yt, yp = _np(y_true), _np(y_pred)
-    return np.mean(yt == (yp > threshold), axis=-1)
+    pred = np.round(yp) if threshold is None else (yp > threshold)
+    return np.mean(yt == pred, axis=-1)
 
 
 def categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
@@ -59,17 +66,21 @@ def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
 
 
 def top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> np.ndarray:
-    """Whether the true class (from one-hot targets) is among the ``k`` top scores."""
+    """The fraction of samples whose true class (one-hot targets) is among the ``k`` top scores.
+
+    As in Keras 2.0.8 this is the batch mean (``K.mean(K.in_top_k(...), axis=-1)``), a
+    scalar, not one value per sample.
+    """
     yt = np.argmax(_np(y_true), axis=-1)
-    return _in_top_k(_np(y_pred), yt, k)
+    return np.mean(_in_top_k(_np(y_pred), yt, k), axis=-1)
 
 
 def sparse_top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> np.ndarray:
-    """Whether the integer label is among the ``k`` top scores."""
+    """The fraction of samples whose integer label is among the ``k`` top scores (batch mean)."""
     yt, yp = _np(y_true), _np(y_pred)
     if yt.ndim == yp.ndim:
         yt = yt[..., 0]
-    return _in_top_k(yp, yt.astype(np.intp), k)
+    return np.mean(_in_top_k(yp, yt.astype(np.intp), k), axis=-1)
 
 
 def _in_top_k(yp: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
@@ -103,7 +114,11 @@ binary_crossentropy = losses.binary_crossentropy
 categorical_crossentropy = losses.categorical_crossentropy
 sparse_categorical_crossentropy = losses.sparse_categorical_crossentropy
 hinge = losses.hinge
+squared_hinge = losses.squared_hinge
 huber = losses.huber
+logcosh = losses.logcosh
+kld = KLD = kullback_leibler_divergence = losses.kullback_leibler_divergence
+poisson = losses.poisson
 cosine_proximity = cosine = losses.cosine_proximity
 
 _OWN: dict[str, Callable] = {

@@ -1,4 +1,6 @@
-"""Optimizers: SGD (momentum, Nesterov), RMSprop, Adagrad, Adam (AMSGrad).
+"""Optimizers: SGD (momentum, Nesterov), RMSprop, Adagrad, Adadelta, Adam (AMSGrad), Adamax, Nadam.
+
+Keras 2's lower-case aliases (``optimizers.adam``, ``optimizers.sgd``, ...) name the same classes.
 
 The update rules, defaults and constants are Keras 2's (``keras/optimizers.py``
 of Keras 2.2), including where epsilon sits (outside the square root:
@@ -31,7 +33,11 @@ from minikeras import kernels
 from minikeras.autograd import GradientTape, Variable
 from minikeras.kernels import reference
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "get", "serialize", "deserialize"]
+__all__ = [
+    "Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "Adamax", "Nadam",
+    "sgd", "rmsprop", "adagrad", "adadelta", "adam", "adamax", "nadam",
+    "get", "serialize", "deserialize",
+]
 
 
 # Updates run as one fused loop per weight (minikeras.kernels.optimizer_updates) when the arrays
@@ -60,9 +66,9 @@ class Optimizer:
         decay: Time-based decay: the rate used at step ``t`` (counted from 0)
             is ``learning_rate / (1 + decay * t)``.
         clipnorm: If set, all gradients are scaled by ``clipnorm / norm``
-            when their global L2 norm exceeds it.
+            when their global L2 norm exceeds it (``0`` clips nothing, as in Keras 2).
         clipvalue: If set, each gradient entry is clipped into
-            ``[-clipvalue, clipvalue]``.
+            ``[-clipvalue, clipvalue]`` (``0`` clips nothing, as in Keras 2).
 
     Attributes:
         iterations: Number of steps taken.
@@ -92,8 +98,8 @@ class Optimizer:
             if value < 0 or not np.isfinite(value):
                 raise ValueError(f"{type(self).__name__}: {name} must be >= 0, got {value}")
         for name, value in (("clipnorm", self.clipnorm), ("clipvalue", self.clipvalue)):
-            if value is not None and not value > 0:
-                raise ValueError(f"{type(self).__name__}: {name} must be > 0, got {value}")
+            if value is not None and not value >= 0:
+                raise ValueError(f"{type(self).__name__}: {name} must be >= 0, got {value}")
         self.iterations = 0
         self._slots: dict[int, list[np.ndarray]] = {}
         self._variables: list[Variable] = []
@@ -136,12 +142,12 @@ class Optimizer:
     # ---- stepping --------------------------------------------------------
     def clip_gradients(self, grads: list[np.ndarray | None]) -> list[np.ndarray | None]:
         """Apply ``clipnorm`` (global norm, Keras 2.2) and ``clipvalue``."""
-        if self.clipnorm is not None:
+        if self.clipnorm:  # Keras 2: clipnorm > 0 only
             norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads if g is not None)))
             if norm >= self.clipnorm:
                 scale = self.clipnorm / norm
                 grads = [None if g is None else g * scale for g in grads]
-        if self.clipvalue is not None:
+        if self.clipvalue:
             c = self.clipvalue
             grads = [None if g is None else np.clip(g, -c, c) for g in grads]
         return grads
@@ -165,7 +171,7 @@ class Optimizer:
                     f"{type(self).__name__}: gradient of shape {g.shape} for variable "
                     f"{v.name!r} of shape {v.shape}"
                 )
-        if self.clipnorm is not None or self.clipvalue is not None:
+        if self.clipnorm or self.clipvalue:
             grads = self.clip_gradients(grads)
         slots = self._slots
         if any(id(v) not in slots for v in variables):
@@ -249,8 +255,13 @@ class Optimizer:
     set_weights = set_state
 
     def get_config(self) -> dict[str, Any]:
-        """Constructor arguments (Keras 2 keys; ``learning_rate`` for the rate)."""
-        config: dict[str, Any] = {"learning_rate": self.learning_rate, "decay": self.decay}
+        """Constructor arguments, Keras 2 keys.
+
+        The rate appears under both names, ``lr`` (Keras 2.0, what its code reads) and
+        ``learning_rate`` (Keras 2.3 and later); :meth:`from_config` takes either or both.
+        """
+        config: dict[str, Any] = {"learning_rate": self.learning_rate, "lr": self.learning_rate,
+                                  "decay": self.decay}
         if self.clipnorm is not None:
             config["clipnorm"] = self.clipnorm
         if self.clipvalue is not None:
@@ -263,7 +274,7 @@ class Optimizer:
         return cls(**config)
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "lr")
         return f"{type(self).__name__}({args})"
 
 
@@ -418,8 +429,171 @@ class Adam(Optimizer):
                 "epsilon": self.epsilon, "amsgrad": self.amsgrad}
 
 
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler, 2012) with Keras 2.0.8's rule and defaults.
+
+    ``a = rho a + (1 - rho) g²``; ``u = g sqrt(d + epsilon) / sqrt(a + epsilon)`` (the new
+    accumulator, the *old* delta accumulator); ``p -= lr u``; ``d = rho d + (1 - rho) u²``.
+    Plain numpy: four array operations per weight are cheap next to a training step.
+
+    Args:
+        learning_rate: Step size (default 1.0, as Keras; leave it there).
+        rho: Decay of both running averages (default 0.95).
+        epsilon: Fuzz factor (default 1e-7).
+        **kwargs: ``lr``, ``decay``, ``clipnorm``, ``clipvalue``.
+    """
+
+    slot_names = ("accumulator", "delta_accumulator")
+    _default_lr = 1.0
+
+    def __init__(self, learning_rate: float | None = None, rho: float = 0.95,
+                 epsilon: float | None = None, **kwargs: Any) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.rho = float(rho)
+        self.epsilon = float(K.epsilon() if epsilon is None else epsilon)
+
+    def _update(self, var, grad, slots, lr):
+        a, d = slots
+        a *= self.rho
+        a += (1.0 - self.rho) * (grad * grad)
+        update = grad * np.sqrt(d + self.epsilon) / np.sqrt(a + self.epsilon)
+        var.data -= lr * update
+        d *= self.rho
+        d += (1.0 - self.rho) * (update * update)
+
+    def get_config(self) -> dict[str, Any]:  # noqa: D102
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Adamax(Optimizer):
+    """Adamax, Adam's infinity-norm variant (Kingma & Ba, section 7), as Keras 2.0.8.
+
+    At step ``t`` (from 1): ``m = beta_1 m + (1 - beta_1) g``,
+    ``u = max(beta_2 u, |g|)``, ``p -= lr / (1 - beta_1^t) * m / (u + epsilon)``.
+
+    Args:
+        learning_rate: Step size (default 0.002).
+        beta_1: First-moment decay (default 0.9).
+        beta_2: Decay of the infinity norm (default 0.999).
+        epsilon: Fuzz factor (default 1e-7).
+        **kwargs: ``lr``, ``decay``, ``clipnorm``, ``clipvalue``.
+    """
+
+    slot_names = ("m", "u")
+    _default_lr = 0.002
+
+    def __init__(self, learning_rate: float | None = None, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float | None = None, **kwargs: Any) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(K.epsilon() if epsilon is None else epsilon)
+        self._lr_t = 0.0
+
+    def _begin_step(self) -> None:
+        self._lr_t = 1.0 / (1.0 - self.beta_1 ** (self.iterations + 1))
+
+    def _update(self, var, grad, slots, lr):
+        m, u = slots
+        m *= self.beta_1
+        m += (1.0 - self.beta_1) * grad
+        u *= self.beta_2
+        np.maximum(u, np.abs(grad), out=u)
+        var.data -= (lr * self._lr_t) * m / (u + self.epsilon)
+
+    def get_config(self) -> dict[str, Any]:  # noqa: D102
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+class Nadam(Optimizer):
+    """Adam with Nesterov momentum (Dozat, 2015), Keras 2.0.8's rule and warming schedule.
+
+    At step ``t`` (from 1), with ``mu_t = beta_1 (1 - 0.5 * 0.96^(t * schedule_decay))`` and
+    ``M_t = mu_1 ... mu_t``: ``m = beta_1 m + (1 - beta_1) g``,
+    ``v = beta_2 v + (1 - beta_2) g²``,
+    ``m_bar = (1 - mu_t) g / (1 - M_t) + mu_{t+1} m / (1 - M_t mu_{t+1})``,
+    ``p -= lr m_bar / (sqrt(v / (1 - beta_2^t)) + epsilon)``.
+
+    As in Keras 2.0.8 there is no ``decay`` argument (the schedule plays that role).
+
+    Args:
+        learning_rate: Step size (default 0.002).
+        beta_1: First-moment decay (default 0.9).
+        beta_2: Second-moment decay (default 0.999).
+        epsilon: Fuzz factor (default 1e-7).
+        schedule_decay: Speed of the momentum warm-up (default 0.004).
+        **kwargs: ``lr``, ``clipnorm``, ``clipvalue``.
+
+    Raises:
+        TypeError: If ``decay`` is given (Keras 2.0.8's Nadam has none).
+    """
+
+    slot_names = ("m", "v")
+    _default_lr = 0.002
+
+    def __init__(self, learning_rate: float | None = None, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float | None = None,
+                 schedule_decay: float = 0.004, **kwargs: Any) -> None:
+        if "decay" in kwargs:
+            raise TypeError(
+                "Nadam: unexpected keyword argument 'decay' (Nadam has no time-based decay; "
+                "its momentum schedule is set by schedule_decay)")
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(K.epsilon() if epsilon is None else epsilon)
+        self.schedule_decay = float(schedule_decay)
+        self._m_schedule = 1.0  # M_t, the product of the momentum schedule so far
+        self._step = (0.0, 0.0, 0.0, 0.0, 0.0)
+
+    def _mu(self, t: int) -> float:
+        return self.beta_1 * (1.0 - 0.5 * 0.96 ** (t * self.schedule_decay))
+
+    def _begin_step(self) -> None:
+        t = self.iterations + 1
+        mu_t, mu_next = self._mu(t), self._mu(t + 1)
+        self._m_schedule *= mu_t
+        self._step = (mu_t, mu_next, 1.0 - self._m_schedule,
+                      1.0 - self._m_schedule * mu_next, 1.0 - self.beta_2 ** t)
+
+    def _update(self, var, grad, slots, lr):
+        m, v = slots
+        mu_t, mu_next, g_scale, m_scale, v_scale = self._step
+        m *= self.beta_1
+        m += (1.0 - self.beta_1) * grad
+        v *= self.beta_2
+        v += (1.0 - self.beta_2) * (grad * grad)
+        m_bar = (1.0 - mu_t) * grad / g_scale + mu_next * m / m_scale
+        var.data -= lr * m_bar / (np.sqrt(v / v_scale) + self.epsilon)
+
+    def set_state(self, state: list[np.ndarray]) -> None:
+        """Restore :meth:`get_state`'s output; the momentum schedule follows the step count."""
+        super().set_state(state)
+        self._m_schedule = float(np.prod([self._mu(t) for t in range(1, self.iterations + 1)]))
+
+    set_weights = set_state
+
+    def get_config(self) -> dict[str, Any]:  # noqa: D102
+        config = super().get_config()
+        del config["decay"]
+        return {**config, "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon, "schedule_decay": self.schedule_decay}
+
+
+# Keras 2's lower-case aliases
+sgd = SGD
+rmsprop = RMSprop
+adagrad = Adagrad
+adadelta = Adadelta
+adam = Adam
+adamax = Adamax
+nadam = Nadam
+
+
 _CLASSES: dict[str, type[Optimizer]] = {
-    "sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam,
+    "sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adadelta": Adadelta, "adam": Adam,
+    "adamax": Adamax, "nadam": Nadam,
 }
 
 
@@ -430,13 +604,19 @@ def serialize(optimizer: Optimizer) -> dict[str, Any]:
 
 def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = None
                 ) -> Optimizer:
-    """Inverse of :func:`serialize` (class names are case-insensitive, as in Keras 2).
+    """Inverse of :func:`serialize` (built-in class names are case-insensitive).
+
+    As Keras 2.0.8 does, a built-in optimizer's ``class_name`` is written back into
+    ``config`` in lower case (``'Adam'`` becomes ``'adam'``) before the lookup, so the
+    dict given is changed in place; custom objects are looked up by the name as given.
 
     Raises:
         ValueError: On an unknown class name, listing the known ones.
     """
     name = config.get("class_name", "")
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(str(name).lower())
+    if str(name).lower() in _CLASSES:
+        name = config["class_name"] = str(name).lower()
+    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
     if cls is None:
         raise ValueError(
             f"Unknown optimizer {name!r}; known optimizers: {', '.join(sorted(_CLASSES))}"

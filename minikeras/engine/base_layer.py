@@ -90,12 +90,13 @@ def reset_names() -> None:
 class _CallState:
     """Process-wide state of eager calls: nesting depth and the active loss collectors."""
 
-    __slots__ = ("depth", "collectors", "dry_run", "added_trainable")
+    __slots__ = ("depth", "collectors", "dry_run", "added_trainable", "skip_updates")
 
     def __init__(self) -> None:
         self.depth = 0
         self.collectors: list[list] = []
         self.dry_run = False  # shape inference by running `call` on zeros: no side effects
+        self.skip_updates = False  # inside no_layer_updates(): eager updates are dropped
         # trainable variables made by add_weight: any other made during `call` is a mistake
         self.added_trainable = 0
 
@@ -154,6 +155,26 @@ def collect_call_losses() -> Iterator[list]:
         yield bucket
     finally:
         CALL_STATE.collectors.remove(bucket)
+
+
+@contextlib.contextmanager
+def no_layer_updates(active: bool = True) -> Iterator[None]:
+    """Drop the updates eager layer calls make inside the block (e.g. moving averages).
+
+    Keras 2 runs layer updates only in its training function: ``predict`` and
+    ``evaluate`` leave a ``BatchNormalization``'s moving statistics alone even
+    when it was called with ``training=True`` in the graph. The model's
+    inference paths run under this context for the same effect.
+
+    Args:
+        active: ``False`` makes the block a no-op (convenient for a flag).
+    """
+    previous = CALL_STATE.skip_updates
+    CALL_STATE.skip_updates = previous or active
+    try:
+        yield
+    finally:
+        CALL_STATE.skip_updates = previous
 
 
 def _route_call_loss(layer: Layer, loss: Any) -> None:
@@ -915,8 +936,9 @@ class Layer:
         if CALL_STATE.dry_run:
             return
         if CALL_STATE.depth > 0:
-            for update in items:
-                _apply_update(update)
+            if not CALL_STATE.skip_updates:
+                for update in items:
+                    _apply_update(update)
             return
         self._updates.extend(items)
         self._per_input_updates.setdefault(_inputs_key(inputs), []).extend(items)

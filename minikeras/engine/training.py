@@ -38,7 +38,7 @@ from minikeras import metrics as metrics_module
 from minikeras.autograd import GradientTape, Tensor, no_grad
 from minikeras.backend import config as _config
 from minikeras.backend import random as _random
-from minikeras.engine.base_layer import collect_call_losses
+from minikeras.engine.base_layer import collect_call_losses, no_layer_updates
 from minikeras.generic_utils import as_list
 
 __all__ = ["TrainingMixin"]
@@ -86,6 +86,7 @@ class TrainingMixin:
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
                 loss_weights: Any = None, sample_weight_mode: Any = None,
+                weighted_metrics: Any = None, target_tensors: Any = None,
                 **kwargs: Any) -> None:
         """Configure the model for training.
 
@@ -98,26 +99,43 @@ class TrainingMixin:
             loss_weights: Weights of the output losses in the total loss
                 (list or dict by output name).
             sample_weight_mode: ``None`` (the default): ``sample_weight``
-                holds one weight per sample. Keras 2's ``"temporal"`` (one
-                weight per time step) is not supported. A list or dict by
-                output name is accepted if every entry is ``None``.
-            **kwargs: Not supported (Keras 2's ``weighted_metrics`` and the
-                like); given, they raise ``TypeError``.
+                holds one weight per sample; ``"temporal"``: one weight per
+                sample and time step, shape ``(samples, steps)``, for outputs
+                of rank 3 or more. A list, or a dict by output name (every
+                output with a loss), sets it per output.
+            weighted_metrics: Metrics (as ``metrics``) computed with the
+                sample and class weights, Keras 2's weighted mean
+                ``mean(score * w) / mean(w != 0)``; logged as
+                ``weighted_<name>``.
+            target_tensors: Fixed targets instead of ``y``: a list with one
+                tensor or array (or ``None``) per output, or a dict by output
+                name. Those outputs then take no ``y`` data and no sample
+                weights (Keras 2.0.8); minikeras's tensors hold data, so a
+                target is its value, sliced in batches like ``x``.
+            **kwargs: Not supported (the backend's session arguments); given,
+                they raise ``TypeError``.
 
         Raises:
             ValueError: On an unknown optimizer, loss or metric name, or a
                 list/dict that does not match the model's outputs.
-            TypeError: On an unsupported keyword argument.
-            NotImplementedError: For ``sample_weight_mode="temporal"``.
+            TypeError: On an unsupported keyword argument, or ``target_tensors``
+                that is neither a list nor a dict.
         """
         if kwargs:
             raise TypeError(
                 f"Model.compile: unsupported argument(s) {sorted(kwargs)}; minikeras supports "
-                "optimizer, loss, metrics and loss_weights"
+                "optimizer, loss, metrics, loss_weights, sample_weight_mode, weighted_metrics "
+                "and target_tensors"
             )
-        if loss is None:
-            raise ValueError("Model.compile: a loss is required, e.g. loss='mse'")
+        if loss is None or (isinstance(loss, (list, dict)) and not loss):
+            # Keras 2: no loss for any output; the model's own losses (regularization,
+            # add_loss) must then be what is minimised, checked when the graph is known
+            loss = {}
         _check_sample_weight_mode(sample_weight_mode)
+        if target_tensors is not None and not isinstance(target_tensors, (list, dict)):
+            raise TypeError(
+                "Model.compile: target_tensors must be a list (one per output) or a dict by "
+                f"output name, got {type(target_tensors).__name__}")
         self.optimizer = optimizers.get(optimizer)
         # resolve every name now, so a typo fails at compile time
         if isinstance(loss, dict) and set(loss) == {"class_name", "config"}:
@@ -128,12 +146,14 @@ class TrainingMixin:
             resolved_loss = [losses.get(v) for v in loss]
         else:
             resolved_loss = losses.get(loss)
-        for m in _flat_metrics(metrics):
+        for m in [*_flat_metrics(metrics), *_flat_metrics(weighted_metrics)]:
             if not (isinstance(m, str) and m in ("accuracy", "acc")):
                 metrics_module.get(m)
         self.loss = loss
         self.loss_functions_arg = resolved_loss
         self.metrics = metrics
+        self.weighted_metrics = weighted_metrics
+        self.target_tensors = target_tensors
         self.loss_weights = loss_weights
         self.sample_weight_mode = sample_weight_mode
         self.stop_training = False
@@ -215,17 +235,24 @@ class TrainingMixin:
                     f"model's outputs are {names}"
                 )
             weights = [lw.get(k, 1.0) for k in names]
-        elif isinstance(lw, (list, tuple)):
+        elif isinstance(lw, list):  # Keras 2: a tuple is not accepted (TypeError below)
             if len(lw) != n:
                 raise ValueError(
                     f"Model.compile: the model has {n} output(s) but loss_weights has {len(lw)}"
                 )
             weights = list(lw)
         else:
-            raise TypeError(f"Model.compile: loss_weights must be a list or dict, got {lw!r}")
+            raise TypeError(
+                f"Model.compile: loss_weights must be a list or a dict by output name, got "
+                f"{type(lw).__name__} {lw!r}")
         outs = [_Output(name, fn, w) for name, fn, w in zip(names, fns, weights)]
-        if all(o.loss is None for o in outs):
-            raise ValueError("Model.compile: no output has a loss")
+        self._fixed_targets = _fixed_targets(getattr(self, "target_tensors", None), names,
+                                             [o.loss is not None for o in outs])
+        if all(o.loss is None for o in outs) and not self.losses:
+            raise ValueError(
+                "Model.compile: the model cannot be compiled because it has no loss to "
+                "optimize: give a loss for at least one output, or add losses to the model "
+                "(regularizers, add_loss)")
         for o, tensor in zip(outs, self.outputs):
             if o.loss is not None and getattr(tensor, "_keras_mask", None) is not None:
                 warnings.warn(
@@ -241,35 +268,55 @@ class TrainingMixin:
             raise ValueError(
                 f"Model.compile: the model has {n} output(s) but sample_weight_mode has "
                 f"{len(mode)} entries")
-
-        metrics = self.metrics
-        if isinstance(metrics, dict):
-            unknown = [k for k in metrics if k not in names]
-            if unknown:
+        if isinstance(mode, dict):
+            missing = [o.name for o in outs if o.loss is not None and o.name not in mode]
+            if missing:
                 raise ValueError(
-                    f"Model.compile: unknown output name(s) {unknown} in metrics; the model's "
-                    f"outputs are {names}"
-                )
-            per_output = [as_list(metrics.get(k)) for k in names]
+                    f"Model.compile: output(s) {missing} missing from the sample_weight_mode "
+                    f"dict; give a mode (None or 'temporal') for every output with a loss")
+            modes = [mode.get(k) for k in names]
+        elif isinstance(mode, (list, tuple)):
+            modes = list(mode)
         else:
-            per_output = [as_list(metrics)] * n
+            modes = [mode] * n
+        # "temporal": one weight per (sample, time step); only outputs with a loss are weighted
+        self._sample_weight_modes = [m if o.loss is not None else None
+                                     for m, o in zip(modes, outs)]
+
+        per_output = _metrics_per_output(self.metrics, names, "metrics")
+        per_output_weighted = _metrics_per_output(
+            getattr(self, "weighted_metrics", None), names, "weighted_metrics")
         prefix = n > 1
         metric_names = ["loss"]
         if prefix:
             metric_names += [f"{o.name}_loss" for o in outs if o.loss is not None]
-        for o, ms, tensor in zip(outs, per_output, self.outputs):
-            for m in ms:
-                if isinstance(m, str) and m in ("accuracy", "acc"):
-                    fn = metrics_module.resolve_accuracy(o.loss, tuple(tensor.shape))
-                    label = m
-                else:
-                    fn = metrics_module.get(m)
-                    label = m if isinstance(m, str) else _fn_name(fn)
-                full = f"{o.name}_{label}" if prefix else label
-                o.metrics.append((full, fn))
-                metric_names.append(full)
+        # Keras 2.0's log names: "acc" for "accuracy"/"acc", else the function's name
+        # ("mean_squared_error" for "mse"); the other spellings resolve as aliases (Logs)
+        aliases: dict[str, str] = {}
+        self._weighted_metric_fns: list[list[tuple[str, Callable]]] = [[] for _ in outs]
+        for o, ms, wms, weighted, tensor in zip(outs, per_output, per_output_weighted,
+                                                self._weighted_metric_fns, self.outputs):
+            if o.loss is None:
+                continue  # as Keras 2: an output without a loss reports no metrics
+            # Keras 2's order: this output's metrics, then its weighted metrics
+            for ms_, kind, sink in ((ms, "", o.metrics), (wms, "weighted_", weighted)):
+                head = (f"{o.name}_" if prefix else "") + kind
+                for m in ms_:
+                    if isinstance(m, str) and m in ("accuracy", "acc"):
+                        fn = metrics_module.resolve_accuracy(o.loss, tuple(tensor.shape))
+                        label, spellings = "acc", ("accuracy",)
+                    else:
+                        fn = metrics_module.get(m)
+                        label = _fn_name(fn)
+                        spellings = (m,) if isinstance(m, str) and m != label else ()
+                    full = head + label
+                    for spelling in spellings:
+                        aliases.setdefault(head + spelling, full)
+                    sink.append((full, fn))
+                    metric_names.append(full)
         self._outputs_config = outs
         self._metrics_names = metric_names
+        self._log_aliases = {**aliases, **{f"val_{a}": f"val_{c}" for a, c in aliases.items()}}
 
     # ------------------------------------------------------------ data checks
     def _standardize_x(self, x: Any, what: str = "x") -> list[np.ndarray]:
@@ -286,12 +333,32 @@ class TrainingMixin:
         _check_lengths(out, names, what)
         return out
 
-    def _standardize_y(self, y: Any, what: str = "y") -> list[np.ndarray]:
-        names = self._output_names()
-        arrays = _to_list(y, names, what, "output")
+    def _standardize_y(self, y: Any, what: str = "y") -> list[np.ndarray | None]:
+        # As Keras 2, y holds targets only for the outputs that have a loss and no fixed
+        # target (compile's target_tensors); the list returned has one entry per output,
+        # the fixed target or None for the others.
+        fixed = getattr(self, "_fixed_targets", None) or [None] * len(self._outputs_config)
+        names = [o.name for o, t in zip(self._outputs_config, fixed)
+                 if o.loss is not None and t is None]
+        if not names:
+            if y is not None and not (isinstance(y, (list, tuple, dict)) and not y):
+                raise ValueError(
+                    f"{what}: expected no target data (no output takes y: they have no loss "
+                    f"or a fixed target from compile's target_tensors), got "
+                    f"{type(y).__name__}")
+            arrays: dict[str, Any] = {}
+        elif y is None:
+            raise ValueError(
+                f"{what}: targets are required for the output(s) with a loss {names}, got None")
+        else:
+            arrays = dict(zip(names, _to_list(y, names, what, "output")))
         out = []
-        for o, arr, tensor in zip(self._outputs_config, arrays, self.outputs):
-            arr = _as_numpy(arr, f"{what} for output {o.name!r}")
+        for o, tensor, target in zip(self._outputs_config, self.outputs, fixed):
+            if o.loss is None:
+                out.append(None)
+                continue
+            arr = _as_numpy(arrays[o.name] if target is None else target,
+                            f"{what} for output {o.name!r}")
             shape = tuple(tensor.shape)
             if o.integer_labels:
                 arr = _check_sparse_labels(arr, shape, f"{what} for output {o.name!r}",
@@ -304,16 +371,18 @@ class TrainingMixin:
                     arr = arr[:, None]  # Keras accepts (n,) targets for a one-unit output
                 _check_target(arr, shape, o, what)
             out.append(arr)
-        _check_lengths(out, names, what)
+        _check_lengths([a for a in out if a is not None],
+                       [o.name for o, a in zip(self._outputs_config, out) if a is not None], what)
         return out
 
     def _standardize_xy(self, x: Any, y: Any, what: str = "") -> tuple[list, list]:
         xs = self._standardize_x(x, f"{what}x")
         ys = self._standardize_y(y, f"{what}y")
-        if xs and ys and len(xs[0]) != len(ys[0]):
+        fed = [a for a in ys if a is not None]
+        if xs and fed and len(xs[0]) != len(fed[0]):
             raise ValueError(
                 f"Input arrays should have the same number of samples as target arrays: found "
-                f"{len(xs[0])} input samples ({what}x) and {len(ys[0])} target samples ({what}y)"
+                f"{len(xs[0])} input samples ({what}x) and {len(fed[0])} target samples ({what}y)"
             )
         return xs, ys
 
@@ -344,14 +413,32 @@ class TrainingMixin:
             ValueError, TypeError: On weights that do not fit the outputs or
                 the targets; the message names the argument and the output.
         """
-        names = self._output_names()
-        sws = _per_output(sample_weight, names, sw_name, where)
-        cws = _per_output(class_weight, names, "class_weight", where)
+        # like Keras 2, only outputs with a loss take weights (and are counted in lists),
+        # and not those with a fixed target (target_tensors)
+        fixed = getattr(self, "_fixed_targets", None) or [None] * len(ys)
+        names = [o.name for o, t in zip(self._outputs_config, fixed)
+                 if o.loss is not None and t is None]
+        # entries for outputs that take no weights are ignored, as Keras 2 does (a name
+        # that is no output at all is still an error)
+        unweighted = {o.name for o in self._outputs_config} - set(names)
+        sample_weight, class_weight = (
+            {k: v for k, v in arg.items() if k not in unweighted}
+            if isinstance(arg, dict) and unweighted and any(k in unweighted for k in arg)
+            else arg for arg in (sample_weight, class_weight))
+        sws = iter(_per_output(sample_weight, names, sw_name, where))
+        cws = iter(_per_output(class_weight, names, "class_weight", where))
+        modes = getattr(self, "_sample_weight_modes", None) or [None] * len(ys)
         result: list[np.ndarray | None] = []
-        for o, y, tensor, sw, cw in zip(self._outputs_config, ys, self.outputs, sws, cws):
+        for o, y, tensor, mode, target in zip(self._outputs_config, ys, self.outputs, modes,
+                                              fixed):
             dtype = getattr(tensor, "dtype", None) or _config.floatx()
-            if o.loss is None:  # like Keras, only outputs with a loss take weights
+            if o.loss is None or target is not None:
                 result.append(None)
+                continue
+            sw, cw = next(sws), next(cws)
+            if mode == "temporal":
+                result.append(_temporal_weights(sw, cw, y, dtype,
+                                                f"{where}: {sw_name} for output {o.name!r}"))
             elif sw is not None:
                 if cw is not None:
                     warnings.warn(
@@ -392,7 +479,10 @@ class TrainingMixin:
 
     # -------------------------------------------------------------------- steps
     def _forward(self, xs: list, training: bool) -> list[Tensor]:
-        out = self(xs[0] if len(xs) == 1 else xs, training=training)
+        # as Keras 2, layer updates (moving averages) run in training steps only, even for
+        # a layer called with training=True in the graph
+        with no_layer_updates(active=not training):
+            out = self(xs[0] if len(xs) == 1 else xs, training=training)
         return out if isinstance(out, (list, tuple)) else [out]
 
     def _losses_and_metrics(self, ys: list, outs: list[Tensor], extra: list,
@@ -417,18 +507,26 @@ class TrainingMixin:
                 values.append(float(per_output.data))
             term = per_output if o.weight == 1.0 else per_output * o.weight
             total = term if total is None else total + term
-        for r in extra:
-            total = total + (r if r.ndim == 0 else r.sum())
-        for r in self.get_losses_for(None):
-            total = total + (r if getattr(r, "ndim", 0) == 0 else r.sum())
-        for o, y, out in zip(self._outputs_config, ys, outs):
+        for r in [*extra, *self.get_losses_for(None)]:
+            r = r if getattr(r, "ndim", 0) == 0 else r.sum()
+            total = r if total is None else total + r
+        if total is None:  # nothing to minimise in this step (Keras 2's total_loss = 0.)
+            total = Tensor(np.zeros((), dtype=_config.floatx()))
+        weighted = getattr(self, "_weighted_metric_fns", None) or [[] for _ in outs]
+        for o, y, out, w, wms in zip(self._outputs_config, ys, outs, sample_weights, weighted):
             for _, fn in o.metrics:
                 values.append(_metric_value(fn, y, out.data))
+            for _, fn in wms:
+                values.append(_metric_value(fn, y, out.data, w))
         return total, values
 
     def _train_step(self, xs: list, ys: list, weights: list,
-                    sample_weights: list | None = None) -> list[float] | None:
-        """One step. Returns the log values, or ``None`` (and no update) on a non-finite loss."""
+                    sample_weights: list | None = None) -> list[float]:
+        """One step. Returns the log values (the loss before the update, as Keras 2).
+
+        As in Keras 2 the update is applied whatever the loss: a NaN or infinite loss
+        is reported as it is, and stopping on it is :class:`TerminateOnNaN`'s job.
+        """
         # Watch exactly the weights being trained: frozen layers' variables (still
         # Variable.trainable) are then not recorded, and no gradient is computed for them.
         with GradientTape(watch_accessed_variables=False) as tape, \
@@ -437,10 +535,7 @@ class TrainingMixin:
             tape.layer_calls = None  # nobody draws this tape: layers need not note their calls
             outs = self._forward(xs, True)
             total, values = self._losses_and_metrics(ys, outs, extra, sample_weights)
-        loss = float(total.data)
-        values[0] = loss
-        if not math.isfinite(loss):
-            return None
+        values[0] = float(total.data)
         if not weights:  # everything frozen: report the loss, nothing to update
             return values
         grads = tape.gradient(total, weights)
@@ -476,7 +571,9 @@ class TrainingMixin:
             validation_data: ``(x_val, y_val)`` or ``(x_val, y_val,
                 val_sample_weight)`` evaluated after each epoch (overrides
                 ``validation_split``; ``class_weight`` does not apply to it).
-            shuffle: Shuffle the training data before each epoch.
+            shuffle: Shuffle the training data before each epoch; ``"batch"``
+                (Keras 2) shuffles whole batch-sized blocks instead, keeping
+                each block's samples together (the last, partial block last).
             class_weight: ``{class index: weight}``: each sample's loss is
                 weighted by the weight of its class (for several outputs, a
                 dict by output name or a list of such dicts). Every class in
@@ -502,8 +599,10 @@ class TrainingMixin:
         if kwargs:
             raise TypeError(f"Model.fit: unsupported argument(s) {sorted(kwargs)}")
         self._require_compiled("fit")
-        if x is None or y is None:
-            raise ValueError("Model.fit: both x and y are required")
+        # y may be None when no output has a loss (the model's own losses are minimised);
+        # _standardize_y asks for it when an output with a loss needs targets
+        if x is None:
+            raise ValueError("Model.fit: x is required")
         batch_size = _check_batch_size(batch_size, "fit")
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"Model.fit: epochs must be a non-negative int, got {epochs!r}")
@@ -534,9 +633,9 @@ class TrainingMixin:
                 raise ValueError(
                     f"Model.fit: validation_split={validation_split} leaves an empty training "
                     f"or validation set for {len(xs[0])} samples")
-            val = ([a[split:] for a in xs], [a[split:] for a in ys],
+            val = ([a[split:] for a in xs], _slice_weights(ys, split, None),
                    _slice_weights(sws, split, None))
-            xs, ys, sws = [a[:split] for a in xs], [a[:split] for a in ys], \
+            xs, ys, sws = [a[:split] for a in xs], _slice_weights(ys, 0, split), \
                 _slice_weights(sws, 0, split)
         n = len(xs[0])
         if n == 0:
@@ -553,6 +652,21 @@ class TrainingMixin:
             if not isinstance(cb, cbks.Callback):
                 raise TypeError(
                     f"Model.fit: callbacks must be Callback instances, got {type(cb).__name__}")
+        if val is not None:
+            # as Keras 2: x arrays, y arrays, then one weight array per output (ones when
+            # unweighted, per time step for "temporal"), for callbacks that look at the
+            # validation data themselves
+            val_weights = val[2] or [None] * len(val[1])
+            modes = getattr(self, "_sample_weight_modes", None) or [None] * len(val[1])
+            fed = [(v, w, m) for v, w, m in zip(val[1], val_weights, modes) if v is not None]
+            val_ins = [*val[0], *[v for v, _, _ in fed],
+                       *[w if w is not None else
+                         np.ones(v.shape[:2] if m == "temporal" else len(v),
+                                 dtype=_config.floatx())
+                         for v, w, m in fed]]
+            for cb in cb_list:
+                cb.validation_data = val_ins
+        aliases = getattr(self, "_log_aliases", {})
         cbl = cbks.CallbackList(cb_list)
         steps = math.ceil(n / batch_size)
         cbl.set_model(self)
@@ -566,34 +680,35 @@ class TrainingMixin:
         rng = _random.get_rng()
         train_step = self._train_step
         cbl.on_train_begin()
+        # warn once about a non-finite loss, unless TerminateOnNaN will handle it
+        warned = any(isinstance(cb, cbks.TerminateOnNaN) for cb in cb_list)
         for epoch in range(initial_epoch, epochs):
-            epoch_logs: dict[str, float] = {}
+            epoch_logs = cbks.Logs(aliases=aliases)
             cbl.on_epoch_begin(epoch, epoch_logs)
             if shuffle:
                 # one gather per epoch, then every batch is a contiguous view
-                perm = rng.permutation(n)
-                bx, by = [a[perm] for a in xs], [a[perm] for a in ys]
+                perm = _batch_shuffle(rng, n, batch_size) if shuffle == "batch" else \
+                    rng.permutation(n)
+                bx, by = [a[perm] for a in xs], _slice_weights(ys, perm)
                 bw = _slice_weights(sws, perm)
             else:
                 bx, by, bw = xs, ys, sws
             for b in range(steps):
                 start = b * batch_size
                 stop = min(start + batch_size, n)
-                batch_logs: dict[str, Any] = {"batch": b, "size": stop - start}
+                batch_logs = cbks.Logs({"batch": b, "size": stop - start}, aliases=aliases)
                 cbl.on_batch_begin(b, batch_logs)
-                values = train_step([a[start:stop] for a in bx], [a[start:stop] for a in by],
+                values = train_step([a[start:stop] for a in bx], _slice_weights(by, start, stop),
                                     weights, _slice_weights(bw, start, stop))
-                if values is None:
-                    loss = float("nan")
-                    batch_logs["loss"] = loss
+                if not warned and not math.isfinite(values[0]):
+                    # Keras 2 goes on (the weights are now NaN, most likely); say it once
+                    warned = True
                     warnings.warn(
-                        f"Model.fit: the loss became non-finite at epoch {epoch + 1}, batch "
-                        f"{b}; training stopped and this batch's update was not applied. "
-                        "Common causes: a learning rate that is too high, unscaled inputs, or "
-                        "NaN values in the data.", RuntimeWarning, stacklevel=2)
-                    self.stop_training = True
-                    cbl.on_batch_end(b, batch_logs)
-                    break
+                        f"Model.fit: the loss became {values[0]} at epoch {epoch + 1}, batch "
+                        f"{b}. Training goes on, as in Keras 2; pass "
+                        "callbacks=[TerminateOnNaN()] to stop at such a batch. Common causes: "
+                        "a learning rate that is too high, unscaled inputs, or NaN values in "
+                        "the data.", RuntimeWarning, stacklevel=2)
                 for k, v in zip(names, values):
                     batch_logs[k] = v
                 cbl.on_batch_end(b, batch_logs)
@@ -619,7 +734,7 @@ class TrainingMixin:
         totals = None
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            values = self._test_step([a[start:stop] for a in xs], [a[start:stop] for a in ys],
+            values = self._test_step([a[start:stop] for a in xs], _slice_weights(ys, start, stop),
                                      _slice_weights(sample_weights, start, stop))
             size = stop - start
             if totals is None:
@@ -652,8 +767,10 @@ class TrainingMixin:
         if kwargs:
             raise TypeError(f"Model.evaluate: unsupported argument(s) {sorted(kwargs)}")
         self._require_compiled("evaluate")
-        if x is None or y is None:
-            raise ValueError("Model.evaluate: both x and y are required")
+        # y may be None when no output has a loss (the model's own losses are minimised);
+        # _standardize_y asks for it when an output with a loss needs targets
+        if x is None:
+            raise ValueError("Model.evaluate: x is required")
         batch_size = _check_batch_size(batch_size, "evaluate")
         self._ensure_ready(x, "evaluate")
         xs, ys = self._standardize_xy(x, y)
@@ -705,7 +822,6 @@ class TrainingMixin:
 
         Raises:
             RuntimeError: If not compiled.
-            FloatingPointError: If the loss is not finite (weights are unchanged).
         """
         self._require_compiled("train_on_batch")
         self._ensure_ready(x, "train_on_batch")
@@ -713,9 +829,6 @@ class TrainingMixin:
         sws = self._standardize_weights(ys, sample_weight, class_weight, "Model.train_on_batch")
         weights = list(self.trainable_weights)
         values = self._train_step(xs, ys, weights, sws)
-        if values is None:
-            raise FloatingPointError(
-                "Model.train_on_batch: the loss is not finite; the update was not applied")
         return values[0] if len(values) == 1 else values
 
     def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None) -> float | list[float]:
@@ -889,6 +1002,14 @@ def _check_sparse_labels(arr: np.ndarray, shape: tuple, what: str, loss: str) ->
 
 def _check_target(arr: np.ndarray, shape: tuple, o: _Output, what: str) -> None:
     loss = o.loss_name
+    if loss == "categorical_crossentropy" and arr.ndim and arr.shape[-1] == 1:
+        # Keras 2 refuses this even for a one-unit output: the loss would be 0 everywhere
+        raise ValueError(
+            f"{what}: You are passing a target array of shape {arr.shape} while using as loss "
+            f"`categorical_crossentropy` (output {o.name!r}). `categorical_crossentropy` "
+            "expects targets to be binary matrices (1s and 0s) of shape (samples, classes). "
+            "If your targets are integer classes, use loss='sparse_categorical_crossentropy' "
+            "or one-hot encode them.")
     if arr.ndim != len(shape) or any(
             e is not None and a != e for a, e in zip(arr.shape[1:], shape[1:])):
         hint = ""
@@ -898,8 +1019,9 @@ def _check_target(arr: np.ndarray, shape: tuple, o: _Output, what: str) -> None:
                     "minikeras.utils.to_categorical(y))")
         exp = "(batch, " + ", ".join("None" if d is None else str(d) for d in shape[1:]) + ")"
         raise ValueError(
-            f"{what}: targets for output {o.name!r} should have shape {exp}, got {arr.shape}"
-            f"{hint}"
+            f"{what}: a target array of shape {arr.shape} was passed for output {o.name!r} of "
+            f"shape {exp} while using as loss `{loss}`; this loss expects targets to have the "
+            f"same shape as the output{hint}"
         )
     if loss in ("binary_crossentropy", "categorical_crossentropy") and arr.size and \
             (arr.min() < 0 or arr.max() > 1):
@@ -911,16 +1033,11 @@ def _check_target(arr: np.ndarray, shape: tuple, o: _Output, what: str) -> None:
 
 # ------------------------------------------------------------ sample weights
 def _check_sample_weight_mode(mode: Any) -> None:
-    """``None`` (per output too) is supported; Keras 2's ``"temporal"`` is not."""
+    """Each mode is ``None`` (one weight per sample) or ``"temporal"`` (per time step)."""
     modes = list(mode.values()) if isinstance(mode, dict) else \
         list(mode) if isinstance(mode, (list, tuple)) else [mode]
     for m in modes:
-        if m == "temporal":
-            raise NotImplementedError(
-                "Model.compile: sample_weight_mode='temporal' (one weight per time step) is "
-                "not supported by minikeras; only sample_weight_mode=None (one weight per "
-                "sample) is")
-        if m is not None:
+        if m is not None and m != "temporal":
             raise ValueError(
                 f"Model.compile: sample_weight_mode should be None or 'temporal', got {m!r}")
 
@@ -950,6 +1067,10 @@ def _per_output(arg: Any, names: list[str], argname: str, where: str) -> list:
                 f"{where}: unknown output name(s) {unknown} in {argname}; the model's outputs "
                 f"are {names}")
         return [arg.get(k) for k in names]
+    if isinstance(arg, tuple) and n > 1:
+        raise TypeError(
+            f"{where}: the model has {n} outputs {names}, so {argname} must be a list with one "
+            f"entry per output or a dict by output name, got a tuple")
     if isinstance(arg, (list, tuple)):
         if n == 1:
             if len(arg) == 1 and (isinstance(arg[0], dict) or not np.isscalar(arg[0])):
@@ -967,15 +1088,40 @@ def _per_output(arg: Any, names: list[str], argname: str, where: str) -> list:
     return [arg]
 
 
+def _temporal_weights(w: Any, class_weight: Any, y: np.ndarray, dtype: Any,
+                      what: str) -> np.ndarray | None:
+    """Keras 2's ``sample_weight_mode="temporal"``: one weight per (sample, time step).
+
+    The output must be at least 3-D (``(samples, steps, ...)``); the weights,
+    if given, have shape ``(samples, steps)``. ``None`` means all ones.
+    """
+    if y.ndim < 3:
+        raise ValueError(
+            f"{what}: sample_weight_mode='temporal' weights each time step, so it is restricted "
+            f"to outputs that are at least 3-D (samples, steps, ...); the targets have shape "
+            f"{y.shape}")
+    if class_weight is not None:
+        raise ValueError(f"{what}: class_weight is not supported for 3+ dimensional targets")
+    if w is None:
+        return None
+    arr = _as_numpy(w, what)
+    if arr.ndim != 2 or arr.shape != y.shape[:2]:
+        raise ValueError(
+            f"{what}: with sample_weight_mode='temporal' expected a 2-D array of shape "
+            f"{y.shape[:2]} (samples, steps), got shape {arr.shape}")
+    arr = arr.astype(dtype, copy=False)
+    _check_weight_values(arr, what)
+    return arr
+
+
 def _check_sample_weight(w: Any, n: int, dtype: Any, what: str) -> np.ndarray:
     """A 1-D array of ``n`` finite, non-negative weights in ``dtype``."""
     arr = _as_numpy(w, what)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{what}: expected numeric weights, got dtype {arr.dtype}")
     if arr.ndim != 1:
-        hint = (" (a 2-D array means one weight per time step, Keras 2's "
-                "sample_weight_mode='temporal', which minikeras does not support)"
-                if arr.ndim == 2 else "")
+        hint = (" (a 2-D array means one weight per time step: compile with "
+                "sample_weight_mode='temporal')" if arr.ndim == 2 else "")
         raise ValueError(
             f"{what}: expected a 1-D array with one weight per sample, shape ({n},), got "
             f"shape {arr.shape}{hint}")
@@ -1057,7 +1203,73 @@ def _slice_weights(weights: list | None, start: Any, stop: int | None = None) ->
     return [None if w is None else w[start:stop] for w in weights]
 
 
-def _metric_value(fn: Callable, y: np.ndarray, pred: np.ndarray) -> float:
+def _fixed_targets(target_tensors: Any, names: list[str], has_loss: list[bool]) -> list:
+    """Compile's ``target_tensors`` as one array (or ``None``) per output, Keras 2.0.8's checks.
+
+    Outputs without a loss get ``None`` whatever was given, as Keras skips them.
+    """
+    n = len(names)
+    if target_tensors is None:
+        return [None] * n
+    if isinstance(target_tensors, dict):
+        unknown = [k for k in target_tensors if k not in names]
+        if unknown:
+            raise ValueError(
+                f"Model.compile: unknown output name(s) {unknown} in target_tensors; the "
+                f"model's outputs are {names}")
+        given = [target_tensors.get(k) for k in names]
+    else:
+        if len(target_tensors) != n:
+            raise ValueError(
+                f"Model.compile: the model has {n} output(s) {names} but target_tensors has "
+                f"{len(target_tensors)} entries; give one per output")
+        given = list(target_tensors)
+    return [None if t is None or not loss else (t.data if isinstance(t, Tensor) else t)
+            for t, loss in zip(given, has_loss)]
+
+
+def _batch_shuffle(rng: np.random.Generator, n: int, batch_size: int) -> np.ndarray:
+    """Keras 2's ``shuffle="batch"`` order: whole blocks of ``batch_size`` indices shuffled."""
+    full = n // batch_size * batch_size
+    blocks = np.arange(full).reshape(-1, batch_size)
+    return np.concatenate([blocks[rng.permutation(len(blocks))].reshape(-1),
+                           np.arange(full, n)])
+
+
+def _metric_value(fn: Callable, y: np.ndarray, pred: np.ndarray,
+                  sample_weight: np.ndarray | None = None) -> float:
+    """A metric's batch value; with ``sample_weight``, Keras 2's weighted mean.
+
+    Weighted: the per-sample scores (averaged over any axes beyond the
+    weights') times the weights, averaged, divided by the fraction of
+    non-zero weights, as for the loss (0 when every weight is 0).
+    """
     value = fn(y, pred)
-    value = value.data if isinstance(value, Tensor) else value
-    return float(np.mean(value))
+    value = np.asarray(value.data if isinstance(value, Tensor) else value)
+    if sample_weight is None:
+        return float(np.mean(value))
+    if value.ndim > sample_weight.ndim:
+        value = value.mean(axis=tuple(range(sample_weight.ndim, value.ndim)))
+    nonzero = np.count_nonzero(sample_weight)
+    if not nonzero:
+        return 0.0
+    return float(np.mean(value * sample_weight) / (nonzero / sample_weight.size))
+
+
+def _metrics_per_output(metrics: Any, names: list[str], argname: str) -> list[list]:
+    """``metrics`` (a list for every output, or a dict by output name) as one list per output."""
+    if isinstance(metrics, dict):
+        unknown = [k for k in metrics if k not in names]
+        if unknown:
+            raise ValueError(
+                f"Model.compile: unknown output name(s) {unknown} in {argname}; the model's "
+                f"outputs are {names}"
+            )
+        return [_metric_list(metrics.get(k)) for k in names]
+    return [_metric_list(metrics)] * len(names)
+
+
+def _metric_list(metrics: Any) -> list:
+    if metrics is None:
+        return []
+    return list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]

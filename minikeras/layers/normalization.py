@@ -2,9 +2,10 @@
 
 Training (``training=True``): normalise with the batch's mean and (biased) variance over every
 axis but ``axis``, and move the moving averages towards the batch statistics:
-``moving = momentum * moving + (1 - momentum) * batch`` (the moving variance uses the unbiased
-batch variance ``n / (n - 1) * var``, as Keras 2.1.3+ does). The new moving values go through
-``add_update``; an eager call applies them at once.
+``moving = momentum * moving + (1 - momentum) * batch``, the batch variance being the biased one
+that normalises the batch (``tf.nn.moments``, as Keras 2.0.8; Keras 2.1.3 moved to the unbiased
+``n / (n - 1) * var``). The new moving values go through ``add_update``; an eager call applies
+them at once, except under the model's ``predict``/``evaluate``, which run no layer updates.
 
 Inference (``training`` false or ``None``): normalise with the moving mean and variance.
 
@@ -147,12 +148,11 @@ class BatchNormalization(Layer):
         var = np.square(x - mean).mean(axis=axes, keepdims=True)
         out = BatchNorm.apply(inputs, gamma, beta, mean=mean, var=var, axes=axes,
                                bshape=bshape, eps=self.epsilon, batch_stats=True)
-        n = x.size // x.shape[axis]
-        unbiased = var.reshape(-1) * (n / (n - 1.0) if n > 1 else 1.0)
         m = self.momentum
         self.add_update(
             [(self.moving_mean, self.moving_mean.data * m + mean.reshape(-1) * (1.0 - m)),
-             (self.moving_variance, self.moving_variance.data * m + unbiased * (1.0 - m))],
+             (self.moving_variance,
+              self.moving_variance.data * m + var.reshape(-1) * (1.0 - m))],
             inputs,
         )
         return out

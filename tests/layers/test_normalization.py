@@ -55,9 +55,33 @@ def test_training_uses_batch_stats_and_updates_moving_averages(axis, shape):
     gamma, beta = layer.gamma.data.reshape(bshape), layer.beta.data.reshape(bshape)
     expected = (x - mean.reshape(bshape)) / np.sqrt(var.reshape(bshape) + 1e-3) * gamma + beta
     np.testing.assert_allclose(out, expected, rtol=1e-10)
-    n = x.size // shape[ax]
     np.testing.assert_allclose(layer.moving_mean.data, 0.1 * mean)
-    np.testing.assert_allclose(layer.moving_variance.data, 0.9 + 0.1 * var * n / (n - 1))
+    # Keras 2.0.8: the biased batch variance (tf.nn.moments), no n / (n - 1) correction
+    np.testing.assert_allclose(layer.moving_variance.data, 0.9 + 0.1 * var)
+
+
+def test_predict_and_evaluate_run_no_layer_updates():
+    # Keras 2 runs layer updates only in training: a BN called with training=True in the
+    # graph normalises with batch statistics in predict, but its moving averages stay put
+    from minikeras.layers import Input
+    from minikeras.models import Model
+
+    bn = _bn(momentum=0.5)
+    x = Input((3,))
+    model = Model(x, bn(x, training=True))
+    model.compile("sgd", "mse")
+    data = RNG.normal(5.0, 2.0, size=(16, 3))
+    moving = [w.copy() for w in (bn.moving_mean.data, bn.moving_variance.data)]
+    out = model.predict(data)
+    np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-6)  # batch statistics
+    model.evaluate(data, data, verbose=0)
+    model.test_on_batch(data, data)
+    model.predict_on_batch(data)
+    np.testing.assert_array_equal(bn.moving_mean.data, moving[0])
+    np.testing.assert_array_equal(bn.moving_variance.data, moving[1])
+    model.train_on_batch(data, data)  # training moves them
+    np.testing.assert_allclose(bn.moving_mean.data, 0.5 * data.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(bn.moving_variance.data, 0.5 + 0.5 * data.var(axis=0), rtol=1e-5)
 
 
 def test_inference_uses_moving_stats_and_does_not_update():
@@ -82,7 +106,8 @@ def test_repeated_training_calls_converge_to_data_stats():
     for _ in range(40):
         layer(x, training=True)
     np.testing.assert_allclose(layer.moving_mean.data, x.mean(0), rtol=1e-6)
-    np.testing.assert_allclose(layer.moving_variance.data, x.var(0, ddof=1), rtol=1e-6)
+    # the biased variance, as Keras 2.0.8 (tf.nn.moments)
+    np.testing.assert_allclose(layer.moving_variance.data, x.var(0), rtol=1e-6)
 
 
 @pytest.mark.parametrize("training", [True, False])

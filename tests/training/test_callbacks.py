@@ -133,7 +133,8 @@ def test_csv_logger(tmp_path):
           callbacks=[callbacks.CSVLogger(str(path), append=True)])
     with open(path) as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+    # Keras 2.0's names, each column once (the "accuracy" spelling is an alias, not a column)
+    assert list(rows[0]) == ["epoch", "acc", "loss", "val_acc", "val_loss"]
     assert [r["epoch"] for r in rows] == ["0", "1", "0"]
     assert float(rows[1]["loss"]) > 0
 
@@ -178,3 +179,65 @@ def test_reduce_lr_on_plateau_with_cooldown():
     assert logs["lr"] == 0.2
     with pytest.raises(ValueError, match="factor"):
         callbacks.ReduceLROnPlateau(factor=1.5)
+
+
+def test_metric_names_keras2_and_modern_spellings(tmp_path):
+    # Keras 2.0 logs acc/val_acc; code written for modern Keras (accuracy, val_accuracy)
+    # finds the same values through every lookup, and no column is duplicated
+    x, y = problem()
+    m = model()
+    path = tmp_path / "w-{epoch}-{val_accuracy:.2f}.npz"
+    stop = callbacks.EarlyStopping(monitor="val_accuracy", patience=0, mode="max")
+    ckpt = callbacks.ModelCheckpoint(str(path), monitor="val_accuracy", save_weights_only=True)
+    hist = m.fit(x, y, epochs=2, verbose=0, validation_split=0.25, callbacks=[stop, ckpt])
+    assert set(hist.history) == {"loss", "acc", "val_loss", "val_acc"}
+    assert hist.history["accuracy"] == hist.history["acc"]
+    assert "val_accuracy" in hist.history and hist.history.get("val_accuracy")
+    assert stop.best == max(hist.history["val_acc"][:len(hist.epoch)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"w-{e + 1}-{v:.2f}.npz" for e, v in zip(hist.epoch, hist.history["val_acc"]))
+    logs = callbacks.Logs({"acc": 0.5}, aliases={"accuracy": "acc"})
+    logs["accuracy"] = 0.75  # writing through the alias writes the logged entry
+    assert dict(logs) == {"acc": 0.75} and list(logs) == ["acc"]
+    logs.update({"accuracy": 0.5}, loss=1.0)
+    assert dict(logs) == {"acc": 0.5, "loss": 1.0}
+    assert logs.pop("accuracy") == 0.5 and "acc" not in logs and logs.pop("accuracy", 3) == 3
+
+
+def test_remote_monitor_posts_each_epoch_to_a_local_server():
+    import http.server
+    import json
+    import threading
+    import urllib.parse
+
+    received = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server API
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            received.append((self.path, self.headers.get("X-Run"),
+                             json.loads(urllib.parse.parse_qs(body)["data"][0])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        x, y = problem()
+        monitor = callbacks.RemoteMonitor(root=f"http://127.0.0.1:{server.server_port}",
+                                          headers={"X-Run": "7"})
+        hist = model().fit(x, y, epochs=2, verbose=0, callbacks=[monitor])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [(p, h, d["epoch"]) for p, h, d in received] == [
+        ("/publish/epoch/end/", "7", 0), ("/publish/epoch/end/", "7", 1)]
+    assert received[1][2]["acc"] == pytest.approx(hist.history["acc"][1])
+    # nobody listening: a warning, and training goes on
+    with pytest.warns(UserWarning, match="could not reach"):
+        model().fit(x, y, epochs=1, verbose=0,
+                    callbacks=[callbacks.RemoteMonitor(root=f"http://127.0.0.1:{server.server_port}")])

@@ -35,7 +35,8 @@ def test_fit_digits_reaches_95_percent(data):
     set_random_seed(1)
     m = compiled()
     hist = m.fit(xt, yt, epochs=8, batch_size=32, verbose=0, validation_split=0.1)
-    assert set(hist.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(hist.history) == {"loss", "acc", "val_loss", "val_acc"}  # Keras 2.0's names
+    assert hist.history["val_accuracy"] is hist.history["val_acc"]  # the modern spelling too
     assert hist.epoch == list(range(8))
     assert hist.history["loss"][-1] < hist.history["loss"][0]
     loss, acc = m.evaluate(xs, ys, batch_size=100)
@@ -90,7 +91,8 @@ def test_callbacks_fire_in_order(data):
 
         def on_epoch_end(self, epoch, logs=None):
             # BaseLogger ran first: the epoch averages and validation are in
-            assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(logs)
+            assert {"loss", "acc", "val_loss", "val_acc"} <= set(logs)
+            assert logs["val_accuracy"] == logs["val_acc"]
             events.append(f"epoch_end {epoch}")
 
         def on_train_end(self, logs=None):
@@ -170,7 +172,7 @@ def test_accuracy_resolution():
     assert acc == pytest.approx(np.mean((pred[:, 0] > 0.5) == y))
     cat = Model(x, Dense(3, activation="softmax")(x))
     cat.compile("sgd", "categorical_crossentropy", metrics=["acc", "mae"])
-    assert cat.metrics_names == ["loss", "acc", "mae"]
+    assert cat.metrics_names == ["loss", "acc", "mean_absolute_error"]  # Keras 2.0's names
     onehot = np.eye(3)
     _, acc, mae = cat.evaluate(np.eye(3, 4), onehot)
     pred = cat.predict(np.eye(3, 4))
@@ -248,25 +250,21 @@ def test_unknown_names_and_uncompiled():
         m.fit(np.zeros((2, 64)), np.array([1, 2]), verbose=0)
 
 
-def test_nan_loss_stops_training_with_clear_message(data):
+def test_nan_loss_is_logged_and_training_goes_on_as_in_keras2(data):
+    # Keras 2: the loss is logged as it is and fit goes on (TerminateOnNaN stops it)
     (xt, yt), _ = data
     m = compiled()
     x = xt[:64].copy()
     x[40] = np.nan  # in the second batch
-    before = None
-
-    def remember(batch, logs):
-        nonlocal before
-        if batch == 0:
-            before = m.get_weights()
-
-    with pytest.warns(RuntimeWarning, match="loss became non-finite at epoch 1, batch 1"):
-        hist = m.fit(x, yt[:64], epochs=3, batch_size=32, shuffle=False, verbose=0,
-                     callbacks=[callbacks.LambdaCallback(on_batch_end=remember)])
+    with pytest.warns(RuntimeWarning, match="loss became nan at epoch 1, batch 1.*TerminateOnNaN"):
+        hist = m.fit(x, yt[:64], epochs=3, batch_size=32, shuffle=False, verbose=0)
+    assert hist.epoch == [0, 1, 2]
+    assert np.isnan(hist.history["loss"][0])
+    assert np.isnan(m.train_on_batch(x[32:], yt[32:64])[0])  # returned, not raised
+    m = compiled()
+    hist = m.fit(x, yt[:64], epochs=3, batch_size=32, shuffle=False, verbose=0,
+                 callbacks=[callbacks.TerminateOnNaN()])
     assert hist.epoch == [0]
-    assert same_weights(m, before)  # the NaN batch's update was not applied
-    with pytest.raises(FloatingPointError):
-        m.train_on_batch(x[32:], yt[32:64])
 
 
 def test_terminate_on_nan_callback(data, capsys):
@@ -298,7 +296,8 @@ def test_verbose_1_in_a_log_is_line_based(data, capsys):
         warnings.simplefilter("error")
         m.fit(xt[:64], yt[:64], epochs=2, verbose=1)
     out = capsys.readouterr().out
-    assert "\r" not in out and out.count("Epoch") == 2 and "accuracy:" in out
+    assert "\r" not in out and out.count("Epoch") == 2 and "acc:" in out
+    assert "accuracy:" not in out  # the alias is not a second column
 
 
 def test_compile_accepts_a_serialized_loss_object():
@@ -365,3 +364,113 @@ def test_frozen_layer_is_not_differentiated_or_updated():
     assert any(
         not np.array_equal(a, b) for a, b in zip(head_before, model.get_layer("head").get_weights())
     )
+
+
+def test_shuffle_batch_keeps_blocks_together():
+    # Keras 2's shuffle="batch": the order of batch-sized blocks changes, not their content
+    seen = []
+
+    def record(y_true, y_pred):
+        seen.append(np.asarray(y_true).ravel().copy())
+        return np.zeros(len(y_true))
+
+    x = Input((1,))
+    m = Model(x, Dense(1)(x))
+    m.compile("sgd", "mse", metrics=[record])
+    xs = np.arange(10, dtype=np.float32)[:, None]
+    m.fit(xs, xs, batch_size=3, epochs=4, shuffle="batch", verbose=0)
+    blocks = {tuple(b) for b in seen}
+    assert blocks == {(0, 1, 2), (3, 4, 5), (6, 7, 8), (9,)}
+    assert all(tuple(seen[i + 3]) == (9,) for i in range(0, len(seen), 4))  # partial block last
+
+
+def test_target_tensors_train_like_y_and_refuse_y_data():
+    # compile(target_tensors=...) (Keras 2.0.8): fixed targets, sliced in batches like x
+    rng = np.random.default_rng(3)
+    xs, ys = rng.normal(size=(12, 3)), rng.normal(size=(12, 2))
+
+    def trained(**compile_kw):
+        set_random_seed(5)
+        x = Input((3,))
+        m = Model(x, Dense(2, name="out")(x))
+        m.compile(optimizers.SGD(0.1), "mse", **compile_kw)
+        return m
+
+    a = trained()
+    a.fit(xs, ys, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    b = trained(target_tensors={"out": ys})
+    b.fit(xs, None, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-6)
+    with pytest.raises(ValueError, match="expected no target data"):
+        b.train_on_batch(xs, ys)
+    with pytest.raises(TypeError, match="list .* or a dict"):
+        trained(target_tensors=ys)
+
+
+def _two_outputs():
+    x = Input((3,), name="x")
+    h = Dense(4, name="a")(x)
+    return Model(x, [h, Dense(2, name="b")(h)])
+
+
+def test_keras2_compile_and_fit_checks():
+    m = _two_outputs()
+    with pytest.raises(ValueError, match="no loss to optimize"):
+        m.compile("sgd", loss=None)  # no output loss and no model losses: Keras 2's refusal
+    with pytest.raises(TypeError, match="loss_weights must be a list or a dict"):
+        m.compile("sgd", "mse", loss_weights=(1.0, 0.5))
+    m.compile("sgd", "mse")
+    xs, ya, yb = np.ones((4, 3)), np.ones((4, 4)), np.ones((4, 2))
+    with pytest.raises(TypeError, match="must be a list .* got a tuple"):
+        m.train_on_batch(xs, [ya, yb], sample_weight=(None, np.ones(4)))
+    # a partial loss dict: y holds targets for the outputs with a loss only
+    m.compile("sgd", {"b": "mse"}, metrics=["mae"])
+    assert m.metrics_names == ["loss", "b_loss", "b_mean_absolute_error"]
+    m.fit(xs, yb, epochs=1, verbose=0)
+    m.fit(xs, [yb], epochs=1, verbose=0, sample_weight=[np.ones(4)])
+    with pytest.raises(ValueError, match="targets are required"):
+        m.fit(xs, None, verbose=0)
+    c = Model(*(lambda i: (i, Dense(1, activation="softmax")(i)))(Input((3,))))
+    c.compile("sgd", "categorical_crossentropy")
+    with pytest.raises(ValueError, match="You are passing a target array of shape"):
+        c.train_on_batch(xs, np.ones((4, 1)))
+
+
+def test_loss_none_trains_the_model_losses():
+    x = Input((3,))
+    m = Model(x, Dense(2, kernel_regularizer="l2")(x))
+    m.compile("sgd", loss=None)
+    before = np.abs(m.get_weights()[0]).sum()
+    hist = m.fit(np.ones((8, 3)), None, epochs=3, verbose=0)
+    assert np.abs(m.get_weights()[0]).sum() < before  # the l2 penalty was minimised
+    assert set(hist.history) == {"loss"}
+    with pytest.raises(ValueError, match="expected no target data"):
+        m.fit(np.ones((8, 3)), np.ones((8, 2)), verbose=0)
+
+
+def test_fit_gives_callbacks_the_validation_data():
+    m = compiled()
+    seen = {}
+
+    class Peek(callbacks.Callback):
+        def on_train_end(self, logs=None):
+            seen["data"] = self.validation_data
+
+    xv, yv = np.zeros((5, 64)), np.arange(5)
+    m.fit(np.zeros((10, 64)), np.arange(10), epochs=1, verbose=0, callbacks=[Peek()],
+          validation_data=(xv, yv, np.full(5, 2.0)))
+    x_, y_, w_ = seen["data"]
+    np.testing.assert_array_equal(x_, xv.reshape(x_.shape))
+    np.testing.assert_array_equal(y_, yv)
+    np.testing.assert_array_equal(w_, np.full(5, 2.0))
+    m.fit(np.zeros((10, 64)), np.arange(10), epochs=1, verbose=0, callbacks=[Peek()],
+          validation_split=0.2)
+    assert len(seen["data"]) == 3 and np.all(seen["data"][2] == 1.0)  # ones when unweighted
+
+
+def test_reduce_lr_on_plateau_takes_keras20_epsilon():
+    assert callbacks.ReduceLROnPlateau(epsilon=0.5).min_delta == 0.5
+    assert callbacks.ReduceLROnPlateau().min_delta == 1e-4
+    with pytest.raises(TypeError, match="not both"):
+        callbacks.ReduceLROnPlateau(epsilon=0.5, min_delta=0.1)

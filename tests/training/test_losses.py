@@ -150,3 +150,12 @@ def test_get_serialize():
     assert again.get_config()["from_logits"] is True
     with pytest.raises(ValueError, match="Unknown loss 'msee'.*mean_squared_error"):
         losses.get("msee")
+
+
+def test_binary_accuracy_rounds_as_keras2():
+    from minikeras import metrics
+
+    y_true = np.array([[1.0, 0.0, 1.0, 0.0, 0.0]])
+    y_pred = np.array([[1.7, -0.7, 0.6, 0.5, 0.4]])  # round: 2, -1, 1, 0 (half to even), 0
+    np.testing.assert_allclose(metrics.binary_accuracy(y_true, y_pred), [3 / 5])
+    np.testing.assert_allclose(metrics.binary_accuracy(y_true, y_pred, threshold=0.5), [5 / 5])

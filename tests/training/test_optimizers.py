@@ -67,12 +67,97 @@ def test_adam(amsgrad):
     np.testing.assert_allclose(run(optimizers.Adam(amsgrad=amsgrad)), p, rtol=1e-12)
 
 
+def test_adadelta():
+    # Keras 2.0.8: new accumulator, *old* delta accumulator, then the delta accumulator
+    p, a, d = P0.copy(), np.zeros(3), np.zeros(3)
+    lr, rho, eps, decay = 1.0, 0.95, 1e-7, 0.1
+    for t, g in enumerate(GRADS):
+        a = rho * a + (1 - rho) * g**2
+        u = g * np.sqrt(d + eps) / np.sqrt(a + eps)
+        p = p - lr / (1 + decay * t) * u
+        d = rho * d + (1 - rho) * u**2
+    np.testing.assert_allclose(run(optimizers.Adadelta(decay=decay)), p, rtol=1e-12)
+
+
+def test_adamax():
+    p, m, u = P0.copy(), np.zeros(3), np.zeros(3)
+    lr, b1, b2, eps = 0.002, 0.9, 0.999, 1e-7
+    for t, g in enumerate(GRADS, start=1):
+        m = b1 * m + (1 - b1) * g
+        u = np.maximum(b2 * u, np.abs(g))
+        p = p - lr / (1 - b1**t) * m / (u + eps)
+    np.testing.assert_allclose(run(optimizers.Adamax()), p, rtol=1e-12)
+
+
+def nadam_reference(grads, steps_before=0, m=None, v=None, p=P0):
+    p, m, v = p.copy(), np.zeros(3) if m is None else m, np.zeros(3) if v is None else v
+    lr, b1, b2, eps, sd = 0.002, 0.9, 0.999, 1e-7, 0.004
+    m_schedule = 1.0
+    for t in range(1, steps_before + 1):
+        m_schedule *= b1 * (1 - 0.5 * 0.96 ** (t * sd))
+    for t, g in enumerate(grads, start=steps_before + 1):
+        mu_t = b1 * (1 - 0.5 * 0.96 ** (t * sd))
+        mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * sd))
+        m_schedule_new = m_schedule * mu_t
+        m_schedule_next = m_schedule * mu_t * mu_next
+        m_schedule = m_schedule_new
+        g_prime = g / (1 - m_schedule_new)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        m_bar = (1 - mu_t) * g_prime + mu_next * m / (1 - m_schedule_next)
+        p = p - lr * m_bar / (np.sqrt(v / (1 - b2**t)) + eps)
+    return p
+
+
+def test_nadam_rule_and_no_decay_argument():
+    np.testing.assert_allclose(run(optimizers.Nadam()), nadam_reference(GRADS), rtol=1e-12)
+    with pytest.raises(TypeError, match="decay"):
+        optimizers.Nadam(decay=0.1)  # Keras 2.0.8's Nadam has no decay either
+    assert "decay" not in optimizers.Nadam().get_config()
+
+
+def test_nadam_state_round_trip_restores_the_momentum_schedule():
+    a = optimizers.Nadam()
+    va = Variable(P0.copy(), dtype=np.float64)
+    for g in GRADS[:2]:
+        a.apply_gradients([(g, va)])
+    b = optimizers.Nadam()
+    vb = Variable(va.data.copy(), dtype=np.float64)
+    b.build([vb])
+    b.set_state(a.get_state())
+    a.apply_gradients([(GRADS[2], va)])
+    b.apply_gradients([(GRADS[2], vb)])
+    np.testing.assert_allclose(vb.data, va.data, rtol=1e-12)
+    np.testing.assert_allclose(va.data, nadam_reference(GRADS), rtol=1e-12)
+
+
+def test_lower_case_aliases_and_case_insensitive_deserialize():
+    assert optimizers.sgd is optimizers.SGD and optimizers.rmsprop is optimizers.RMSprop
+    assert optimizers.adagrad is optimizers.Adagrad and optimizers.adadelta is optimizers.Adadelta
+    assert optimizers.adam is optimizers.Adam and optimizers.adamax is optimizers.Adamax
+    assert optimizers.nadam is optimizers.Nadam
+    config = {"class_name": "AdaMax", "config": {"lr": 0.5}}
+    opt = optimizers.deserialize(config)
+    assert isinstance(opt, optimizers.Adamax) and opt.lr == 0.5
+    assert config["class_name"] == "adamax"  # Keras 2.0.8 lower-cases it in place
+    custom = {"class_name": "MyOpt", "config": {}}
+    assert isinstance(optimizers.deserialize(custom, {"MyOpt": optimizers.SGD}), optimizers.SGD)
+    assert custom["class_name"] == "MyOpt"  # only built-in names are rewritten
+
+
 def test_clipnorm_uses_global_norm_and_clipvalue():
     g1, g2 = np.array([3.0, 0.0]), np.array([0.0, 4.0])  # global norm 5
     a, b = Variable(np.zeros(2), dtype=np.float64), Variable(np.zeros(2), dtype=np.float64)
     optimizers.SGD(1.0, clipnorm=1.0).apply_gradients([(g1, a), (g2, b)])
     np.testing.assert_allclose(a.data, [-0.6, 0.0])
     np.testing.assert_allclose(b.data, [0.0, -0.8])
+    c = Variable(np.zeros(2), dtype=np.float64)
+    optimizers.SGD(1.0, clipvalue=0.5).apply_gradients([(np.array([2.0, -0.1]), c)])
+    np.testing.assert_allclose(c.data, [-0.5, 0.1])
+    # Keras 2: clipnorm=0 / clipvalue=0 mean no clipping
+    d = Variable(np.zeros(2), dtype=np.float64)
+    optimizers.SGD(1.0, clipnorm=0, clipvalue=0.0).apply_gradients([(np.array([2.0, -3.0]), d)])
+    np.testing.assert_allclose(d.data, [-2.0, 3.0])
     c = Variable(np.zeros(2), dtype=np.float64)
     optimizers.SGD(1.0, clipvalue=0.5).apply_gradients([(np.array([2.0, -0.1]), c)])
     np.testing.assert_allclose(c.data, [-0.5, 0.1])
@@ -101,6 +186,9 @@ def test_config_round_trip():
     again = optimizers.deserialize(optimizers.serialize(opt))
     assert again.get_config() == opt.get_config()
     assert optimizers.SGD.from_config({"lr": 0.3, "momentum": 0.5}).learning_rate == 0.3
+    # Keras 2.0 code reads config["lr"]; Keras 2.3+ code reads config["learning_rate"]
+    config = optimizers.SGD(lr=0.25).get_config()
+    assert config["lr"] == config["learning_rate"] == 0.25
 
 
 def test_state_round_trip_continues_identically():

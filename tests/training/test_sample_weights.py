@@ -405,15 +405,33 @@ def test_sample_weight_mode():
     assert m.sample_weight_mode is None
     m.compile("sgd", "mse", sample_weight_mode={"out": None})
     opt = m.optimizer
-    with pytest.raises(NotImplementedError, match="sample_weight_mode='temporal'.*not supported"):
-        m.compile("adam", "mse", sample_weight_mode="temporal")
-    with pytest.raises(NotImplementedError, match="temporal"):
-        m.compile("adam", "mse", sample_weight_mode=["temporal"])
     with pytest.raises(ValueError, match="should be None or 'temporal', got 'sample'"):
         m.compile("adam", "mse", sample_weight_mode="sample")
     assert m.optimizer is opt  # a refused compile leaves the model as it was
     with pytest.raises(ValueError, match=r"unknown output name.*\['nope'\] in sample_weight_mode"):
         m.compile("adam", "mse", sample_weight_mode={"nope": None})
+    with pytest.raises(ValueError, match="has 1 output.*sample_weight_mode has 2"):
+        m.compile("adam", "mse", sample_weight_mode=["temporal", None])
+    # Keras 2: "temporal" needs outputs of rank >= 3, whatever the weights
+    m.compile("sgd", "mse", sample_weight_mode="temporal")
+    with pytest.raises(ValueError, match="at least 3-D"):
+        m.train_on_batch(np.zeros((2, C)), np.zeros((2, C)))
+
+
+def test_temporal_sample_weights_weight_each_time_step():
+    x = Input((3, 2), name="x")
+    m = Model(x, Lambda(lambda t: t, output_shape=(3, 2), name="out")(x))
+    m.compile(optimizers.SGD(0.1), "mse", sample_weight_mode="temporal")
+    pred, y = RNG.normal(size=(4, 3, 2)), RNG.normal(size=(4, 3, 2))
+    w = np.array([[1.0, 0.0, 2.0], [0.5, 0.5, 0.0], [0.0, 0.0, 0.0], [3.0, 1.0, 1.0]])
+    per_step = np.mean((pred - y) ** 2, axis=-1)  # (samples, steps)
+    expected = keras_weighted(per_step, w)  # Keras 2: mean(loss * w) / mean(w != 0)
+    assert m.test_on_batch(pred, y, sample_weight=w) == pytest.approx(expected, rel=1e-5)
+    assert m.test_on_batch(pred, y) == pytest.approx(per_step.mean(), rel=1e-5)
+    with pytest.raises(ValueError, match=r"shape \(4, 3\).*got shape \(4,\)"):
+        m.test_on_batch(pred, y, sample_weight=np.ones(4))
+    with pytest.raises(ValueError, match="class_weight is not supported"):
+        m.train_on_batch(pred, y, class_weight={0: 1.0})
 
 
 # ---- bad input: a clear error naming the argument, and no weight changes ------------

@@ -312,16 +312,17 @@ def sample_weight_scale(weights: np.ndarray, per_shape: tuple, dtype: Any) -> np
     zero, so such a batch contributes a loss of 0 and no gradient.
 
     Args:
-        weights: One weight per sample, shape ``(batch,)``.
-        per_shape: Shape of the per-sample losses, ``(batch, ...)``; extra
-            axes (e.g. time steps) share their sample's weight.
+        weights: One weight per sample, shape ``(batch,)``, or per sample and
+            time step, ``(batch, steps)`` (Keras 2's ``sample_weight_mode="temporal"``).
+        per_shape: Shape of the per-sample losses, ``(batch, ...)``; axes
+            beyond the weights' share their weight.
         dtype: The loss's float dtype.
     """
     w = np.asarray(weights, dtype=dtype)
     nonzero = np.count_nonzero(w)
     if nonzero:
         w = w / np.asarray(nonzero / w.size, dtype=dtype)
-    return w.reshape(w.shape + (1,) * (len(per_shape) - 1))
+    return w.reshape(w.shape + (1,) * (len(per_shape) - w.ndim))
 
 
 class BatchMean:
