@@ -25,7 +25,7 @@ from minikeras import (  # isort: skip
 )
 from minikeras.engine import Input, Model, Sequential  # isort: skip
 
-__version__ = "0.1.0"
+from minikeras.version import __version__  # noqa: E402  (written in one place)
 
 __all__ = [
     "GradientTape", "Input", "Model", "Sequential", "Tensor", "Variable", "__version__",

@@ -20,7 +20,7 @@ import numpy as np
 
 from minikeras import backend as K
 from minikeras.autograd import Tensor
-from minikeras.utils.generic_utils import deserialize_keras_object
+from minikeras.generic_utils import deserialize_keras_object
 
 __all__ = [
     "deserialize", "elu", "get", "hard_sigmoid", "linear", "relu", "relu6", "selu",

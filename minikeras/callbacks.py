@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from minikeras.utils.progbar import live_bar
+
 __all__ = [
     "Callback", "CallbackList", "BaseLogger", "History", "ProgbarLogger", "EarlyStopping",
     "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger",
@@ -248,11 +250,9 @@ class ProgbarLogger(Callback):
         self.seen = 0
         self._totals: dict[str, float] = {}
         if self.use_bar:
-            from tqdm.auto import tqdm
-
-            self._bar = tqdm(total=self.params.get("samples") or self.params.get("steps"),
-                             desc=f"Epoch {epoch + 1}/{self.epochs}", unit="sample",
-                             leave=True, dynamic_ncols=True, mininterval=0.1)
+            self._bar = live_bar(total=self.params.get("samples") or self.params.get("steps"),
+                                 desc=f"Epoch {epoch + 1}/{self.epochs}", unit="sample",
+                                 leave=True, dynamic_ncols=True, mininterval=0.1)
             self._next_postfix = 0.0
         elif self.verbose == 1:
             self._print(f"Epoch {epoch + 1}/{self.epochs}")
@@ -448,12 +448,8 @@ class ModelCheckpoint(Callback):
         try:
             if self.save_weights_only:
                 self.model.save_weights(tmp)
-            elif hasattr(self.model, "save"):
-                self.model.save(tmp)
             else:
-                from minikeras.engine.saving import save_model
-
-                save_model(self.model, tmp)
+                self.model.save(tmp)
             # numpy's savez appends ".npz" to a name without it; take whichever was written
             written = tmp + ".npz" if os.path.exists(tmp + ".npz") else tmp
             with open(written, "rb+") as f:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from minikeras.backend.config import epsilon
-from minikeras.utils.generic_utils import (
+from minikeras.generic_utils import (
     deserialize_keras_object,
     resolve_identifier,
     serialize_keras_object,

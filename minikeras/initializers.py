@@ -25,7 +25,7 @@ import numpy as np
 
 from minikeras.backend.config import floatx
 from minikeras.backend.random import make_rng
-from minikeras.utils.generic_utils import (
+from minikeras.generic_utils import (
     deserialize_keras_object,
     resolve_identifier,
     serialize_keras_object,

@@ -30,16 +30,18 @@ from typing import Any
 import numpy as np
 
 from minikeras import backend as K
-from minikeras.autograd import Function, Tensor
+from minikeras.autograd import Tensor
+from minikeras.autograd.ops import losses as loss_ops
 
 __all__ = [
-    "Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
+    "Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
     "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Hinge", "Huber",
     "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
     "mean_squared_logarithmic_error", "binary_crossentropy", "categorical_crossentropy",
     "sparse_categorical_crossentropy", "hinge", "squared_hinge", "huber", "logcosh",
     "kullback_leibler_divergence", "poisson", "cosine_proximity",
-    "mse", "mae", "mape", "msle", "kld", "get", "serialize", "deserialize",
+    "mse", "mae", "mape", "msle", "kld", "as_loss", "batch_mean", "get", "serialize",
+    "deserialize",
 ]
 
 
@@ -71,263 +73,19 @@ def _pred_and_true(name: str, y_true: Any, y_pred: Any) -> tuple[Any, np.ndarray
     return y_true, yp
 
 
-def _last_axis_n(yp: np.ndarray) -> int:
-    return yp.shape[-1] if yp.ndim else 1
-
-
-# ---------------------------------------------------------------------------
-# fused ops: forward and backward side by side
-# ---------------------------------------------------------------------------
-class _SquaredError(Function):
-    """``mean((p - t)², -1)``; ``d/dp = 2 (p - t) / n``."""
-
-    name = "MeanSquaredError"
-
-    def forward(self, ctx, p, t):
-        d = p - t
-        ctx.save(d)
-        return np.mean(d * d, axis=-1)
-
-    def backward(self, ctx, grad):
-        (d,) = ctx.saved
-        g = grad[..., None] * d * (2.0 / _last_axis_n(d))
-        return g, -g
-
-
-class _AbsoluteError(Function):
-    """``mean(|p - t|, -1)``; ``d/dp = sign(p - t) / n``."""
-
-    name = "MeanAbsoluteError"
-
-    def forward(self, ctx, p, t):
-        d = p - t
-        ctx.save(d)
-        return np.mean(np.abs(d), axis=-1)
-
-    def backward(self, ctx, grad):
-        (d,) = ctx.saved
-        g = grad[..., None] * np.sign(d) / _last_axis_n(d)
-        return g, -g
-
-
-def _clip_mask(p: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Clip into ``[eps, 1 - eps]`` and tell where the value passed unclipped."""
-    c = np.clip(p, eps, 1.0 - eps)
-    return c, c == p
-
-
-class _BinaryCrossentropy(Function):
-    """``-mean(t log p + (1 - t) log(1 - p), -1)`` with ``p`` clipped."""
-
-    name = "BinaryCrossentropy"
-
-    def forward(self, ctx, p, t, *, eps):
-        c, mask = _clip_mask(p, eps)
-        log_c, log_1c = np.log(c), np.log1p(-c)
-        ctx.save(c, mask, t, log_c, log_1c)
-        return -np.mean(t * log_c + (1 - t) * log_1c, axis=-1)
-
-    def backward(self, ctx, grad):
-        c, mask, t, log_c, log_1c = ctx.saved
-        g = grad[..., None] / _last_axis_n(c)
-        gp = g * mask * (c - t) / (c * (1 - c)) if ctx.needs_input_grad[0] else None
-        gt = -g * (log_c - log_1c) if ctx.needs_input_grad[1] else None
-        return gp, gt
-
-
-class _BinaryCrossentropyLogits(Function):
-    """Sigmoid cross-entropy on logits ``z``: ``max(z, 0) - z t + log(1 + e^-|z|)``."""
-
-    name = "BinaryCrossentropyFromLogits"
-
-    def forward(self, ctx, z, t):
-        ctx.save(z, t)
-        per = np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))
-        return np.mean(per, axis=-1)
-
-    def backward(self, ctx, grad):
-        z, t = ctx.saved
-        g = grad[..., None] / _last_axis_n(z)
-        e = np.exp(-np.abs(z))
-        sig = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
-        gz = g * (sig - t) if ctx.needs_input_grad[0] else None
-        gt = -g * z if ctx.needs_input_grad[1] else None
-        return gz, gt
-
-
-class _CategoricalCrossentropy(Function):
-    """Keras's probability form: ``q = p / sum(p)``, clip, ``-sum(t log q, -1)``."""
-
-    name = "CategoricalCrossentropy"
-
-    def forward(self, ctx, p, t, *, eps):
-        s = p.sum(axis=-1, keepdims=True)
-        q = p / s
-        c, mask = _clip_mask(q, eps)
-        log_c = np.log(c)
-        ctx.save(p, s, c, mask, t, log_c)
-        return -np.sum(t * log_c, axis=-1)
-
-    def backward(self, ctx, grad):
-        p, s, c, mask, t, log_c = ctx.saved
-        g = grad[..., None]
-        gp = gt = None
-        if ctx.needs_input_grad[0]:
-            gq = -g * t / c * mask  # through the clip
-            # through q = p / s: dq_k/dp_j = (δ_jk s - p_k) / s²
-            gp = gq / s - np.sum(gq * p, axis=-1, keepdims=True) / (s * s)
-        if ctx.needs_input_grad[1]:
-            gt = -g * log_c
-        return gp, gt
-
-
-class _CategoricalCrossentropyLogits(Function):
-    """Softmax cross-entropy on logits: ``sum(t (logsumexp(z) - z), -1)``."""
-
-    name = "CategoricalCrossentropyFromLogits"
-
-    def forward(self, ctx, z, t):
-        m = z.max(axis=-1, keepdims=True)
-        e = np.exp(z - m)
-        se = e.sum(axis=-1, keepdims=True)
-        log_sm = z - m - np.log(se)
-        ctx.save(e / se, t, log_sm)
-        return -np.sum(t * log_sm, axis=-1)
-
-    def backward(self, ctx, grad):
-        sm, t, log_sm = ctx.saved
-        g = grad[..., None]
-        gz = g * (sm * t.sum(axis=-1, keepdims=True) - t) if ctx.needs_input_grad[0] else None
-        gt = -g * log_sm if ctx.needs_input_grad[1] else None
-        return gz, gt
-
-
-def _rows(a: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``a`` as ``(samples, classes)``, the flat labels, and each row's index."""
-    a2 = a.reshape(-1, a.shape[-1])
-    flat = labels.reshape(-1)
-    return a2, flat, np.arange(len(flat))
-
-
-class _SparseCategoricalCrossentropy(Function):
-    """Keras's probability form: clip, then ``log(sum(c)) - log(c[label])``.
-
-    (Keras takes ``log`` of the clipped probabilities and feeds them to a
-    softmax cross-entropy, which renormalises by their sum.)
-    """
-
-    name = "SparseCategoricalCrossentropy"
-
-    def forward(self, ctx, p, *, labels, eps):
-        c, mask = _clip_mask(p, eps)
-        c2, flat, rows = _rows(c, labels)
-        s = c2.sum(axis=-1)
-        c_y = c2[rows, flat]
-        ctx.save(c2, mask, s, c_y, flat, rows, p.shape)
-        return (np.log(s) - np.log(c_y)).reshape(labels.shape)
-
-    def backward(self, ctx, grad):
-        c2, mask, s, c_y, flat, rows, shape = ctx.saved
-        g1 = grad.reshape(-1)
-        g = np.empty_like(c2)
-        g[...] = (g1 / s)[:, None]
-        g[rows, flat] -= g1 / c_y
-        g = g.reshape(shape)
-        g *= mask
-        return (g,)
-
-
-class _SparseCategoricalCrossentropyLogits(Function):
-    """Softmax cross-entropy on logits with integer labels: ``logsumexp(z) - z[label]``."""
-
-    name = "SparseCategoricalCrossentropyFromLogits"
-
-    def forward(self, ctx, z, *, labels):
-        z2, flat, rows = _rows(z, labels)
-        m = z2.max(axis=-1, keepdims=True)
-        e = np.exp(z2 - m)
-        se = e.sum(axis=-1, keepdims=True)
-        out = m[:, 0] + np.log(se[:, 0]) - z2[rows, flat]
-        ctx.save(e, se, flat, rows, z.shape)
-        return out.reshape(labels.shape)
-
-    def backward(self, ctx, grad):
-        e, se, flat, rows, shape = ctx.saved
-        g = e / se
-        g[rows, flat] -= 1
-        g *= grad.reshape(-1, 1)
-        return (g.reshape(shape),)
-
-
-def _sample_weight_scale(weights: np.ndarray, per_shape: tuple, dtype: Any) -> np.ndarray:
-    """Keras 2's per-sample factors ``w / mean(w != 0)``, shaped to multiply per-sample losses.
-
-    Keras 2 multiplies each sample's loss by its weight and divides by the
-    fraction of non-zero weights, so the batch loss is
-    ``sum(w * loss) / count(w != 0)``: zero-weight samples are left out of
-    the average instead of pulling it towards zero. A batch whose weights are
-    all zero makes Keras divide 0 by 0 (a NaN loss); here its factors stay
-    zero, so such a batch contributes a loss of 0 and no gradient.
-
-    Args:
-        weights: One weight per sample, shape ``(batch,)``.
-        per_shape: Shape of the per-sample losses, ``(batch, ...)``; extra
-            axes (e.g. time steps) share their sample's weight.
-        dtype: The loss's float dtype.
-    """
-    w = np.asarray(weights, dtype=dtype)
-    nonzero = np.count_nonzero(w)
-    if nonzero:
-        w = w / np.asarray(nonzero / w.size, dtype=dtype)
-    return w.reshape(w.shape + (1,) * (len(per_shape) - 1))
-
-
-class _BatchMean:
-    """Mixin: the batch mean of a per-sample fused loss, still one recorded op.
-
-    ``fit`` uses these on targets it has validated once, so a step records a
-    single op for the whole loss. With ``weights`` (one per sample) the mean
-    is Keras 2's weighted one (see :func:`_sample_weight_scale`).
-    """
-
-    def forward(self, ctx, p, *, weights=None, **params):
-        per = super().forward(ctx, p, **params)
-        ctx.per_shape = per.shape
-        if weights is None:
-            ctx.scale = None
-            return np.asarray(per.mean(), dtype=p.dtype)
-        ctx.scale = _sample_weight_scale(weights, per.shape, per.dtype)
-        return np.asarray((per * ctx.scale).mean(), dtype=p.dtype)
-
-    def backward(self, ctx, grad):
-        n = max(int(np.prod(ctx.per_shape)), 1)
-        g = np.full(ctx.per_shape, grad / n, dtype=np.result_type(grad))
-        if ctx.scale is not None:
-            g = g * ctx.scale
-        return super().backward(ctx, g)
-
-
-class _SparseCategoricalCrossentropyMean(_BatchMean, _SparseCategoricalCrossentropy):
-    name = "SparseCategoricalCrossentropyMean"
-
-
-class _SparseCategoricalCrossentropyLogitsMean(_BatchMean, _SparseCategoricalCrossentropyLogits):
-    name = "SparseCategoricalCrossentropyFromLogitsMean"
-
-
 # ---------------------------------------------------------------------------
 # the loss functions
 # ---------------------------------------------------------------------------
 def mean_squared_error(y_true: Any, y_pred: Any) -> Tensor:
     """Mean of ``(y_pred - y_true)²`` over the last axis."""
     y_true, _ = _pred_and_true("mean_squared_error", y_true, y_pred)
-    return _SquaredError.apply(y_pred, y_true)
+    return loss_ops.SquaredError.apply(y_pred, y_true)
 
 
 def mean_absolute_error(y_true: Any, y_pred: Any) -> Tensor:
     """Mean of ``|y_pred - y_true|`` over the last axis."""
     y_true, _ = _pred_and_true("mean_absolute_error", y_true, y_pred)
-    return _AbsoluteError.apply(y_pred, y_true)
+    return loss_ops.AbsoluteError.apply(y_pred, y_true)
 
 
 def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> Tensor:
@@ -356,8 +114,8 @@ def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> 
     """
     y_true, _ = _pred_and_true("binary_crossentropy", y_true, y_pred)
     if from_logits:
-        return _BinaryCrossentropyLogits.apply(y_pred, y_true)
-    return _BinaryCrossentropy.apply(y_pred, y_true, eps=K.epsilon())
+        return loss_ops.BinaryCrossentropyLogits.apply(y_pred, y_true)
+    return loss_ops.BinaryCrossentropy.apply(y_pred, y_true, eps=K.epsilon())
 
 
 def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> Tensor:
@@ -371,8 +129,8 @@ def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False
     """
     y_true, _ = _pred_and_true("categorical_crossentropy", y_true, y_pred)
     if from_logits:
-        return _CategoricalCrossentropyLogits.apply(y_pred, y_true)
-    return _CategoricalCrossentropy.apply(y_pred, y_true, eps=K.epsilon())
+        return loss_ops.CategoricalCrossentropyLogits.apply(y_pred, y_true)
+    return loss_ops.CategoricalCrossentropy.apply(y_pred, y_true, eps=K.epsilon())
 
 
 def sparse_labels(name: str, y_true: Any, pred_shape: tuple) -> np.ndarray:
@@ -426,8 +184,8 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
     name = "sparse_categorical_crossentropy"
     labels = sparse_labels(name, y_true, _arr(y_pred).shape)
     if from_logits:
-        return _SparseCategoricalCrossentropyLogits.apply(y_pred, labels=labels)
-    return _SparseCategoricalCrossentropy.apply(y_pred, labels=labels, eps=K.epsilon())
+        return loss_ops.SparseCategoricalCrossentropyLogits.apply(y_pred, labels=labels)
+    return loss_ops.SparseCategoricalCrossentropy.apply(y_pred, labels=labels, eps=K.epsilon())
 
 
 def hinge(y_true: Any, y_pred: Any) -> Tensor:
@@ -495,16 +253,42 @@ cosine = cosine_proximity
 # ---------------------------------------------------------------------------
 # loss objects (configurable, serialisable)
 # ---------------------------------------------------------------------------
+def batch_mean(per_sample: Tensor, sample_weight: Any = None) -> Tensor:
+    """The batch's loss from per-sample losses: their mean, or Keras 2's weighted mean.
+
+    With ``sample_weight`` (one weight per sample) it is ``sum(w * loss) / count(w != 0)``:
+    samples of weight 0 are left out of the average instead of pulling it towards 0. Extra
+    axes of the per-sample losses (time steps) share their sample's weight. A batch whose
+    weights are all 0 gives 0 (Keras 2 computes 0 / 0 = NaN there).
+
+    Args:
+        per_sample: A loss function's output, shape ``(batch, ...)``.
+        sample_weight: ``None``, or one weight per sample.
+    """
+    if sample_weight is None:
+        return per_sample.mean() if per_sample.ndim else per_sample
+    scale = loss_ops.sample_weight_scale(sample_weight, per_sample.shape, per_sample.dtype)
+    return (per_sample * scale).mean()
+
+
 class Loss:
     """A configurable loss: calling it gives per-sample losses like the functions.
+
+    ``fit`` asks every loss the same thing, :meth:`batch_mean`: the one number it minimises
+    for a batch. A fused loss overrides it to compute that number as a single op.
 
     Subclasses set ``fn`` and keep their keyword arguments in ``self._kwargs``.
 
     Args:
         name: Name used in logs (defaults to the function's name).
+
+    Attributes:
+        integer_labels: Whether the targets are integer class labels (one per sample) rather
+            than arrays shaped like the predictions; ``fit`` checks them as such.
     """
 
     fn: Callable[..., Tensor]
+    integer_labels: bool = False
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         self.name = name or self.fn.__name__
@@ -518,6 +302,16 @@ class Loss:
         """Per-sample losses."""
         return type(self).fn(y_true, y_pred, **self._kwargs)
 
+    def batch_mean(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
+        """The batch's loss: the (weighted) mean of the per-sample losses (see :func:`batch_mean`).
+
+        Args:
+            y_true: The targets.
+            y_pred: The predictions.
+            sample_weight: ``None``, or one weight per sample.
+        """
+        return batch_mean(self(y_true, y_pred), sample_weight)
+
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments, for serialisation."""
         return {"name": self.name, **self._kwargs}
@@ -530,6 +324,23 @@ class Loss:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._kwargs.items())
         return f"{type(self).__name__}({args})"
+
+
+class LossFunctionWrapper(Loss):
+    """Any loss function ``fn(y_true, y_pred)`` as a :class:`Loss` (your own ones too).
+
+    Args:
+        fn: The function, returning per-sample losses.
+        name: Name used in logs (defaults to the function's name).
+    """
+
+    def __init__(self, fn: Callable[..., Any], name: str | None = None) -> None:
+        self.fn = fn
+        super().__init__(name or getattr(fn, "__name__", type(fn).__name__))
+
+    def __call__(self, y_true: Any, y_pred: Any) -> Tensor:
+        """Per-sample losses: ``fn(y_true, y_pred)``."""
+        return self.fn(y_true, y_pred)
 
 
 class MeanSquaredError(Loss):
@@ -572,9 +383,19 @@ class SparseCategoricalCrossentropy(Loss):
     """:func:`sparse_categorical_crossentropy` with a ``from_logits`` switch."""
 
     fn = staticmethod(sparse_categorical_crossentropy)
+    integer_labels = True
 
     def __init__(self, from_logits: bool = False, name: str | None = None) -> None:
         super().__init__(name, from_logits=bool(from_logits))
+
+    def batch_mean(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
+        """The (weighted) batch mean as one fused op: one tape record for the whole loss."""
+        labels = sparse_labels("sparse_categorical_crossentropy", y_true, _arr(y_pred).shape)
+        if self._kwargs["from_logits"]:
+            return loss_ops.SparseCategoricalCrossentropyLogitsMean.apply(
+                y_pred, labels=labels, weights=sample_weight)
+        return loss_ops.SparseCategoricalCrossentropyMean.apply(
+            y_pred, labels=labels, eps=K.epsilon(), weights=sample_weight)
 
 
 class Hinge(Loss):
@@ -614,6 +435,34 @@ _CLASSES: dict[str, type[Loss]] = {
         SparseCategoricalCrossentropy, Hinge, Huber,
     )
 }
+
+
+# The built-in functions' Loss classes, so that a loss given by name or function is asked for
+# its batch mean like any Loss (and the fused ones give theirs as one op).
+_CLASS_OF_FUNCTION: dict[Callable, type[Loss]] = {
+    mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
+    binary_crossentropy: BinaryCrossentropy, categorical_crossentropy: CategoricalCrossentropy,
+    sparse_categorical_crossentropy: SparseCategoricalCrossentropy, hinge: Hinge, huber: Huber,
+}
+
+
+def as_loss(loss: Any) -> Loss:
+    """``loss`` as a :class:`Loss` object: itself, its built-in class, or a wrapper.
+
+    Args:
+        loss: A :class:`Loss`, a loss function (built-in or your own) or anything :func:`get`
+            resolves.
+
+    Raises:
+        ValueError: If ``loss`` cannot be resolved to a callable.
+    """
+    loss = get(loss)
+    if isinstance(loss, Loss):
+        return loss
+    cls = _CLASS_OF_FUNCTION.get(loss)
+    if cls is not None:
+        return cls(name=loss.__name__)
+    return LossFunctionWrapper(loss)
 
 
 def known_names() -> list[str]:

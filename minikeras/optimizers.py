@@ -27,63 +27,17 @@ from typing import Any
 import numpy as np
 
 from minikeras import backend as K
-from minikeras.autograd import Variable
+from minikeras import kernels
+from minikeras.autograd import GradientTape, Variable
+from minikeras.kernels import reference
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "get", "serialize", "deserialize"]
 
 
-# ---------------------------------------------------------------------------
-# Fused update kernels: one pass over each variable instead of ~10 numpy calls
-# (the per-call overhead dominates for the small weights of teaching models).
-# Plain Python here, compiled with numba on first use (and cached on disk);
-# the arithmetic is the same as the rules written in each class docstring.
-# They take flat (1-D) views, so one compiled signature serves every weight shape.
-def _sgd_momentum_kernel(p, g, v, lr, momentum, nesterov):  # pragma: no cover - JIT
-    for i in range(p.size):
-        vi = momentum * v[i] - lr * g[i]
-        v[i] = vi
-        if nesterov:
-            p[i] += momentum * vi - lr * g[i]
-        else:
-            p[i] += vi
-
-
-def _rms_kernel(p, g, a, lr, rho, eps, adagrad):  # pragma: no cover - JIT
-    for i in range(p.size):
-        gi = g[i]
-        if adagrad:
-            ai = a[i] + gi * gi
-        else:
-            ai = rho * a[i] + (1.0 - rho) * (gi * gi)
-        a[i] = ai
-        p[i] -= lr * gi / (np.sqrt(ai) + eps)
-
-
-def _adam_kernel(p, g, m, v, vhat, step, b1, b2, eps, amsgrad):  # pragma: no cover - JIT
-    for i in range(p.size):
-        gi = g[i]
-        mi = b1 * m[i] + (1.0 - b1) * gi
-        vi = b2 * v[i] + (1.0 - b2) * (gi * gi)
-        m[i] = mi
-        v[i] = vi
-        if amsgrad:
-            if vi > vhat[i]:
-                vhat[i] = vi
-            vi = vhat[i]
-        p[i] -= step * mi / (np.sqrt(vi) + eps)
-
-
-_JITTED: dict[str, Any] = {}
+# Updates run as one fused loop per weight (minikeras.kernels.optimizer_updates) when the arrays
+# allow it, else as their numpy twins (minikeras.kernels.reference): the same rules, which are
+# written in each class docstring. MINIKERAS_OPTIMIZER_JIT=0 always takes the twins.
 _USE_JIT = os.environ.get("MINIKERAS_OPTIMIZER_JIT", "1") != "0"
-
-
-def _kernel(name: str) -> Any:
-    fn = _JITTED.get(name)
-    if fn is None:
-        from minikeras.kernels._jit import njit
-
-        fn = _JITTED[name] = njit()(globals()[name])
-    return fn
 
 
 def _fusable(var: Variable, grad: np.ndarray) -> bool:
@@ -230,8 +184,6 @@ class Optimizer:
 
     def minimize(self, loss_fn: Any, var_list: list[Variable]) -> None:
         """Compute ``loss_fn()`` on a tape and take one step on ``var_list``."""
-        from minikeras.autograd import GradientTape
-
         with GradientTape() as tape:
             loss = loss_fn()
         grads = tape.gradient(loss, list(var_list))
@@ -346,15 +298,10 @@ class SGD(Optimizer):
             return
         (v,) = slots
         if _fusable(var, grad):
-            _kernel("_sgd_momentum_kernel")(p.reshape(-1), grad.reshape(-1), v.reshape(-1), lr,
-                                            self.momentum, self.nesterov)
-            return
-        v *= self.momentum
-        v -= lr * grad
-        if self.nesterov:
-            p += self.momentum * v - lr * grad
+            kernels.sgd_momentum_update(p.reshape(-1), grad.reshape(-1), v.reshape(-1), lr,
+                                        self.momentum, self.nesterov)
         else:
-            p += v
+            reference.sgd_momentum_update(p, grad, v, lr, self.momentum, self.nesterov)
 
     def get_config(self) -> dict[str, Any]:  # noqa: D102
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -381,15 +328,11 @@ class RMSprop(Optimizer):
 
     def _update(self, var, grad, slots, lr):
         (a,) = slots
-        if _fusable(var, grad):
-            _kernel("_rms_kernel")(var.data.reshape(-1), grad.reshape(-1), a.reshape(-1), lr,
-                                  self.rho, self.epsilon, False)
-            return
-        a *= self.rho
-        a += (1.0 - self.rho) * (grad * grad)
-        denom = np.sqrt(a)
-        denom += self.epsilon
-        var.data -= lr * grad / denom
+        args = (lr, self.rho, self.epsilon, False)
+        if _fusable(var, grad):  # flat views: one compiled signature for every shape
+            kernels.rms_update(var.data.reshape(-1), grad.reshape(-1), a.reshape(-1), *args)
+        else:
+            reference.rms_update(var.data, grad, a, *args)
 
     def get_config(self) -> dict[str, Any]:  # noqa: D102
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
@@ -414,14 +357,11 @@ class Adagrad(Optimizer):
 
     def _update(self, var, grad, slots, lr):
         (a,) = slots
+        args = (lr, 0.0, self.epsilon, True)
         if _fusable(var, grad):
-            _kernel("_rms_kernel")(var.data.reshape(-1), grad.reshape(-1), a.reshape(-1), lr,
-                                  0.0, self.epsilon, True)
-            return
-        a += grad * grad
-        denom = np.sqrt(a)
-        denom += self.epsilon
-        var.data -= lr * grad / denom
+            kernels.rms_update(var.data.reshape(-1), grad.reshape(-1), a.reshape(-1), *args)
+        else:
+            reference.rms_update(var.data, grad, a, *args)
 
     def get_config(self) -> dict[str, Any]:  # noqa: D102
         return {**super().get_config(), "epsilon": self.epsilon}
@@ -465,26 +405,13 @@ class Adam(Optimizer):
 
     def _update(self, var, grad, slots, lr):
         m, v = slots[0], slots[1]
+        vhat = slots[2] if self.amsgrad else m  # (not read without amsgrad)
+        args = (lr * self._lr_t, self.beta_1, self.beta_2, self.epsilon, self.amsgrad)
         if _fusable(var, grad):
-            vhat = slots[2] if self.amsgrad else m
-            _kernel("_adam_kernel")(var.data.reshape(-1), grad.reshape(-1), m.reshape(-1),
-                                    v.reshape(-1), vhat.reshape(-1), lr * self._lr_t,
-                                    self.beta_1, self.beta_2, self.epsilon, self.amsgrad)
-            return
-        m *= self.beta_1
-        m += (1.0 - self.beta_1) * grad
-        v *= self.beta_2
-        v += (1.0 - self.beta_2) * (grad * grad)
-        if self.amsgrad:
-            vhat = slots[2]
-            np.maximum(vhat, v, out=vhat)
-            denom = np.sqrt(vhat)
+            kernels.adam_update(var.data.reshape(-1), grad.reshape(-1), m.reshape(-1),
+                                v.reshape(-1), vhat.reshape(-1), *args)
         else:
-            denom = np.sqrt(v)
-        denom += self.epsilon
-        np.divide(m, denom, out=denom)
-        denom *= lr * self._lr_t
-        var.data -= denom
+            reference.adam_update(var.data, grad, m, v, vhat, *args)
 
     def get_config(self) -> dict[str, Any]:  # noqa: D102
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

@@ -17,7 +17,7 @@ from typing import Any
 
 from minikeras import backend as K
 from minikeras.autograd import Tensor
-from minikeras.utils.generic_utils import (
+from minikeras.generic_utils import (
     deserialize_keras_object,
     resolve_identifier,
     serialize_keras_object,

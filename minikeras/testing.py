@@ -9,7 +9,8 @@ the expected output if given; weights count, ``count_params``,
 the layer's config round trip; ``Model.from_config`` with copied weights
 giving the same output; the eager call of the layer; ``copy.deepcopy``
 giving an independent layer with the same output; gradients reaching every
-trainable weight; one ``train_on_batch`` when models can be compiled; and
+trainable weight; one ``train_on_batch`` (``train=True``, when the layer has trainable
+weights); and
 the same through ``Sequential`` with the layer as its first layer.
 """
 
@@ -23,13 +24,11 @@ import numpy as np
 
 from minikeras.autograd import GradientTape, Tensor, no_grad
 from minikeras.backend.config import floatx
+from minikeras.engine import Input, Model, Sequential
 
 
 def _run(model: Any, data: np.ndarray) -> np.ndarray:
-    if hasattr(model, "predict"):
-        return np.asarray(model.predict(data))
-    with no_grad():
-        return np.asarray(model(data).numpy())
+    return np.asarray(model.predict(data))
 
 
 def _close(actual: np.ndarray, expected: np.ndarray, what: str, rtol: float,
@@ -68,7 +67,7 @@ def layer_test(layer_cls: type, kwargs: dict | None = None, input_shape: tuple |
         expected_num_weights: Optional expected number of weight arrays.
         expected_num_params: Optional expected ``count_params()``.
         custom_objects: Classes needed to deserialise (the layer class is added).
-        train: Compile with ``rmsprop``/``mse`` and run one ``train_on_batch`` (if available).
+        train: Compile with ``rmsprop``/``mse`` and run one ``train_on_batch``.
         check_gradients: Check that a loss on the output reaches every trainable weight.
         rtol: Relative tolerance for ``expected_output``.
         atol: Absolute tolerance for ``expected_output``.
@@ -76,8 +75,6 @@ def layer_test(layer_cls: type, kwargs: dict | None = None, input_shape: tuple |
     Returns:
         The functional model's output on the input data.
     """
-    from minikeras.engine import Input, Model, Sequential
-
     kwargs = dict(kwargs or {})
     custom_objects = {layer_cls.__name__: layer_cls, **(custom_objects or {})}
     if input_data is None:
@@ -212,7 +209,7 @@ def layer_test(layer_cls: type, kwargs: dict | None = None, input_shape: tuple |
 
     # (a model without trainable weights is not trained: minikeras's train_on_batch
     # currently raises on it)
-    if train and hasattr(model, "compile") and model.trainable_weights:
+    if train and model.trainable_weights:
         model.compile("rmsprop", "mse")
         model.train_on_batch(input_data, actual_output)
 
@@ -232,7 +229,7 @@ def layer_test(layer_cls: type, kwargs: dict | None = None, input_shape: tuple |
         seq_recovered.set_weights(seq.get_weights())
     _close(_run(seq_recovered, input_data), actual_output, "Sequential.from_config output",
            1e-5, 1e-6)
-    if train and hasattr(seq, "compile") and seq.trainable_weights:
+    if train and seq.trainable_weights:
         seq.compile("rmsprop", "mse")
         seq.train_on_batch(input_data, seq_output)
     return actual_output

@@ -26,10 +26,12 @@ Example:
 from minikeras.autograd import _memory
 
 from minikeras.autograd.tensor import Tensor, Variable, as_array  # isort: skip
-from minikeras.autograd import ops
+from minikeras.autograd import operators, ops
 from minikeras.autograd.function import Context, Function, Record
 from minikeras.autograd.gradcheck import GradcheckError, gradcheck
 from minikeras.autograd.tape import GradientTape, no_grad
+
+operators.install()  # x + y, x.sum(), ... on Tensor (see operators.py)
 
 # every training step frees and re-allocates its arrays: keep that memory in the process
 # instead of page-faulting it back each step (see _memory.py; MINIKERAS_MALLOC=default opts out)

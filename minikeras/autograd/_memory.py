@@ -19,6 +19,7 @@ own ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` (then we leave them)
 
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
 
@@ -48,8 +49,6 @@ def keep_freed_memory() -> bool:
     ):
         return False
     try:
-        import ctypes
-
         libc = ctypes.CDLL("libc.so.6")
         mallopt = libc.mallopt
     except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune

@@ -35,7 +35,7 @@ returned by an inner tape cannot be differentiated again by an outer one).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -300,13 +300,8 @@ class GradientTape:
         return f"<GradientTape ops={len(self._records)} persistent={self.persistent}>"
 
     def _repr_svg_(self) -> str | None:
-        """Inline SVG drawing of the tape in Jupyter (needs minikeras.utils)."""
-        try:
-            from minikeras.utils.render import render_svg
-            from minikeras.utils.tape_plot import tape_to_dot
-        except ImportError:  # drawing lives in an upper floor; the tape works without it
-            return None
-        return render_svg(tape_to_dot(self))
+        """Inline SVG drawing of the tape in Jupyter (drawn by :mod:`minikeras.utils.tape_plot`)."""
+        return None if _svg_drawer is None else _svg_drawer(self)
 
     # ---- the reverse sweep ---------------------------------------------
     def gradient(
@@ -538,6 +533,18 @@ class GradientTape:
             if record.holders <= 0 and record.ctx.saved is not RELEASED:
                 record.ctx.release()
         self._records = []
+
+
+# Drawing a tape is the job of minikeras.utils.tape_plot, a floor above this one. It hands its
+# drawer to the tape when it is imported (``import minikeras`` imports it), so the tape never
+# imports upward; without a drawer a tape shows its listing instead of a picture.
+_svg_drawer: Callable[[GradientTape], str] | None = None
+
+
+def set_svg_drawer(drawer: Callable[[GradientTape], str] | None) -> None:
+    """Set the function that draws a tape as SVG for Jupyter (``tape._repr_svg_()``)."""
+    global _svg_drawer
+    _svg_drawer = drawer
 
 
 def fit_gradient(grad: Any, x: Tensor, record: Record) -> np.ndarray:

@@ -36,12 +36,16 @@ from typing import Any
 
 import numpy as np
 
+from minikeras import constraints, initializers, regularizers
 from minikeras.autograd.ops import cast
+from minikeras.autograd.tape import no_grad
 from minikeras.autograd.tensor import Tensor, Variable
 from minikeras.backend.config import floatx
+from minikeras.engine.graph import LayerGraph
 from minikeras.engine.input_spec import assert_input_compatibility
 from minikeras.engine.keras_tensor import KerasTensor
 from minikeras.engine.node import Node
+from minikeras.generic_utils import as_list, count_params
 
 # ---------------------------------------------------------------------------
 # names
@@ -190,14 +194,6 @@ def _cast_floating(x: Tensor, dtype: np.dtype) -> Tensor:
     return cast(x, dtype)
 
 
-def _as_list(x: Any) -> list:
-    if isinstance(x, list):
-        return x
-    if isinstance(x, tuple):
-        return list(x)
-    return [x]
-
-
 def _unwrap(xs: list) -> Any:
     return xs[0] if len(xs) == 1 else xs
 
@@ -335,8 +331,8 @@ class Layer:
         value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
         if value.shape != shape:
             value = np.broadcast_to(value, shape)
-        regularizer = _get_helper("regularizers", regularizer)
-        constraint = _get_helper("constraints", constraint)
+        regularizer = regularizers.get(regularizer)
+        constraint = constraints.get(constraint)
         weight = Variable(value, trainable=trainable, name=f"{self.name}/{name}", dtype=dtype,
                           constraint=constraint)
         if regularizer is not None:
@@ -441,7 +437,7 @@ class Layer:
                 f"You tried to call count_params on layer {self.name!r}, but the layer isn't "
                 f"built. You can build it manually via: `{self.name}.build(batch_input_shape)`."
             )
-        return _count_params(self.weights)
+        return count_params(self.weights)
 
     # ---- the layer interface --------------------------------------------
     def build(self, input_shape: Any) -> None:
@@ -510,21 +506,30 @@ class Layer:
         if not self.built:
             self._build_for_eager(inputs)
         if self.input_spec is not None:
-            assert_input_compatibility(self, self.input_spec, _as_list(inputs))
+            assert_input_compatibility(self, self.input_spec, as_list(inputs))
         if kwargs and "training" in kwargs:
             sig = _signatures.get(type(self)) or call_signature(type(self))
             if not (sig.training or sig.var_kwargs):
                 del kwargs["training"]
-        if self._eager_losses:
-            self._eager_losses = []
         state = CALL_STATE
         state.depth += 1
         try:
-            outputs = self.call(inputs, **kwargs)
+            return self._call_keeping_losses(inputs, kwargs)
         finally:
             state.depth -= 1
+
+    def _call_keeping_losses(self, inputs: Any, kwargs: dict) -> Any:
+        """``call`` on concrete inputs, with the bookkeeping of this call's losses.
+
+        The losses of the previous call are dropped and the activity regularizer's loss on
+        each output is delivered (:func:`_route_call_loss`). The one place this happens,
+        whether the layer is called on its own or runs as a step of a model's plan.
+        """
+        if self._eager_losses:
+            self._eager_losses = []
+        outputs = self.call(inputs, **kwargs)
         if self.activity_regularizer is not None:
-            for y in _as_list(outputs):
+            for y in as_list(outputs):
                 _route_call_loss(self, self.activity_regularizer(y))
         return outputs
 
@@ -592,7 +597,7 @@ class Layer:
     def _build_for_eager(self, inputs: Any) -> None:
         """Build from the concrete input shape(s) on the first eager call."""
         if self.input_spec is not None:
-            assert_input_compatibility(self, self.input_spec, _as_list(inputs))
+            assert_input_compatibility(self, self.input_spec, as_list(inputs))
         if isinstance(inputs, list) and len(inputs) > 1:
             self._build_and_set_initial_weights([_shape_of(x) for x in inputs])
         elif isinstance(inputs, list):  # a list of one builds from that shape, as in Keras 2
@@ -741,8 +746,6 @@ class Layer:
         (checked with a second run where they are 3). Falls back to the input
         shape when ``call`` fails on zeros.
         """
-        from minikeras.autograd.tape import no_grad
-
         def run(fill: int) -> list:
             arrays = [Tensor(np.zeros(tuple(fill if d is None else d for d in x.shape),
                                       dtype=x.dtype)) for x in inputs]
@@ -980,8 +983,6 @@ class Layer:
     @property
     def graph(self) -> Any:
         """The layer graph this layer belongs to (drawable in notebooks)."""
-        from minikeras.engine.graph import LayerGraph
-
         return LayerGraph.around(self)
 
     def __deepcopy__(self, memo: dict) -> Layer:
@@ -1011,66 +1012,8 @@ class Layer:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
 
 
-def _count_params(weights: list) -> int:
-    seen: set[int] = set()
-    total = 0
-    for w in weights:
-        if id(w) not in seen:
-            seen.add(id(w))
-            total += int(np.prod(w.shape))
-    return total
-
-
-# ---------------------------------------------------------------------------
-# helpers resolved lazily from the floors above (initializers, regularizers, constraints)
-
-
-def _zeros(shape: tuple, dtype: Any = None) -> np.ndarray:
-    return np.zeros(shape, dtype=dtype)
-
-
-def _glorot_uniform(shape: tuple, dtype: Any = None) -> np.ndarray:
-    from minikeras.backend.random import get_rng
-
-    if len(shape) < 1:
-        fan_in = fan_out = 1
-    elif len(shape) == 1:
-        fan_in = fan_out = shape[0]
-    else:
-        receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
-        fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
-    limit = np.sqrt(6.0 / max(1.0, fan_in + fan_out))
-    return get_rng().uniform(-limit, limit, size=shape).astype(dtype or floatx())
-
-
-_FALLBACK_INITIALIZERS = {
-    "zeros": _zeros,
-    "ones": lambda shape, dtype=None: np.ones(shape, dtype=dtype),
-    "glorot_uniform": _glorot_uniform,
-}
-
-
 def _get_initializer(identifier: Any, dtype: str) -> Any:
+    """Keras's default initializer by dtype (glorot_uniform for floats, zeros otherwise)."""
     if identifier is None:
         identifier = "glorot_uniform" if np.dtype(dtype).kind == "f" else "zeros"
-    if callable(identifier) and not isinstance(identifier, (str, dict)):
-        return identifier
-    try:
-        from minikeras import initializers
-    except ImportError:
-        initializers = None
-    if initializers is not None and hasattr(initializers, "get"):
-        return initializers.get(identifier)
-    if isinstance(identifier, str) and identifier in _FALLBACK_INITIALIZERS:
-        return _FALLBACK_INITIALIZERS[identifier]
-    raise ValueError(f"add_weight: unknown initializer {identifier!r}")
-
-
-def _get_helper(module: str, identifier: Any) -> Any:
-    if identifier is None:
-        return None
-    if callable(identifier) and not isinstance(identifier, (str, dict)):
-        return identifier
-    import importlib
-
-    return importlib.import_module(f"minikeras.{module}").get(identifier)
+    return initializers.get(identifier)

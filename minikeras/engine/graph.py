@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from minikeras.utils.render import render_svg
+from minikeras.utils.vis_utils import model_to_dot
+
 
 class LayerGraph:
     """The layers and nodes connected to a layer (or inside a model).
@@ -64,9 +67,6 @@ class LayerGraph:
         return cls(model.layers, nodes, name=model.name)
 
     def _repr_svg_(self) -> Any:
-        from minikeras.utils.render import render_svg
-        from minikeras.utils.vis_utils import model_to_dot
-
         return render_svg(model_to_dot(self, show_shapes=True))
 
     def __repr__(self) -> str:

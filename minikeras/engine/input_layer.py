@@ -10,6 +10,7 @@ from minikeras.backend.config import floatx
 from minikeras.engine.base_layer import Layer, unique_name
 from minikeras.engine.keras_tensor import KerasTensor
 from minikeras.engine.node import Node
+from minikeras.engine.registry import register_layer_class
 
 
 class InputLayer(Layer):
@@ -105,3 +106,6 @@ def Input(shape: tuple | None = None, batch_shape: tuple | None = None,  # noqa:
     layer = InputLayer(batch_input_shape=batch_shape, name=name, dtype=dtype, sparse=sparse,
                        input_tensor=tensor)
     return layer._inbound_nodes[0].output_tensors[0]
+
+
+register_layer_class(InputLayer)

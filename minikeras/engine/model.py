@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from minikeras.engine.registry import register_layer_class
+from minikeras.engine.saving import save_model_file
 from minikeras.engine.topology import Container
 from minikeras.engine.training import TrainingMixin
 
@@ -37,6 +39,8 @@ class Model(Container, TrainingMixin):
         Same as ``minikeras.models.save_model(self, filepath, ...)``; load it
         back with ``minikeras.models.load_model``.
         """
-        from minikeras.engine.saving import save_model
+        save_model_file(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
-        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+register_layer_class(Model)
+register_layer_class(Model, "Functional")  # the name Keras 2.4+ writes in configs

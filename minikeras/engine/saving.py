@@ -1,19 +1,17 @@
-"""Saving and loading: architecture as JSON, weights and whole models as ``.npz``.
+"""Weight files: a model's weights, layer by layer, in an ``.npz`` file, and the file helpers.
 
 File layout (numpy ``.npz``, read with ``allow_pickle=False``; strings are
-stored as numpy unicode arrays):
-
-Weights file (``model.save_weights(path)``), Keras's layer-by-layer layout::
+stored as numpy unicode arrays), Keras's layer-by-layer layout::
 
     __format__                      "minikeras-weights-1"
     __layer_names__                 names of the model's layers, in model order
     <layer>/__weight_names__        the keys of that layer's weights, in order
     <layer>/<weight name>           one array per weight, e.g. "dense/dense/kernel"
 
-Model file (``save_model(model, path)``): the same weight entries under a
-``weights/`` prefix, plus ``__format__`` ("minikeras-model-1"),
-``model_config`` (JSON), ``training_config`` (JSON, if compiled) and
-``optimizer_state/<i>`` arrays.
+A whole-model file (:func:`minikeras.models.save_model`) holds the same entries under a
+``weights/`` prefix, so :func:`load_weights` reads both. Whole-model files themselves (the
+architecture, the training config, the optimizer state) are written and read by
+:mod:`minikeras.models`, a floor above the engine, as in Keras 2.
 
 Every file is written atomically: to a temporary file in the same directory,
 flushed and fsynced, then moved over the target with ``os.replace``. Loading
@@ -23,119 +21,26 @@ mismatched file raises a ``ValueError`` and leaves the model unchanged.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
-import warnings
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+__all__ = [
+    "MODEL_FORMAT", "WEIGHTS_FORMAT", "atomic_savez", "load_weights", "npz_str",
+    "plan_weight_loading", "read_npz", "register_model_saver", "save_model_file",
+    "save_weights", "weight_arrays",
+]
 
 WEIGHTS_FORMAT = "minikeras-weights-1"
 MODEL_FORMAT = "minikeras-model-1"
 
 
-# ---------------------------------------------------------------------------
-# architecture
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.dtype):
-        return obj.name
-    if hasattr(obj, "get_config"):
-        return {"class_name": type(obj).__name__, "config": obj.get_config()}
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
-    raise TypeError(f"Not JSON serializable: {obj!r}")
-
-
-def model_to_json(model: Any, **kwargs: Any) -> str:
-    """``{'class_name', 'config', 'keras_version', 'backend'}`` as a JSON string."""
-    from minikeras import __version__
-
-    config = {"class_name": type(model).__name__, "config": model.get_config(),
-              "keras_version": f"minikeras-{__version__}", "backend": "minikeras"}
-    return json.dumps(config, default=_json_default, **kwargs)
-
-
-def _engine_classes() -> dict:
-    from minikeras.engine.input_layer import InputLayer
-    from minikeras.engine.model import Model
-    from minikeras.engine.sequential import Sequential
-    from minikeras.engine.topology import Container
-
-    return {"InputLayer": InputLayer, "Model": Model, "Sequential": Sequential,
-            "Container": Container, "Functional": Model}
-
-
-def deserialize_layer(config: dict, custom_objects: dict | None = None) -> Any:
-    """Make a layer (or model) from ``{'class_name', 'config'}``.
-
-    Looks in ``custom_objects`` first, then the engine's classes (``InputLayer``,
-    ``Model``, ``Sequential``), then ``minikeras.layers.deserialize``.
-
-    Raises:
-        ValueError: On a malformed config or an unknown class name.
-    """
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Improperly formatted layer config (expected a dict with "
-                         f"'class_name' and 'config'): {str(config)[:200]}")
-    class_name = config["class_name"]
-    inner = config.get("config", {})
-    cls = (custom_objects or {}).get(class_name) or _engine_classes().get(class_name)
-    if cls is not None:
-        from minikeras.engine.topology import Container
-
-        if isinstance(cls, type) and issubclass(cls, Container):
-            return cls.from_config(inner, custom_objects=custom_objects)
-        return cls.from_config(inner)
-    try:
-        from minikeras import layers as layers_module
-    except ImportError:
-        layers_module = None
-    deserialize = getattr(layers_module, "deserialize", None)
-    if deserialize is None:
-        raise ValueError(f"Unknown layer: {class_name} (minikeras.layers.deserialize is not "
-                         "available; pass the class in custom_objects)")
-    return deserialize(config, custom_objects=custom_objects)
-
-
-def model_from_config(config: dict, custom_objects: dict | None = None) -> Any:
-    """Make a model from ``{'class_name', 'config'}`` (e.g. ``json.loads(model.to_json())``).
-
-    Raises:
-        TypeError: If given a list (an old Sequential config).
-        ValueError: On a malformed config.
-    """
-    if isinstance(config, list):
-        raise TypeError("`model_from_config` expects a dictionary, not a list. Maybe you "
-                        "meant to use `Sequential.from_config(config)`?")
-    return deserialize_layer(config, custom_objects=custom_objects)
-
-
-def model_from_json(json_string: str, custom_objects: dict | None = None) -> Any:
-    """Make a model from :meth:`Model.to_json` output.
-
-    Raises:
-        ValueError: If the string is not valid JSON or not a model config.
-    """
-    try:
-        config = json.loads(json_string)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"model_from_json: the string is not valid JSON ({e})") from None
-    return model_from_config(config, custom_objects=custom_objects)
-
-
-# ---------------------------------------------------------------------------
-# files
-
-
-def _atomic_savez(filepath: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+def atomic_savez(filepath: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to an ``.npz`` file: a temporary file, fsynced, then ``os.replace``."""
     path = os.fspath(filepath)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path), dir=directory)
@@ -153,7 +58,13 @@ def _atomic_savez(filepath: str | os.PathLike, arrays: dict[str, np.ndarray]) ->
         raise
 
 
-def _read_npz(filepath: str | os.PathLike) -> dict[str, np.ndarray]:
+def read_npz(filepath: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file (no pickle), or a ``ValueError`` naming the file.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it is not a readable ``.npz`` file.
+    """
     path = os.fspath(filepath)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such file: {path!r}")
@@ -165,11 +76,13 @@ def _read_npz(filepath: str | os.PathLike) -> dict[str, np.ndarray]:
                          f"(corrupt or wrong format: {e})") from None
 
 
-def _str(arr: np.ndarray) -> str:
+def npz_str(arr: np.ndarray) -> str:
+    """A string stored as a 0-d numpy unicode array, back as ``str``."""
     return str(arr.item()) if arr.ndim == 0 else str(arr)
 
 
-def _weight_arrays(model: Any, prefix: str = "") -> dict[str, np.ndarray]:
+def weight_arrays(model: Any, prefix: str = "") -> dict[str, np.ndarray]:
+    """The file entries of ``model``'s weights (see the module docstring) under ``prefix``."""
     arrays: dict[str, np.ndarray] = {
         prefix + "__layer_names__": np.array([layer.name for layer in model.layers], dtype=str),
     }
@@ -194,14 +107,21 @@ def save_weights(model: Any, filepath: str | os.PathLike, overwrite: bool = True
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"save_weights: {os.fspath(filepath)!r} exists and "
                               "overwrite=False")
-    arrays = _weight_arrays(model)
+    arrays = weight_arrays(model)
     arrays["__format__"] = np.array(WEIGHTS_FORMAT)
-    _atomic_savez(filepath, arrays)
+    atomic_savez(filepath, arrays)
 
 
-def _plan_weight_loading(model: Any, data: dict, prefix: str, by_name: bool,
-                         source: str) -> list:
-    """Match saved arrays to the model's weights; raise before any assignment."""
+def plan_weight_loading(model: Any, data: dict, prefix: str, by_name: bool,
+                        source: str) -> list:
+    """Match saved arrays to the model's weights, as ``(variable, array)`` pairs.
+
+    Everything is checked here, before any assignment, so a file that does not fit leaves
+    the model unchanged.
+
+    Raises:
+        ValueError: Naming ``source``, the layer and what does not match.
+    """
     names_key = prefix + "__layer_names__"
     if names_key not in data:
         raise ValueError(f"{source}: no weights found (missing {names_key!r}); is this a "
@@ -264,127 +184,34 @@ def load_weights(model: Any, filepath: str | os.PathLike, by_name: bool = False)
         ValueError: If the file is corrupt or does not match the model (nothing is changed).
     """
     source = f"load_weights({os.fspath(filepath)!r})"
-    data = _read_npz(filepath)
-    fmt = _str(data["__format__"]) if "__format__" in data else ""
+    data = read_npz(filepath)
+    fmt = npz_str(data["__format__"]) if "__format__" in data else ""
     prefix = "weights/" if fmt == MODEL_FORMAT else ""
-    plan = _plan_weight_loading(model, data, prefix, by_name, source)
+    plan = plan_weight_loading(model, data, prefix, by_name, source)
     for w, a in plan:
         w.assign(a.astype(w.dtype, copy=False))
 
 
-def _training_config(model: Any) -> dict | None:
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is None or not hasattr(optimizer, "get_config"):
-        return None
-    from minikeras import losses, optimizers
-
-    def name_of(obj: Any) -> Any:
-        if obj is None or isinstance(obj, (str, int, float, bool)):
-            return obj
-        if isinstance(obj, losses.Loss):
-            # keep the loss's options (e.g. from_logits=True), not only its name
-            return losses.serialize(obj)
-        if isinstance(obj, dict):
-            return {k: name_of(v) for k, v in obj.items()}
-        if isinstance(obj, (list, tuple)):
-            return [name_of(v) for v in obj]
-        return getattr(obj, "__name__", None) or getattr(obj, "name", None) or type(obj).__name__
-
-    config = {
-        "optimizer_config": optimizers.serialize(optimizer),
-        "loss": name_of(getattr(model, "loss", None)),
-        "metrics": name_of(getattr(model, "_compile_metrics", None)
-                           or getattr(model, "metrics_names_compiled", None)
-                           or _metrics_arg(model)),
-        "loss_weights": name_of(getattr(model, "loss_weights", None)),
-        "sample_weight_mode": name_of(getattr(model, "sample_weight_mode", None)),
-    }
-    return config
+# Whole-model files belong to minikeras.models, a floor above the engine (Keras 2 kept
+# save_model in keras/models.py too). ``Model.save`` is a shortcut to it: models.py hands its
+# writer to the engine here when it is imported (``import minikeras`` imports it), so the
+# engine calls up without importing up.
+_model_saver: Callable[..., None] | None = None
 
 
-def _metrics_arg(model: Any) -> Any:
-    metrics = getattr(model, "metrics", None)
-    if isinstance(metrics, (list, dict)):
-        return metrics
-    return None
+def register_model_saver(saver: Callable[..., None]) -> None:
+    """Set the function ``Model.save`` calls: ``saver(model, filepath, **options)``."""
+    global _model_saver
+    _model_saver = saver
 
 
-def save_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True,
-               include_optimizer: bool = True) -> None:
-    """Save architecture, weights and (if compiled) training config and optimizer state.
+def save_model_file(model: Any, filepath: str | os.PathLike, **options: Any) -> None:
+    """Write ``model`` to ``filepath`` with the registered whole-model writer.
 
     Raises:
-        FileExistsError: If the file exists and ``overwrite`` is ``False``.
+        RuntimeError: If :mod:`minikeras.models` has not been imported (it registers the writer).
     """
-    if not overwrite and os.path.exists(filepath):
-        raise FileExistsError(f"save_model: {os.fspath(filepath)!r} exists and overwrite=False")
-    arrays = _weight_arrays(model, prefix="weights/")
-    arrays["__format__"] = np.array(MODEL_FORMAT)
-    arrays["model_config"] = np.array(model_to_json(model))
-    if include_optimizer:
-        training_config = _training_config(model)
-        if training_config is not None:
-            try:
-                arrays["training_config"] = np.array(json.dumps(training_config,
-                                                                default=_json_default))
-            except TypeError as e:
-                warnings.warn(f"save_model: the training configuration is not serializable "
-                              f"({e}); the model is saved uncompiled.", stacklevel=2)
-            else:
-                optimizer = model.optimizer
-                if hasattr(optimizer, "get_state"):
-                    for i, a in enumerate(optimizer.get_state()):
-                        arrays[f"optimizer_state/{i}"] = np.asarray(a)
-    _atomic_savez(filepath, arrays)
-
-
-def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
-               compile: bool = True) -> Any:
-    """Load a model saved by :func:`save_model` (compiled again if it was compiled).
-
-    Raises:
-        FileNotFoundError: If the file does not exist.
-        ValueError: If the file is corrupt or not a minikeras model file.
-    """
-    source = f"load_model({os.fspath(filepath)!r})"
-    data = _read_npz(filepath)
-    fmt = _str(data["__format__"]) if "__format__" in data else ""
-    if fmt != MODEL_FORMAT or "model_config" not in data:
-        raise ValueError(f"{source}: not a minikeras model file (format {fmt!r}); use "
-                         "load_weights for weights files")
-    try:
-        config = json.loads(_str(data["model_config"]))
-    except ValueError as e:
-        raise ValueError(f"{source}: corrupt model config ({e})") from None
-    model = model_from_config(config, custom_objects=custom_objects)
-    for w, a in _plan_weight_loading(model, data, "weights/", False, source):
-        w.assign(a.astype(w.dtype, copy=False))
-    if compile and "training_config" in data:
-        training_config = json.loads(_str(data["training_config"]))
-        from minikeras import optimizers
-
-        optimizer = optimizers.deserialize(training_config["optimizer_config"],
-                                           custom_objects=custom_objects)
-
-        def resolve(obj: Any) -> Any:
-            if isinstance(obj, str) and custom_objects and obj in custom_objects:
-                return custom_objects[obj]
-            if isinstance(obj, list):
-                return [resolve(v) for v in obj]
-            if isinstance(obj, dict):
-                return {k: resolve(v) for k, v in obj.items()}
-            return obj
-
-        kwargs = {k: resolve(training_config.get(k))
-                  for k in ("loss", "metrics", "loss_weights", "sample_weight_mode")
-                  if training_config.get(k) is not None}
-        model.compile(optimizer=optimizer, **kwargs)
-        state_keys = sorted((k for k in data if k.startswith("optimizer_state/")),
-                            key=lambda k: int(k.split("/")[1]))
-        if state_keys and hasattr(optimizer, "set_state"):
-            try:
-                optimizer.set_state([data[k] for k in state_keys])
-            except ValueError as e:
-                warnings.warn(f"{source}: the optimizer state could not be restored ({e}); "
-                              "the optimizer starts fresh.", stacklevel=2)
-    return model
+    if _model_saver is None:
+        raise RuntimeError("Model.save: no model writer is registered; import minikeras (or "
+                           "minikeras.models) first")
+    _model_saver(model, filepath, **options)

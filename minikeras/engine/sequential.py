@@ -10,6 +10,7 @@ from minikeras.engine.base_layer import Layer
 from minikeras.engine.input_layer import Input, InputLayer
 from minikeras.engine.keras_tensor import KerasTensor
 from minikeras.engine.model import Model
+from minikeras.engine.registry import deserialize_layer, register_layer_class
 from minikeras.engine.topology import Container
 
 
@@ -226,8 +227,6 @@ class Sequential(Model):
         Raises:
             ValueError: If the config is malformed.
         """
-        from minikeras.engine.saving import deserialize_layer
-
         if isinstance(config, dict):
             name, layer_configs = config.get("name"), config.get("layers")
         else:
@@ -260,3 +259,6 @@ def _input_dtype(layer: Layer) -> str:
     if isinstance(layer, Container) and layer.inputs:
         return layer.inputs[0].dtype
     return layer.dtype
+
+
+register_layer_class(Sequential)

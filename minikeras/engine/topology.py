@@ -7,10 +7,10 @@ ordered by decreasing depth (ties by traversal order). Then every node is
 checked to be computable from the inputs ("graph disconnected" otherwise).
 
 Running a container on data follows an *execution plan* computed once at
-construction: a flat list of steps ``(layer, input slots, output slots,
-keyword arguments)`` over a list of value slots. Each step calls
-``layer.call`` directly, so inner layers get no new nodes and the per-layer
-Python cost is a few list operations.
+construction: a flat list of :class:`PlanStep` (layer, input slots, output slots,
+keyword arguments...) over a list of value slots, run by :func:`run_step`. Each
+step calls ``layer.call`` directly, so inner layers get no new nodes and the
+per-layer Python cost is a few list operations.
 """
 
 from __future__ import annotations
@@ -18,21 +18,21 @@ from __future__ import annotations
 import copy
 import json
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from minikeras.autograd.tensor import Tensor
-from minikeras.engine.base_layer import (
-    Layer,
-    _as_list,
-    _count_params,
-    _route_call_loss,
-    call_signature,
-)
+from minikeras.engine.base_layer import Layer, _apply_update, call_signature
+from minikeras.engine.graph import LayerGraph
 from minikeras.engine.input_layer import InputLayer
 from minikeras.engine.keras_tensor import KerasTensor
 from minikeras.engine.node import Node
+from minikeras.engine.registry import deserialize_layer, register_layer_class
+from minikeras.engine.saving import load_weights, save_weights
+from minikeras.generic_utils import as_list, count_params, json_default
+from minikeras.utils.summary import print_summary
+from minikeras.version import __version__
 
 
 class GraphError(ValueError, RuntimeError):
@@ -66,6 +66,57 @@ def node_key(layer: Layer, node_index: int) -> str:
     return f"{layer.name}_ib-{node_index}"
 
 
+class PlanStep(NamedTuple):
+    """One layer call of a container's execution plan.
+
+    Attributes:
+        layer: The layer to call.
+        input_slots: Where its inputs are in the list of values.
+        output_slots: Where its outputs go.
+        kwargs: The call's keyword arguments fixed when the graph was built.
+        pass_training: Whether ``call`` takes the run's ``training`` argument.
+        pass_mask: Whether ``call`` takes the inputs' mask.
+        single_input: The layer takes one tensor (not a list).
+        single_output: The layer returns one tensor (not a list).
+    """
+
+    layer: Layer
+    input_slots: list[int]
+    output_slots: list[int]
+    kwargs: dict
+    pass_training: bool
+    pass_mask: bool
+    single_input: bool
+    single_output: bool
+
+
+def run_step(step: PlanStep, values: list, masks: list | None, training: Any) -> None:
+    """Run one step of a plan: inputs from ``values``, the layer's call, outputs back into them.
+
+    With ``masks`` (one per slot, like ``values``) the inputs' masks go to the layer when its
+    ``call`` takes them, and the outputs' masks (``compute_mask``) are written back too.
+    """
+    ins, layer = step.input_slots, step.layer
+    x = values[ins[0]] if step.single_input else [values[i] for i in ins]
+    kwargs = step.kwargs
+    if step.pass_training and training is not None:
+        kwargs = {**kwargs, "training": training}
+    if masks is not None:
+        m = masks[ins[0]] if step.single_input else [masks[i] for i in ins]
+        if step.pass_mask:
+            kwargs = {**kwargs, "mask": m}
+    y = layer._call_keeping_losses(x, kwargs)
+    outs = step.output_slots
+    ys = [y] if step.single_output else y
+    for slot, t in zip(outs, ys):
+        values[slot] = t
+    if masks is not None:
+        out_mask = layer.compute_mask(x, m)
+        out_masks = out_mask if isinstance(out_mask, list) else [out_mask] * len(outs)
+        for slot, mk in zip(outs, out_masks):
+            masks[slot] = mk
+
+
 class Container(Layer):
     """A directed acyclic graph of layers; itself a layer (it can be nested).
 
@@ -93,7 +144,7 @@ class Container(Layer):
         self.nodes_by_depth: dict[int, list[Node]] = {}
         self.layers_by_depth: dict[int, list[Layer]] = {}
         self._network_nodes: set[str] = set()
-        self._plan: list = []
+        self._plan: list[PlanStep] = []
         self._input_dtypes: list = []
         if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
@@ -290,8 +341,8 @@ class Container(Layer):
                 pass_mask = sig.mask and "mask" not in kwargs
                 if any(m is not None for m in node.input_masks + node.output_masks):
                     uses_masks = True
-                plan.append((layer, in_slots, out_slots, kwargs, pass_training, pass_mask,
-                             len(in_slots) == 1, len(out_slots) == 1))
+                plan.append(PlanStep(layer, in_slots, out_slots, kwargs, pass_training,
+                                     pass_mask, len(in_slots) == 1, len(out_slots) == 1))
         self._plan = plan
         self._n_slots = len(slots)
         self._output_slots = [slots[id(x)] for x in self.outputs]
@@ -323,66 +374,23 @@ class Container(Layer):
         Raises:
             ValueError: On a wrong number of inputs.
         """
-        inputs = _as_list(inputs)
+        inputs = as_list(inputs)
         n_in = len(self._input_slots)
         if len(inputs) != n_in:
             raise ValueError(
                 f"Model {self.name} expects {n_in} input(s), but it received {len(inputs)} "
                 f"input tensors"
             )
-        if self._uses_masks or (mask is not None and any(m is not None for m in _as_list(mask))):
-            return self._call_with_masks(inputs, training, _as_list(mask) if mask is not None
-                                         else [None] * n_in)
+        masks = None
+        if self._uses_masks or (mask is not None and any(m is not None for m in as_list(mask))):
+            masks = [None] * self._n_slots
+            for slot, m in zip(self._input_slots, as_list(mask) or [None] * n_in):
+                masks[slot] = m
         values: list = [None] * self._n_slots
         for slot, x in zip(self._input_slots, inputs):
             values[slot] = x
-        for layer, ins, outs, kwargs, pass_training, _, single_in, single_out in self._plan:
-            x = values[ins[0]] if single_in else [values[i] for i in ins]
-            if pass_training and training is not None:
-                kwargs = {**kwargs, "training": training}
-            if layer._eager_losses:
-                layer._eager_losses = []
-            y = layer.call(x, **kwargs)
-            if layer.activity_regularizer is not None:
-                for t in _as_list(y):
-                    _route_call_loss(layer, layer.activity_regularizer(t))
-            if single_out:
-                values[outs[0]] = y
-            else:
-                for slot, t in zip(outs, y):
-                    values[slot] = t
-        outs = self._output_slots
-        if len(outs) == 1:
-            return values[outs[0]]
-        return [values[s] for s in outs]
-
-    def _call_with_masks(self, inputs: list, training: Any, masks_in: list) -> Any:
-        values: list = [None] * self._n_slots
-        masks: list = [None] * self._n_slots
-        for slot, x, m in zip(self._input_slots, inputs, masks_in):
-            values[slot] = x
-            masks[slot] = m
-        for layer, ins, outs, kwargs, pass_training, pass_mask, single_in, single_out \
-                in self._plan:
-            x = values[ins[0]] if single_in else [values[i] for i in ins]
-            m = masks[ins[0]] if single_in else [masks[i] for i in ins]
-            kwargs = dict(kwargs)
-            if pass_training and training is not None:
-                kwargs["training"] = training
-            if pass_mask:
-                kwargs["mask"] = m
-            if layer._eager_losses:
-                layer._eager_losses = []
-            y = layer.call(x, **kwargs)
-            out_mask = layer.compute_mask(x, m)
-            if layer.activity_regularizer is not None:
-                for t in _as_list(y):
-                    _route_call_loss(layer, layer.activity_regularizer(t))
-            ys = [y] if single_out else list(y)
-            ms = out_mask if isinstance(out_mask, list) else [out_mask] * len(ys)
-            for slot, t, mk in zip(outs, ys, ms):
-                values[slot] = t
-                masks[slot] = mk
+        for step in self._plan:
+            run_step(step, values, masks, training)
         outs = self._output_slots
         if len(outs) == 1:
             return values[outs[0]]
@@ -426,9 +434,10 @@ class Container(Layer):
             shapes: list = [None] * self._n_slots
             for slot, s in zip(self._input_slots, shapes_in):
                 shapes[slot] = s
-            for layer, ins, outs, *_ in self._plan:
+            for step in self._plan:
+                ins, outs = step.input_slots, step.output_slots
                 s = shapes[ins[0]] if len(ins) == 1 else [shapes[i] for i in ins]
-                out = layer.compute_output_shape(s)
+                out = step.layer.compute_output_shape(s)
                 out = out if isinstance(out, list) else [out]
                 for slot, o in zip(outs, out):
                     shapes[slot] = tuple(o)
@@ -531,7 +540,7 @@ class Container(Layer):
 
     def count_params(self) -> int:
         """Number of scalars in the model's weights (shared weights counted once)."""
-        return _count_params(self.weights)
+        return count_params(self.weights)
 
     # ---- losses and updates -----------------------------------------------------
     def _layer_node_inputs(self, layer: Layer) -> list:
@@ -591,8 +600,6 @@ class Container(Layer):
     def apply_updates(self) -> None:
         """Apply every stored update of the model's layers once."""
         for update in self.updates:
-            from minikeras.engine.base_layer import _apply_update
-
             _apply_update(update)
 
     # ---- config -----------------------------------------------------------------
@@ -617,8 +624,6 @@ class Container(Layer):
                     try:
                         json.dumps(kwargs)
                     except TypeError:
-                        import warnings
-
                         warnings.warn(
                             f"Layer {layer.name} was passed non-serializable keyword arguments "
                             f"{kwargs}; they will not be included in the model config.",
@@ -663,8 +668,6 @@ class Container(Layer):
         Raises:
             ValueError: If the config is malformed.
         """
-        from minikeras.engine.saving import deserialize_layer
-
         if not isinstance(config, dict) or "layers" not in config:
             raise ValueError(f"{cls.__name__}.from_config: Improperly formatted model config "
                              f"(expected a dict with 'layers'): {str(config)[:200]}")
@@ -739,28 +742,22 @@ class Container(Layer):
 
     def to_json(self, **kwargs: Any) -> str:
         """The architecture as JSON: ``{'class_name', 'config', 'keras_version', 'backend'}``."""
-        from minikeras.engine.saving import model_to_json
-
-        return model_to_json(self, **kwargs)
+        config = {"class_name": type(self).__name__, "config": self.get_config(),
+                  "keras_version": f"minikeras-{__version__}", "backend": "minikeras"}
+        return json.dumps(config, default=json_default, **kwargs)
 
     # ---- saving, summary, drawing ---------------------------------------------------
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
         """Save all weights to an ``.npz`` file (layer by layer), atomically."""
-        from minikeras.engine.saving import save_weights
-
         save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: str, by_name: bool = False) -> None:
         """Load weights saved by :meth:`save_weights` (all checked before any is set)."""
-        from minikeras.engine.saving import load_weights
-
         load_weights(self, filepath, by_name=by_name)
 
     def summary(self, line_length: int | None = None, positions: list | None = None,
                 print_fn: Any = None) -> None:
         """Print a table of the layers, their output shapes and parameter counts."""
-        from minikeras.utils.summary import print_summary
-
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
 
     def _repr_svg_(self) -> Any:
@@ -769,8 +766,6 @@ class Container(Layer):
     @property
     def graph(self) -> Any:
         """The model's own layer graph (its layers and nodes), drawable in notebooks."""
-        from minikeras.engine.graph import LayerGraph
-
         return LayerGraph.of_model(self)
 
     def __deepcopy__(self, memo: dict) -> Container:
@@ -792,3 +787,5 @@ def _all_layers(model: Container) -> list:
             out.extend(_all_layers(layer))
     return out
 
+
+register_layer_class(Container)

@@ -32,9 +32,14 @@ from typing import Any
 
 import numpy as np
 
+from minikeras import callbacks as cbks
+from minikeras import losses, optimizers
+from minikeras import metrics as metrics_module
 from minikeras.autograd import GradientTape, Tensor, no_grad
 from minikeras.backend import config as _config
 from minikeras.backend import random as _random
+from minikeras.engine.base_layer import collect_call_losses
+from minikeras.generic_utils import as_list
 
 __all__ = ["TrainingMixin"]
 
@@ -53,20 +58,21 @@ def _fn_name(fn: Any) -> str:
 class _Output:
     """What compile decided for one model output."""
 
-    __slots__ = ("name", "loss", "loss_name", "weight", "metrics", "labels", "fast_loss")
+    __slots__ = ("name", "loss", "loss_name", "weight", "metrics", "objective")
 
     def __init__(self, name: str, loss: Any, weight: float) -> None:
         self.name = name
-        self.loss = loss
+        self.loss = loss  # as given (metrics such as "accuracy" are resolved from it)
         self.loss_name = _fn_name(loss) if loss is not None else None
         self.weight = float(weight)
         self.metrics: list[tuple[str, Callable]] = []
-        self.labels = "sparse" if self._is(loss, "sparse_categorical_crossentropy") else None
-        self.fast_loss: Callable | None = None
+        # the loss as a Loss object: fit asks it for `batch_mean` and `integer_labels`
+        self.objective = losses.as_loss(loss) if loss is not None else None
 
-    @staticmethod
-    def _is(loss: Any, name: str) -> bool:
-        return loss is not None and _fn_name(loss) == name
+    @property
+    def integer_labels(self) -> bool:
+        """Whether this output's targets are integer class labels."""
+        return self.objective is not None and self.objective.integer_labels
 
 
 class TrainingMixin:
@@ -104,9 +110,6 @@ class TrainingMixin:
             TypeError: On an unsupported keyword argument.
             NotImplementedError: For ``sample_weight_mode="temporal"``.
         """
-        from minikeras import losses, optimizers
-        from minikeras import metrics as metrics_module
-
         if kwargs:
             raise TypeError(
                 f"Model.compile: unsupported argument(s) {sorted(kwargs)}; minikeras supports "
@@ -176,9 +179,6 @@ class TrainingMixin:
 
     def _prepare(self) -> None:
         """Match losses, weights and metrics to the outputs (needs the graph)."""
-        from minikeras import losses as losses_module
-        from minikeras import metrics as metrics_module
-
         names = self._output_names()
         n = len(names)
         loss = self.loss_functions_arg
@@ -250,9 +250,9 @@ class TrainingMixin:
                     f"Model.compile: unknown output name(s) {unknown} in metrics; the model's "
                     f"outputs are {names}"
                 )
-            per_output = [_as_list(metrics.get(k)) for k in names]
+            per_output = [as_list(metrics.get(k)) for k in names]
         else:
-            per_output = [_as_list(metrics)] * n
+            per_output = [as_list(metrics)] * n
         prefix = n > 1
         metric_names = ["loss"]
         if prefix:
@@ -268,7 +268,6 @@ class TrainingMixin:
                 full = f"{o.name}_{label}" if prefix else label
                 o.metrics.append((full, fn))
                 metric_names.append(full)
-            o.fast_loss = _fast_loss(o.loss, losses_module)
         self._outputs_config = outs
         self._metrics_names = metric_names
 
@@ -294,7 +293,7 @@ class TrainingMixin:
         for o, arr, tensor in zip(self._outputs_config, arrays, self.outputs):
             arr = _as_numpy(arr, f"{what} for output {o.name!r}")
             shape = tuple(tensor.shape)
-            if o.labels == "sparse":
+            if o.integer_labels:
                 arr = _check_sparse_labels(arr, shape, f"{what} for output {o.name!r}",
                                            o.loss_name)
             else:
@@ -402,7 +401,7 @@ class TrainingMixin:
 
         ``sample_weights`` has one array (or ``None``) per output, or is
         ``None`` when no output is weighted. Each output's loss is Keras 2's
-        weighted mean (see :func:`_weighted_batch_mean`); metrics are not
+        weighted mean (see :func:`minikeras.losses.batch_mean`); metrics are not
         weighted, as in Keras 2.
         """
         total = None
@@ -413,13 +412,7 @@ class TrainingMixin:
         for o, y, out, w in zip(self._outputs_config, ys, outs, sample_weights):
             if o.loss is None:
                 continue
-            if w is None:
-                per_output = o.fast_loss(y, out) if o.fast_loss is not None else \
-                    _batch_mean(o.loss(y, out))
-            elif o.fast_loss is not None:
-                per_output = o.fast_loss(y, out, w)
-            else:
-                per_output = _weighted_batch_mean(o.loss(y, out), w)
+            per_output = o.objective.batch_mean(y, out, w)
             if several:
                 values.append(float(per_output.data))
             term = per_output if o.weight == 1.0 else per_output * o.weight
@@ -436,8 +429,6 @@ class TrainingMixin:
     def _train_step(self, xs: list, ys: list, weights: list,
                     sample_weights: list | None = None) -> list[float] | None:
         """One step. Returns the log values, or ``None`` (and no update) on a non-finite loss."""
-        from minikeras.engine.base_layer import collect_call_losses
-
         # Watch exactly the weights being trained: frozen layers' variables (still
         # Variable.trainable) are then not recorded, and no gradient is computed for them.
         with GradientTape(watch_accessed_variables=False) as tape, \
@@ -456,8 +447,6 @@ class TrainingMixin:
         return values
 
     def _test_step(self, xs: list, ys: list, sample_weights: list | None = None) -> list[float]:
-        from minikeras.engine.base_layer import collect_call_losses
-
         with no_grad(), collect_call_losses() as extra:
             outs = self._forward(xs, False)
             total, values = self._losses_and_metrics(ys, outs, extra, sample_weights)
@@ -509,8 +498,6 @@ class TrainingMixin:
             ValueError: On data that does not fit the model or the loss; all
                 checks happen before any weight changes.
         """
-        from minikeras import callbacks as cbks
-
         if kwargs:
             raise TypeError(f"Model.fit: unsupported argument(s) {sorted(kwargs)}")
         self._require_compiled("fit")
@@ -556,9 +543,7 @@ class TrainingMixin:
 
         names = self.metrics_names
         out_labels = names + [f"val_{k}" for k in names] if val is not None else names
-        from minikeras.callbacks import History
-
-        self.history = History()
+        self.history = cbks.History()
         cb_list = [cbks.BaseLogger()]
         if verbose:
             cb_list.append(cbks.ProgbarLogger(verbose=verbose))
@@ -758,25 +743,17 @@ class TrainingMixin:
 
 
 # ---------------------------------------------------------------------- helpers
-def _as_list(x: Any) -> list:
-    if x is None:
-        return []
-    if isinstance(x, (list, tuple)):
-        return list(x)
-    return [x]
-
-
 def _flat_metrics(metrics: Any) -> list:
     if metrics is None:
         return []
     if isinstance(metrics, dict):
-        return [m for v in metrics.values() for m in _as_list(v)]
+        return [m for v in metrics.values() for m in as_list(v)]
     if isinstance(metrics, (str,)) or callable(metrics):
         raise TypeError(
             f"Model.compile: metrics must be a list (or a dict by output), e.g. "
             f"metrics=[{metrics!r}]"
         )
-    return _as_list(metrics)
+    return as_list(metrics)
 
 
 def _check_batch_size(batch_size: Any, what: str) -> int:
@@ -903,40 +880,6 @@ def _check_target(arr: np.ndarray, shape: tuple, o: _Output, what: str) -> None:
         )
 
 
-def _batch_mean(per_sample: Tensor) -> Tensor:
-    return per_sample.mean() if per_sample.ndim else per_sample
-
-
-def _weighted_batch_mean(per_sample: Tensor, sample_weight: np.ndarray) -> Tensor:
-    """Keras 2's weighted batch loss: ``mean(loss * w / mean(w != 0))``.
-
-    That is ``sum(w * loss) / count(w != 0)``: samples of weight 0 are left
-    out. Extra axes of the per-sample loss (time steps) share their sample's
-    weight, which is Keras's "average them first, then weight". A batch whose
-    weights are all 0 gives 0 (Keras 2 computes 0 / 0 = NaN there).
-    """
-    from minikeras import losses
-
-    scale = losses._sample_weight_scale(sample_weight, per_sample.shape, per_sample.dtype)
-    return (per_sample * scale).mean()
-
-
-def _fast_loss(loss: Any, losses: Any) -> Callable | None:
-    """A batch-mean loss on pre-validated targets for the common losses (skips re-checks).
-
-    The returned ``f(y, y_pred, sample_weight=None)`` is one fused op, weighted or not.
-    """
-    eps = _config.epsilon()
-    if loss is losses.sparse_categorical_crossentropy:
-        return lambda y, p, w=None: losses._SparseCategoricalCrossentropyMean.apply(
-            p, labels=y, eps=eps, weights=w)
-    if isinstance(loss, losses.SparseCategoricalCrossentropy) and \
-            loss._kwargs.get("from_logits"):
-        return lambda y, p, w=None: losses._SparseCategoricalCrossentropyLogitsMean.apply(
-            p, labels=y, weights=w)
-    return None
-
-
 # ------------------------------------------------------------ sample weights
 def _check_sample_weight_mode(mode: Any) -> None:
     """``None`` (per output too) is supported; Keras 2's ``"temporal"`` is not."""
@@ -1049,7 +992,7 @@ def _class_weights_per_sample(class_weight: Any, y: np.ndarray, o: _Output, shap
                             f"{value!r}")
         table[int(key)] = float(value)
     _check_weight_values(np.array(list(table.values())), what)
-    if o.labels == "sparse":
+    if o.integer_labels:
         classes = y  # integer labels, checked against the classes already
     elif y.ndim == 2 and y.shape[1] > 1:
         classes = y.argmax(axis=1)  # one-hot targets

@@ -6,7 +6,7 @@ Definition (see :func:`minikeras.kernels.reference.depthwise_conv2d_forward`)::
 
 with out-of-range input pixels counting as zero. Kernel layout ``(kh, kw, C, dm)`` as in Keras.
 
-How it is made fast (measurements in DESIGN.md and benchmarks/README.md):
+How it is made fast (measurements in ``benchmarks/README.md`` and the design page of the docs):
 
 * Each image row is one contiguous stream of ``W*C`` numbers, and one kernel tap ``(a, b)`` is a
   single FMA stream ``out_row[t] += x_row[t + shift] * k_tiled[t]`` over ``t < Wo*C``, the tap's
@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minikeras.kernels import matmul as mm
 from minikeras.kernels._jit import njit, prange, split
 from minikeras.kernels.padding import Pads, output_hw
 
@@ -495,8 +496,6 @@ def separable_forward(
         ``(y, z)``: the depthwise output ``(N, Ho, Wo, C*dm)`` (the backward pass needs it) and
         ``z = y @ pointwise (+ bias)`` as ``(N*Ho*Wo, F)``.
     """
-    from minikeras.kernels import matmul as mm  # the pool and the blocked product live there
-
     x = np.ascontiguousarray(x)
     kernel = np.ascontiguousarray(kernel, dtype=x.dtype)
     n_img, height, width, channels = x.shape

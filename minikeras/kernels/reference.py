@@ -374,3 +374,39 @@ def avg_pool2d_grad_input(
             rows, cols = _window(gxp, a, b, out_hw, strides, dilation)
             gxp[:, rows, cols, :] += share
     return _crop(gxp, pads, input_shape).astype(grad.dtype)
+
+
+# ---------------------------------------------------------------------------------- optimizers
+# Twins of kernels/optimizer_updates.py: the same rules, whole arrays at a time, in place.
+
+
+def sgd_momentum_update(p, g, v, lr, momentum, nesterov):
+    """``v = momentum v - lr g``; ``p += v`` (Nesterov: ``p += momentum v - lr g``)."""
+    v *= momentum
+    v -= lr * g
+    if nesterov:
+        p += momentum * v - lr * g
+    else:
+        p += v
+
+
+def rms_update(p, g, a, lr, rho, eps, adagrad):
+    """``a = rho a + (1 - rho) g²`` (Adagrad: ``a += g²``); ``p -= lr g / (sqrt(a) + eps)``."""
+    if adagrad:
+        a += g * g
+    else:
+        a *= rho
+        a += (1.0 - rho) * (g * g)
+    p -= lr * g / (np.sqrt(a) + eps)
+
+
+def adam_update(p, g, m, v, vhat, step, b1, b2, eps, amsgrad):
+    """``m``, ``v`` moving averages; ``p -= step m / (sqrt(v) + eps)`` (AMSGrad: max of ``v``)."""
+    m *= b1
+    m += (1.0 - b1) * g
+    v *= b2
+    v += (1.0 - b2) * (g * g)
+    if amsgrad:
+        np.maximum(vhat, v, out=vhat)
+        v = vhat
+    p -= step * m / (np.sqrt(v) + eps)

@@ -31,11 +31,16 @@ rows over a pool of threads that sleep when idle. Measurements: ``benchmarks/REA
 
 from __future__ import annotations
 
+import ctypes
 import os
+from typing import Any
 
 DEFAULT_THREADING_LAYER = "workqueue"
 
 _configured = False
+
+
+_numba: Any = None  # the numba module, once configure() has imported it
 
 
 def configure() -> None:
@@ -44,11 +49,13 @@ def configure() -> None:
     Must run before numba launches its thread pool, which is why every JIT module calls it
     before it defines its kernels. User-set ``NUMBA_*`` and ``OMP_*`` variables always win.
     """
-    global _configured
+    global _configured, _numba
     if _configured:
         return
     _configured = True
     import numba  # deferred: importing numba costs ~0.3 s, and `import minikeras` must stay fast
+
+    _numba = numba
 
     if "NUMBA_THREADING_LAYER" not in os.environ:
         layer = os.environ.get("MINIKERAS_THREADING_LAYER", DEFAULT_THREADING_LAYER)
@@ -96,8 +103,6 @@ def set_blas_threads(count: int) -> bool:
         True if an OpenBLAS library was found and told; False otherwise (another BLAS, or not
         Linux): nothing is changed then.
     """
-    import ctypes
-
     try:
         with open("/proc/self/maps") as maps:
             paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
@@ -126,6 +131,4 @@ def num_threads() -> int:
         ``numba.get_num_threads()`` after :func:`configure` has run.
     """
     configure()
-    import numba
-
-    return numba.get_num_threads()
+    return _numba.get_num_threads()

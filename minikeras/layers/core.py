@@ -25,12 +25,13 @@ import numpy as np
 
 from minikeras import activations, constraints, initializers, regularizers
 from minikeras import backend as K
-from minikeras.autograd import Function, Tensor, no_grad
+from minikeras.autograd import Tensor, no_grad
+from minikeras.autograd.ops.fused import DenseOp
 from minikeras.backend.random import get_rng
 from minikeras.engine.base_layer import Layer
 from minikeras.engine.input_spec import InputSpec
+from minikeras.generic_utils import get_custom_objects
 from minikeras.layers._utils import normalize_data_format, shape_tuple, single_shape, who
-from minikeras.utils.generic_utils import get_custom_objects
 
 __all__ = [
     "Activation", "Dense", "Dropout", "Flatten", "Lambda", "Permute", "Reshape",
@@ -39,37 +40,6 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------ Dense
-
-
-class _DenseOp(Function):
-    """``x @ kernel (+ bias) (then ReLU)`` as one op; any leading axes are batch axes."""
-
-    name = "Dense"
-
-    def forward(self, ctx, x, kernel, *bias, relu):
-        """One matmul; the bias and the ReLU are applied in place (no extra temporaries)."""
-        x2 = x.reshape(-1, x.shape[-1])
-        out = x2 @ kernel
-        if bias:
-            out += bias[0]
-        if relu:
-            np.maximum(out, 0, out=out)
-        ctx.save(x2, kernel, out if relu else None)
-        ctx.x_shape, ctx.has_bias = x.shape, bool(bias)
-        return out.reshape(*x.shape[:-1], kernel.shape[1])
-
-    def backward(self, ctx, grad):
-        """``g @ Wᵀ``, ``xᵀ @ g`` and the column sums of ``g`` (masked by the ReLU)."""
-        x2, kernel, out = ctx.saved
-        g = grad.reshape(-1, kernel.shape[1])
-        if out is not None:
-            g = g * (out > 0)
-        needs = ctx.needs_input_grad
-        gx = (g @ kernel.T).reshape(ctx.x_shape) if needs[0] else None
-        gk = x2.T @ g if needs[1] else None
-        if not ctx.has_bias:
-            return gx, gk
-        return gx, gk, (g.sum(axis=0) if needs[2] else None)
 
 
 class Dense(Layer):
@@ -157,7 +127,7 @@ class Dense(Layer):
     def call(self, inputs: Any) -> Any:
         """Fused matmul + bias (+ ReLU), then any other activation."""
         args = (inputs, self.kernel) if self.bias is None else (inputs, self.kernel, self.bias)
-        out = _DenseOp.apply(*args, relu=self._fuse_relu)
+        out = DenseOp.apply(*args, relu=self._fuse_relu)
         return out if self._post is None else self._post(out)
 
     def compute_output_shape(self, input_shape: Any) -> tuple:

@@ -19,55 +19,12 @@ from typing import Any
 import numpy as np
 
 from minikeras import constraints, initializers, regularizers
-from minikeras.autograd import Function
+from minikeras.autograd.ops.fused import BatchNorm
 from minikeras.engine.base_layer import Layer
 from minikeras.engine.input_spec import InputSpec
 from minikeras.layers._utils import single_shape, who
 
 __all__ = ["BatchNormalization"]
-
-
-class _BatchNorm(Function):
-    """``(x - mean) / sqrt(var + eps) * gamma + beta`` along ``axes``.
-
-    With ``batch_stats`` the mean and variance are the batch's own (passed in, computed once by
-    the layer), so the backward pass includes their dependence on ``x``; otherwise they are
-    constants (the moving averages).
-    """
-
-    name = "BatchNorm"
-
-    def forward(self, ctx, x, gamma, beta, *, mean, var, axes, bshape, eps, batch_stats):
-        """Normalise, scale and shift."""
-        inv = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
-        xhat = (x - mean) * inv
-        g = gamma.reshape(bshape).astype(x.dtype, copy=False)
-        out = xhat * g
-        out += beta.reshape(bshape).astype(x.dtype, copy=False)
-        ctx.save(xhat, inv, g)
-        ctx.axes, ctx.batch_stats = axes, batch_stats
-        ctx.param_dtype = gamma.dtype
-        return out
-
-    def backward(self, ctx, grad):
-        """Gradients for ``x``, ``gamma`` and ``beta``."""
-        xhat, inv, g = ctx.saved
-        axes = ctx.axes
-        needs = ctx.needs_input_grad
-        gbeta = grad.sum(axis=axes)
-        ggamma = (grad * xhat).sum(axis=axes)
-        gx = None
-        if needs[0]:
-            dxhat = grad * g
-            if ctx.batch_stats:
-                n = grad.size // g.size
-                shape = g.shape
-                dxhat -= (dxhat.sum(axis=axes) / n).reshape(shape)
-                dxhat -= xhat * (ggamma * g.reshape(-1) / n).reshape(shape)
-            gx = dxhat * inv
-        dt = ctx.param_dtype
-        return (gx, ggamma.astype(dt, copy=False) if needs[1] else None,
-                gbeta.astype(dt, copy=False) if needs[2] else None)
 
 
 class BatchNormalization(Layer):
@@ -176,7 +133,7 @@ class BatchNormalization(Layer):
         gamma = self._ones if self.gamma is None else self.gamma
         beta = self._zeros if self.beta is None else self.beta
         if not training:
-            return _BatchNorm.apply(
+            return BatchNorm.apply(
                 inputs, gamma, beta, mean=self.moving_mean.data.reshape(bshape),
                 var=self.moving_variance.data.reshape(bshape), axes=axes, bshape=bshape,
                 eps=self.epsilon, batch_stats=False,
@@ -184,7 +141,7 @@ class BatchNormalization(Layer):
         x = inputs.data
         mean = x.mean(axis=axes, keepdims=True)
         var = np.square(x - mean).mean(axis=axes, keepdims=True)
-        out = _BatchNorm.apply(inputs, gamma, beta, mean=mean, var=var, axes=axes,
+        out = BatchNorm.apply(inputs, gamma, beta, mean=mean, var=var, axes=axes,
                                bshape=bshape, eps=self.epsilon, batch_stats=True)
         n = x.size // x.shape[axis]
         unbiased = var.reshape(-1) * (n / (n - 1.0) if n > 1 else 1.0)

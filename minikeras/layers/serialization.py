@@ -1,50 +1,31 @@
 """Layers to ``{'class_name', 'config'}`` and back.
 
-The engine calls :func:`deserialize` for every layer of a model config (lazily, since the
-engine sits on a lower floor). The registry holds every layer of :mod:`minikeras.layers` plus
-``InputLayer``, ``Model`` and ``Sequential``; your own layers are found through
-``custom_objects`` (or :func:`minikeras.utils.generic_utils.custom_object_scope`).
+Importing this module registers every layer class of :mod:`minikeras.layers` in the engine's
+registry (:mod:`minikeras.engine.registry`), which also holds ``InputLayer``, ``Model`` and
+``Sequential``; your own layers are found through ``custom_objects`` (or
+:func:`minikeras.generic_utils.custom_object_scope`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from minikeras.engine.registry import deserialize_layer, layer_classes, register_layer_class
+from minikeras.generic_utils import get_custom_objects, serialize_keras_object
 from minikeras.layers import convolutional, core, merge, normalization, pooling
-from minikeras.utils.generic_utils import (
-    deserialize_keras_object,
-    get_custom_objects,
-    serialize_keras_object,
-)
 
 __all__ = ["deserialize", "get", "serialize"]
+
+for _module in (convolutional, core, merge, normalization, pooling):
+    for _name in _module.__all__:
+        _obj = getattr(_module, _name)
+        if isinstance(_obj, type):
+            register_layer_class(_obj, _name)  # under Keras's aliases too (Convolution2D...)
 
 
 def _registry() -> dict[str, Any]:
     """Every layer class by name (Keras's class names and its aliases)."""
-    table: dict[str, Any] = {}
-    for module in (convolutional, core, merge, normalization, pooling):
-        for name in module.__all__:
-            obj = getattr(module, name)
-            if isinstance(obj, type):
-                table[name] = obj
-    from minikeras.engine import input_layer
-
-    table["InputLayer"] = input_layer.InputLayer
-    # Model and Sequential are written in parallel with this module; include them when present
-    try:
-        from minikeras.engine import model as _model
-
-        table["Model"] = _model.Model
-    except ImportError:
-        pass
-    try:
-        from minikeras.engine import sequential as _sequential
-
-        table["Sequential"] = _sequential.Sequential
-    except ImportError:
-        pass
-    return table
+    return layer_classes()
 
 
 def serialize(layer: Any) -> dict:
@@ -76,12 +57,8 @@ def deserialize(config: dict, custom_objects: dict | None = None,
                                        safe_mode=safe_mode)
     if safe_mode is False:
         with core.unsafe_deserialization():
-            return deserialize_keras_object(config, module_objects=_registry(),
-                                            custom_objects=custom_objects,
-                                            printable_module_name="layer")
-    return deserialize_keras_object(config, module_objects=_registry(),
-                                    custom_objects=custom_objects,
-                                    printable_module_name="layer")
+            return deserialize_layer(config, custom_objects=custom_objects)
+    return deserialize_layer(config, custom_objects=custom_objects)
 
 
 def get(identifier: Any) -> Any:

@@ -14,7 +14,22 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["Progbar"]
+__all__ = ["Progbar", "live_bar"]
+
+
+def live_bar(**options: Any) -> Any:
+    """A tqdm progress bar: a widget in Jupyter, a text line in a terminal.
+
+    The one place minikeras makes a bar (``Progbar`` and ``fit``'s progress both use it).
+
+    Args:
+        **options: ``tqdm``'s arguments (``total``, ``desc``, ``unit``...).
+    """
+    # deferred: tqdm.auto costs ~50 ms to import (it looks for Jupyter), a fifth of
+    # `import minikeras`, and only a live bar needs it
+    from tqdm.auto import tqdm
+
+    return tqdm(**options)
 
 
 class Progbar:
@@ -47,10 +62,8 @@ class Progbar:
         self._seen = 0
         self._bar = None
         if verbose == 1:
-            from tqdm.auto import tqdm
-
-            self._bar = tqdm(total=target, unit=unit_name, mininterval=interval,
-                             dynamic_ncols=True, file=sys.stderr)
+            self._bar = live_bar(total=target, unit=unit_name, mininterval=interval,
+                                 dynamic_ncols=True, file=sys.stderr)
 
     def _values_text(self) -> str:
         parts = []

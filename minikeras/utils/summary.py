@@ -4,18 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-
-def count_params(weights: list) -> int:
-    """Number of scalars in ``weights``, each distinct weight counted once."""
-    seen: set[int] = set()
-    total = 0
-    for w in weights:
-        if id(w) not in seen:
-            seen.add(id(w))
-            total += int(np.prod(w.shape))
-    return total
+from minikeras.generic_utils import count_params
 
 
 def _is_sequential_like(model: Any) -> bool:

@@ -25,7 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from minikeras.utils.render import DotGraph, Drawing, format_for_path, render
+from minikeras.autograd.tape import set_svg_drawer
+from minikeras.autograd.tensor import Tensor, Variable
+from minikeras.utils.render import DotGraph, Drawing, format_for_path, render, render_svg
 
 __all__ = ["plot_tape", "tape_to_dot", "tape_gradients"]
 
@@ -75,35 +77,24 @@ def tape_gradients(tape: Any, target: Any = None) -> dict[int, np.ndarray]:
         ValueError: If the tape's saved arrays were already freed by
             ``gradient()`` on a non-persistent tape.
     """
-    from minikeras.autograd.tape import fit_gradient
-    from minikeras.autograd.tensor import Tensor
-
     records = _records_of(tape)
     if not records:
         return {}
     if target is None:
         target = records[-1].output
-    grads: dict[int, np.ndarray] = {id(target): np.ones(target.shape, dtype=target.dtype)}
-    uids = {id(target): target.uid}
-    for record in reversed(records):
-        g = grads.get(id(record.output))
-        if g is None:
-            continue
-        if getattr(record.ctx, "released", False):
+    for i, record in enumerate(records):
+        if record.ctx.released:
             raise ValueError(
-                f"plot_tape: op [{records.index(record)}] {record.op_name} has freed its saved "
-                "arrays (a non-persistent tape frees them in gradient()); draw gradients before "
-                "calling gradient(), or record with GradientTape(persistent=True)"
+                f"plot_tape: op [{i}] {record.op_name} has freed its saved arrays (a "
+                "non-persistent tape frees them in gradient()); draw gradients before calling "
+                "gradient(), or record with GradientTape(persistent=True)"
             )
-        input_grads = record.function.backward(record.ctx, g)
-        for x, gx, need in zip(record.inputs, input_grads, record.ctx.needs_input_grad):
-            if gx is None or not need or not isinstance(x, Tensor):
-                continue
-            gx = fit_gradient(gx, x, record)
-            prev = grads.get(id(x))
-            grads[id(x)] = gx if prev is None else prev + gx
-            uids[id(x)] = x.uid
-    return {uids[k]: v for k, v in grads.items()}
+    # The tape's own sweep, paused after each record and leaving the tape intact; the dict of
+    # the last step holds every gradient.
+    grads = {target.uid: np.ones(target.shape, dtype=target.dtype)}
+    for step in tape.step_backward(target):
+        grads = step.grads
+    return dict(grads)
 
 
 def _summary(array: np.ndarray) -> str:
@@ -161,8 +152,6 @@ def tape_to_dot(
             is asked of a tape whose arrays were freed, or there are more than
             ``max_ops`` ops.
     """
-    from minikeras.autograd.tensor import Tensor, Variable
-
     records = _records_of(tape)
     if target is not None:
         records = _ancestors(records, target)
@@ -269,8 +258,6 @@ def plot_tape(
         ValueError: If the tape recorded nothing (a non-persistent tape forgets
             its records in ``gradient()``), or the tensor is not on it.
     """
-    from minikeras.autograd.tensor import Tensor
-
     if isinstance(tape_or_tensor, Tensor):
         if tape is None:
             raise TypeError(
@@ -293,3 +280,6 @@ def plot_tape(
         return Drawing(graph)
     fmt = format_for_path(to_file)
     return Drawing(graph, render(graph, to_file, fmt), fmt)
+
+
+set_svg_drawer(lambda tape: render_svg(tape_to_dot(tape)))  # GradientTape._repr_svg_

@@ -30,21 +30,13 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from minikeras.generic_utils import as_list
 from minikeras.utils.render import DotGraph, Drawing, format_for_path, render
 
 __all__ = ["model_to_dot", "plot_model"]
 
 
 # ---- reading the node structure (duck-typed: works on any Keras-2-shaped object) ----------
-
-
-def _as_list(x: Any) -> list:
-    """A node attribute as a list (Keras 2 stores lists; a bare item counts as one)."""
-    if x is None:
-        return []
-    if isinstance(x, (list, tuple)):
-        return list(x)
-    return [x]
 
 
 def _inbound_nodes(layer: Any) -> list:
@@ -75,13 +67,13 @@ def _is_wrapper(layer: Any) -> bool:
 
 def _node_links(node: Any) -> list[tuple[Any, int, int]]:
     """``(inbound_layer, node_index, tensor_index)`` for each input of ``node``, in order."""
-    layers = _as_list(getattr(node, "inbound_layers", None))
-    node_indices = _as_list(getattr(node, "node_indices", None))
-    tensor_indices = _as_list(getattr(node, "tensor_indices", None))
+    layers = as_list(getattr(node, "inbound_layers", None))
+    node_indices = as_list(getattr(node, "node_indices", None))
+    tensor_indices = as_list(getattr(node, "tensor_indices", None))
     if len(node_indices) != len(layers) or len(tensor_indices) != len(layers):
         # Fall back on the input tensors' history (the source of truth in Keras 2.3+).
         links = []
-        for t in _as_list(getattr(node, "input_tensors", None)):
+        for t in as_list(getattr(node, "input_tensors", None)):
             history = getattr(t, "_keras_history", None)
             if history is not None and history[0] is not None:
                 links.append((history[0], history[1], history[2]))
@@ -153,7 +145,7 @@ def _format_shapes(shapes: Any) -> str:
         return "?"
     if _is_single_shape(shapes):
         return str(tuple(shapes))
-    items = [tuple(s) if isinstance(s, (list, tuple)) else s for s in _as_list(shapes)]
+    items = [tuple(s) if isinstance(s, (list, tuple)) else s for s in as_list(shapes)]
     if len(items) == 1:
         return str(items[0])
     return "[" + ", ".join(str(s) for s in items) + "]"
@@ -162,7 +154,7 @@ def _format_shapes(shapes: Any) -> str:
 def _node_shapes(node: Any, which: str) -> str:
     shapes = getattr(node, f"{which}_shapes", None)
     if shapes is None:
-        tensors = _as_list(getattr(node, f"{which}_tensors", None))
+        tensors = as_list(getattr(node, f"{which}_tensors", None))
         if not tensors:
             return "?"
         shapes = [tuple(getattr(t, "shape", ())) for t in tensors]
@@ -274,7 +266,7 @@ class _Drawer:
     def source(self, prefix: str, layer: Any, node_index: int, tensor_index: int) -> str:
         """The box an edge leaves from, for output ``tensor_index`` of a layer's call."""
         while self.expanded(layer):
-            history = _as_list(layer.outputs)[tensor_index]._keras_history
+            history = as_list(layer.outputs)[tensor_index]._keras_history
             prefix = f"{prefix}{layer.name}/"
             layer, node_index, tensor_index = history[0], history[1], history[2]
         return self.box_id(prefix, layer, node_index)
@@ -282,7 +274,7 @@ class _Drawer:
     def sink(self, prefix: str, layer: Any, node_index: int, input_index: int) -> str:
         """The box an edge arrives at, for input ``input_index`` of a layer's call."""
         while self.expanded(layer):
-            history = _as_list(layer.inputs)[input_index]._keras_history
+            history = as_list(layer.inputs)[input_index]._keras_history
             prefix = f"{prefix}{layer.name}/"
             layer, node_index, input_index = history[0], history[1], 0
         return self.box_id(prefix, layer, node_index)

@@ -14,6 +14,7 @@ import pytest
 
 from minikeras import Input, Model, callbacks, losses, optimizers
 from minikeras.autograd import Tensor, gradcheck
+from minikeras.autograd.ops import losses as loss_ops
 from minikeras.layers import Dense, Lambda
 from minikeras.utils import set_random_seed
 
@@ -156,12 +157,12 @@ def test_weighted_sparse_cross_entropy_over_time_steps_uses_the_fused_op():
 def test_weighted_fused_op_gradient(op):
     w = np.array([0.5, 0.0, 2.0, 1.0, 0.0, 3.0, 0.25])
     if op == "probabilities":
-        fn = lambda p: losses._SparseCategoricalCrossentropyMean.apply(  # noqa: E731
+        fn = lambda p: loss_ops.SparseCategoricalCrossentropyMean.apply(  # noqa: E731
             p, labels=LABELS, eps=EPS, weights=w)
         per = lambda p: losses.sparse_categorical_crossentropy(LABELS, p)  # noqa: E731
         x0 = P
     else:
-        fn = lambda z: losses._SparseCategoricalCrossentropyLogitsMean.apply(  # noqa: E731
+        fn = lambda z: loss_ops.SparseCategoricalCrossentropyLogitsMean.apply(  # noqa: E731
             z, labels=LABELS, weights=w)
         per = lambda z: losses.sparse_categorical_crossentropy(  # noqa: E731
             LABELS, z, from_logits=True)
@@ -183,11 +184,9 @@ def test_weighted_fused_op_gradient(op):
 
 
 def test_generic_weighted_path_gradient():
-    from minikeras.engine.training import _weighted_batch_mean
-
     w = np.array([1.0, 0.0, 2.0, 0.5])
     t = RNG.normal(size=(4, 3))
-    gradcheck(lambda p: _weighted_batch_mean(losses.huber(t, p), w), [RNG.normal(size=(4, 3))])
+    gradcheck(lambda p: losses.batch_mean(losses.huber(t, p), w), [RNG.normal(size=(4, 3))])
 
 
 # ---- zero weights ----------------------------------------------------------------

@@ -8,6 +8,7 @@ import numpy as np
 
 from minikeras.autograd.function import Function
 from minikeras.autograd.ops._common import pair, shape_of
+from minikeras.autograd.ops.elementwise import multiply
 from minikeras.autograd.tensor import Tensor
 
 
@@ -111,8 +112,6 @@ def dot(a: Any, b: Any) -> Tensor:
     a, b = pair(a, b)
     sa, sb = shape_of(a), shape_of(b)
     if len(sa) == 0 or len(sb) == 0:
-        from minikeras.autograd.ops.elementwise import multiply
-
         return multiply(a, b)
     if len(sb) <= 2:
         return matmul(a, b)

@@ -9,6 +9,7 @@ import numpy as np
 
 from minikeras.autograd.function import Function
 from minikeras.autograd.ops._common import norm_axis, shape_of
+from minikeras.autograd.ops.elementwise import sqrt
 from minikeras.autograd.tensor import Tensor
 
 
@@ -153,8 +154,6 @@ def var(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 def std(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Population standard deviation over ``axis`` (``sqrt(var)``)."""
-    from minikeras.autograd.ops.elementwise import sqrt
-
     return sqrt(var(x, axis, keepdims))
 
 

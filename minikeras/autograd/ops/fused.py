@@ -1,0 +1,88 @@
+"""The fused ops behind two layers: ``Dense`` (matmul, bias, ReLU) and ``BatchNormalization``.
+
+One op rather than a chain of small ones keeps a training step to one tape record per layer and
+avoids output-sized temporaries. The layers in :mod:`minikeras.layers` check their inputs and
+apply these.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minikeras.autograd.function import Function
+
+__all__ = ["BatchNorm", "DenseOp"]
+
+
+class DenseOp(Function):
+    """``x @ kernel (+ bias) (then ReLU)`` as one op; any leading axes are batch axes."""
+
+    name = "Dense"
+
+    def forward(self, ctx, x, kernel, *bias, relu):
+        """One matmul; the bias and the ReLU are applied in place (no extra temporaries)."""
+        x2 = x.reshape(-1, x.shape[-1])
+        out = x2 @ kernel
+        if bias:
+            out += bias[0]
+        if relu:
+            np.maximum(out, 0, out=out)
+        ctx.save(x2, kernel, out if relu else None)
+        ctx.x_shape, ctx.has_bias = x.shape, bool(bias)
+        return out.reshape(*x.shape[:-1], kernel.shape[1])
+
+    def backward(self, ctx, grad):
+        """``g @ Wᵀ``, ``xᵀ @ g`` and the column sums of ``g`` (masked by the ReLU)."""
+        x2, kernel, out = ctx.saved
+        g = grad.reshape(-1, kernel.shape[1])
+        if out is not None:
+            g = g * (out > 0)
+        needs = ctx.needs_input_grad
+        gx = (g @ kernel.T).reshape(ctx.x_shape) if needs[0] else None
+        gk = x2.T @ g if needs[1] else None
+        if not ctx.has_bias:
+            return gx, gk
+        return gx, gk, (g.sum(axis=0) if needs[2] else None)
+
+
+class BatchNorm(Function):
+    """``(x - mean) / sqrt(var + eps) * gamma + beta`` along ``axes``.
+
+    With ``batch_stats`` the mean and variance are the batch's own (passed in, computed once by
+    the layer), so the backward pass includes their dependence on ``x``; otherwise they are
+    constants (the moving averages).
+    """
+
+    name = "BatchNorm"
+
+    def forward(self, ctx, x, gamma, beta, *, mean, var, axes, bshape, eps, batch_stats):
+        """Normalise, scale and shift."""
+        inv = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
+        xhat = (x - mean) * inv
+        g = gamma.reshape(bshape).astype(x.dtype, copy=False)
+        out = xhat * g
+        out += beta.reshape(bshape).astype(x.dtype, copy=False)
+        ctx.save(xhat, inv, g)
+        ctx.axes, ctx.batch_stats = axes, batch_stats
+        ctx.param_dtype = gamma.dtype
+        return out
+
+    def backward(self, ctx, grad):
+        """Gradients for ``x``, ``gamma`` and ``beta``."""
+        xhat, inv, g = ctx.saved
+        axes = ctx.axes
+        needs = ctx.needs_input_grad
+        gbeta = grad.sum(axis=axes)
+        ggamma = (grad * xhat).sum(axis=axes)
+        gx = None
+        if needs[0]:
+            dxhat = grad * g
+            if ctx.batch_stats:
+                n = grad.size // g.size
+                shape = g.shape
+                dxhat -= (dxhat.sum(axis=axes) / n).reshape(shape)
+                dxhat -= xhat * (ggamma * g.reshape(-1) / n).reshape(shape)
+            gx = dxhat * inv
+        dt = ctx.param_dtype
+        return (gx, ggamma.astype(dt, copy=False) if needs[1] else None,
+                gbeta.astype(dt, copy=False) if needs[2] else None)
