@@ -47,7 +47,10 @@ def _op_tests(op: Any, reference: Callable, cases: Sequence[tuple[Sequence[np.nd
             call_answer(gradcheck, func, [a.copy() for a in arrays], what=f"{name} backward",
                         passthrough=(GradcheckError,))
         except GradcheckError as err:
-            detail = str(err).removeprefix("gradcheck: ")
+            # gradcheck's words, in the student's: which number is theirs, which the referee's
+            detail = (str(err).removeprefix("gradcheck: ")
+                      .replace("analytic ", "your backward gives ")
+                      .replace("numerical ", "finite differences give "))
             raise CheckFailure(
                 f"your backward disagrees with finite differences on {on}: {detail}",
                 hint=hint) from err
@@ -91,8 +94,8 @@ def check_sigmoid_op(op: type) -> CheckResult:
     """
     return check_op(op, lambda x: 1.0 / (1.0 + np.exp(-x)), _unary_cases([{}]),
                     name="sigmoid op",
-                    hint="with y = sigmoid(x), dy/dx = y (1 - y); multiply it by the incoming "
-                         "gradient")
+                    hint="the backward multiplies the incoming gradient by dy/dx, written with "
+                         "the output y that forward saved")
 
 
 def check_softclip_op(op: type) -> CheckResult:
@@ -124,5 +127,6 @@ def check_squared_difference_op(op: type) -> CheckResult:
     pairs = [((4,), (4,)), ((3, 4), (4,)), ((2, 1), (1, 3)), ((3, 4), ())]
     cases = [([rng.standard_normal(sa), rng.standard_normal(sb)], {}) for sa, sb in pairs]
     return check_op(op, lambda a, b: (a - b) ** 2, cases, name="squared difference op",
-                    hint="the two gradients are 2 (a - b) and -2 (a - b), times the incoming "
-                         "gradient; return them at the broadcast shape and let the tape sum them")
+                    hint="each input has its own derivative of (a - b) ** 2, and b enters with a "
+                         "minus sign; return both at the broadcast shape and let the tape sum "
+                         "them")

@@ -12,10 +12,11 @@
 # That is the whole contract. The library's own ops (in `minikeras/autograd/ops/`) and its
 # convolutions (in `minikeras/backend/conv.py`) are written exactly like the ones below.
 #
-# **Exercises.** Three exercises ask you to write a backward. Each is a code cell with a blank:
-# replace `raise NotImplementedError()` with your code, run the cell, then run the check below
-# it. The check runs your op's forward against numpy and its backward through `gradcheck`, on
-# several inputs, and tells you what is wrong, or "not done yet".
+# **Exercises.** Three exercises ask you to write an op's backward (once its forward too). Each
+# is a code cell with a blank: replace `raise NotImplementedError()` with your code, run the
+# cell, then run the check below it. The check runs your op's forward against numpy and its
+# backward through `gradcheck`, on several inputs, and tells you what is wrong, or "not done
+# yet".
 
 # %%
 import matplotlib.pyplot as plt

@@ -142,7 +142,9 @@ def execute(nb: nbformat.NotebookNode, name: str, timeout: int = 600) -> float:
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     work = Path(tempfile.mkdtemp(prefix=f"minikeras-{name}-"))
     try:
+        # no per-cell timestamps: a rebuild then changes only what the reader sees
         client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                         record_timing=False,
                                          resources={"metadata": {"path": str(work)}})
         start = time.perf_counter()
         client.execute()
