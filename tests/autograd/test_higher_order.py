@@ -613,6 +613,8 @@ def test_hessian_of_a_jacobian_by_nested_tapes_and_by_the_transform():
             y = f(x)
         g = inner.gradient(y, x)
     np.testing.assert_allclose(outer.jacobian(g, x), h, rtol=1e-12)
+    with pytest.raises(TypeError, match="hessian: argnums must be one int"):
+        hessian(f, argnums=(0,))(x0)
 
 
 # ------------------------------------------------------------------------ transforms
