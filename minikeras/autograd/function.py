@@ -283,7 +283,6 @@ class Function:
             return composite_backward(self.composite, ctx, grad, record)
         return self.backward(GraphContext(ctx, record), grad)
 
-    #: Overridden by fused ops: the same computation written with other (recorded) ops.
     def composite(self, *inputs: Any, **params: Any) -> Tensor:
         """The op written as a chain of other ops, for its higher-order gradients.
 

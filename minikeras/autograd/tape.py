@@ -691,9 +691,10 @@ class GradientTape:
                     f"GradientTape.gradient: the arrays saved by {record.op_name} were already "
                     "released by a non-persistent tape's gradient(); use persistent=True"
                 )
-            recorded = graph and _records_backward(record, g)
             try:
-                if recorded:
+                if not graph:  # first order: arrays only, one test per record
+                    input_grads = record.function.backward(ctx, g)
+                elif _records_backward(record, g):
                     if type(g) is not Tensor:
                         g = Tensor._wrap(np.asarray(g), None)
                     input_grads = record.function.differentiable_backward(ctx, g, record)

@@ -61,9 +61,13 @@ class Tensor:
 
     @staticmethod
     def _wrap(data: np.ndarray, op: Any) -> Tensor:
-        """Make an op's output tensor: the fast constructor ``Function.apply`` uses."""
+        """Make an op's output tensor: the fast constructor ``Function.apply`` uses.
+
+        ``data`` must be an ``np.ndarray`` already (``apply`` makes numpy scalars 0-d arrays
+        first): nothing is converted here, the per-op cost is the point.
+        """
         t = _new_object(Tensor)  # skips __init__ and its conversions: data is already an array
-        t.data = data if type(data) is np.ndarray else np.asarray(data)
+        t.data = data
         t.op = op
         t.name = None
         t.uid = next(_uids)

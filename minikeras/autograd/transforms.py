@@ -111,6 +111,7 @@ def value_and_grad(f: Callable[..., Tensor],
     Raises:
         TypeError: If ``f`` returns something other than a scalar tensor, or
             an argument to differentiate is not floating.
+        ValueError: If ``argnums`` points past the arguments.
 
     Example:
         >>> value, g = value_and_grad(lambda x, y: (x * y).sum(), argnums=(0, 1))(
@@ -255,6 +256,11 @@ def hessian(f: Callable[..., Tensor], argnums: int | Sequence[int] = 0) -> Calla
         array([[0., 6.],
                [6., 2.]])
     """
+    if not isinstance(argnums, (int, np.integer)):
+        raise TypeError(
+            f"hessian: argnums must be one int (the Hessian of one argument), got {argnums!r}; "
+            "for mixed second derivatives nest jacrev by hand"
+        )
     # The seam for forward mode: forward-over-reverse, jacfwd(jacrev(f)), costs one JVP per
     # input element instead of one reverse sweep of the recorded gradient; switch to it here.
     return _HESSIAN_OUTER(jacrev(f, argnums), argnums)
