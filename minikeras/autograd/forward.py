@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from minikeras.autograd import tape as _tape
+from minikeras.autograd import recording as _recording
 from minikeras.autograd.tensor import Tensor, as_array
 
 __all__ = ["ForwardAccumulator", "fit_tangent", "jacfwd", "jvp", "tangent_sum"]
@@ -287,7 +287,7 @@ def tangents_in(cls: type, ctx: Any, inputs: tuple) -> list | None:
         ``[(accumulator, tangents), ...]`` for the accumulators following an input (``tangents``
         has one entry per input, ``None`` where there is none), or ``None``.
     """
-    if not _tape.STATE.enabled:
+    if not _recording.STATE.enabled:
         return None  # no_grad: nothing inside is differentiated, in either mode
     found = None
     for acc in STATE.active:

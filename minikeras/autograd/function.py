@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from minikeras.autograd import forward as _forward
-from minikeras.autograd import tape as _tape
+from minikeras.autograd import recording as _recording
 from minikeras.autograd.tensor import Tensor, as_array
 
 
@@ -58,12 +58,12 @@ class Context:
         with ``ctx.save`` and only small values (axes, shapes) as attributes:
         those go when the record itself goes.
         """
-        self.saved = _tape.RELEASED
+        self.saved = _recording.RELEASED
 
     @property
     def released(self) -> bool:
         """Whether :meth:`release` dropped the saved arrays."""
-        return self.saved is _tape.RELEASED
+        return self.saved is _recording.RELEASED
 
 
 
@@ -121,29 +121,6 @@ def _describe(x: Any) -> str:
         return f"{x.name or '%' + str(x.uid)}{list(x.shape)}"
     arr = np.asarray(x)
     return repr(arr.item()) if arr.ndim == 0 else f"const{list(arr.shape)}"
-
-
-def composite_backward(composite: Any, ctx: Context, grad: Tensor, record: Record) -> tuple:
-    """The gradients of ``composite(*record.inputs, **record.params)``, made of recorded ops.
-
-    The chain is run again on a scratch tape that watches the inputs needing a gradient, and
-    that tape's sweep (a recording one: the outer tapes are still recording) gives the
-    gradients as tensors the outer tapes can differentiate again.
-    """
-    needs = ctx.needs_input_grad
-    sources = [x for x, need in zip(record.inputs, needs) if need]
-    if not sources:
-        return (None,) * len(needs)
-    with _tape.GradientTape(watch_accessed_variables=False) as scratch:
-        scratch.watch(sources)
-        out = composite(*record.inputs, **(record.params or {}))
-    if out.shape != record.output.shape:
-        raise ValueError(
-            f"{record.op_name}.composite gave shape {out.shape}, but the op gave "
-            f"{record.output.shape}"
-        )
-    grads = iter(scratch.gradient(out, sources, output_gradients=grad))
-    return tuple(next(grads) if need else None for need in needs)
 
 
 class GraphContext:
@@ -279,8 +256,6 @@ class Function:
             NotImplementedError: When ``ctx.saved`` holds a floating array
                 that is neither an input nor the output of the op.
         """
-        if type(self).composite is not Function.composite:
-            return composite_backward(self.composite, ctx, grad, record)
         return self.backward(GraphContext(ctx, record), grad)
 
     def composite(self, *inputs: Any, **params: Any) -> Tensor:
@@ -288,7 +263,7 @@ class Function:
 
         A fused op (one kernel for several steps, a hand-written backward)
         may define this instead of a :meth:`differentiable_backward`: the
-        default ``differentiable_backward`` then differentiates the chain,
+        tape's sweep then differentiates the chain on a scratch tape,
         which is the same function built from ops that support any order.
         Used only when a recording tape follows the op; the fused forward and
         backward keep serving everything else.
@@ -317,8 +292,8 @@ class Function:
         for x in inputs:  # a plain loop: cheaper than a comprehension for one or two inputs
             arrays.append(x.data if isinstance(x, Tensor) else as_array(x))
         # STATE.active lists the tapes recording right now (empty under no_grad)
-        if _tape.STATE.active and cls.differentiable:
-            watching, needs = _tape.watchers(inputs)
+        if _recording.STATE.active and cls.differentiable:
+            watching, needs = _recording.watchers(inputs)
             ctx = Context(needs or _NO_GRADS[len(arrays)])
         else:
             watching = None

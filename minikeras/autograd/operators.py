@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from minikeras.autograd import ops
-from minikeras.autograd import tape as _tape
+from minikeras.autograd import recording as _recording
 from minikeras.autograd.tensor import Tensor, Variable
 
 __all__ = ["TensorOperators", "install"]
@@ -245,7 +245,7 @@ def _arrays(obj: Any) -> Any:
 
 def _recorded(args: tuple, kwargs: dict) -> bool:
     """Whether an open tape watches (or would watch) any tensor among the arguments."""
-    active = _tape.STATE.active
+    active = _recording.STATE.active
     if not active:
         return False
     stack = [*args, *kwargs.values()]

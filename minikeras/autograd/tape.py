@@ -41,129 +41,21 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from minikeras.autograd import ops as _ops
-from minikeras.autograd.tensor import Tensor, Variable
-
-if TYPE_CHECKING:
-    from minikeras.autograd.function import Record
-
-
-class _Released(tuple):
-    """The type of ``ctx.saved`` once released: an empty tuple that is not ``()``."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<released>"
-
-
-#: What ``ctx.saved`` holds once released: empty, but distinguishable from "saved nothing".
-RELEASED = _Released()
-
-
-class _RecordingState:
-    """Process-wide recording state: the open tapes and the ``no_grad`` switch.
-
-    ``active`` is what every op looks at: the tapes recording right now (empty
-    inside ``no_grad``). It is recomputed whenever a tape opens, closes or
-    pauses, so the per-op test is one attribute read.
-    """
-
-    __slots__ = ("tapes", "enabled", "active")
-
-    def __init__(self) -> None:
-        self.tapes: list[GradientTape] = []
-        self.enabled = True
-        self.active: list[GradientTape] = []
-
-    def refresh(self) -> None:
-        self.active = [t for t in self.tapes if t._recording] if self.enabled else []
-
-
-STATE = _RecordingState()
-
-
-def watchers(inputs: tuple) -> tuple[list[GradientTape] | None, tuple[bool, ...] | None]:
-    """Find the recording tapes that watch any of ``inputs``.
-
-    Trainable floating variables read inside a tape with
-    ``watch_accessed_variables`` are watched on the spot (TensorFlow's behaviour).
-
-    Returns:
-        The tapes that must record this op (empty or ``None`` when none), and
-        for each input whether its gradient can be needed by any of them
-        (``None`` when no tape watches).
-    """
-    active = STATE.active
-    if len(active) == 1:
-        # the common case, one open tape: one pass over the inputs, no bookkeeping
-        tape = active[0]
-        watched = tape._watched
-        needs = []
-        for x in inputs:
-            needs.append(id(x) in watched or (isinstance(x, Variable) and _autowatch(tape, x)))
-        return (active, tuple(needs)) if True in needs else (None, None)
-    watching = []
-    any_needs = [False] * len(inputs)
-    for tape in active:
-        watched = tape._watched
-        needs = [id(x) in watched or (isinstance(x, Variable) and _autowatch(tape, x))
-                 for x in inputs]
-        if True in needs:
-            watching.append(tape)
-            any_needs = [a or b for a, b in zip(any_needs, needs)]
-    return watching, (tuple(any_needs) if watching else None)
-
-
-def _autowatch(tape: GradientTape, x: Variable) -> bool:
-    """Watch a trainable floating variable the first time an op reads it on ``tape``."""
-    if tape._watch_accessed_variables and x.trainable and x.data.dtype.kind == "f":
-        tape._watched[id(x)] = x
-        return True
-    return False
-
-
-@contextlib.contextmanager
-def no_grad() -> Iterator[None]:
-    """Turn recording off inside the block, for every tape (also usable as a decorator).
-
-    Forward-mode accumulators stop too: no tangent is computed inside the block.
-
-    Example:
-        >>> with no_grad():
-        ...     y = model(x)   # nothing is recorded
-    """
-    previous = STATE.enabled
-    STATE.enabled = False
-    STATE.refresh()
-    try:
-        yield
-    finally:
-        STATE.enabled = previous
-        STATE.refresh()
-
-
-@contextlib.contextmanager
-def enable_grad() -> Iterator[None]:
-    """Turn recording back on inside the block, even within :func:`no_grad`.
-
-    For helpers that need a tape of their own wherever they are called (a
-    function that returns a gradient, checked by finite differences that
-    evaluate it under ``no_grad``).
-    """
-    previous = STATE.enabled
-    STATE.enabled = True
-    STATE.refresh()
-    try:
-        yield
-    finally:
-        STATE.enabled = previous
-        STATE.refresh()
-
+from minikeras.autograd.function import Function, Record
+from minikeras.autograd.recording import (  # noqa: F401 - no_grad & co. are the tape's API too
+    RELEASED,
+    STATE,
+    _autowatch,
+    enable_grad,
+    no_grad,
+    watchers,
+)
+from minikeras.autograd.tensor import Tensor
 
 _UNCONNECTED = ("none", "zero")
 
@@ -697,7 +589,7 @@ class GradientTape:
                 elif _records_backward(record, g):
                     if type(g) is not Tensor:
                         g = Tensor._wrap(np.asarray(g), None)
-                    input_grads = record.function.differentiable_backward(ctx, g, record)
+                    input_grads = _differentiable_backward(record, ctx, g)
                 else:
                     if isinstance(g, Tensor):
                         g = g.data  # a tensor no recording tape follows: its array will do
@@ -755,6 +647,38 @@ def set_svg_drawer(drawer: Callable[[GradientTape], str] | None) -> None:
     """Set the function that draws a tape as SVG for Jupyter (``tape._repr_svg_()``)."""
     global _svg_drawer
     _svg_drawer = drawer
+
+
+def composite_backward(composite: Any, ctx: Any, grad: Tensor, record: Record) -> tuple:
+    """The gradients of ``composite(*record.inputs, **record.params)``, made of recorded ops.
+
+    The chain is run again on a scratch tape that watches the inputs needing a gradient, and
+    that tape's sweep (a recording one: the outer tapes are still recording) gives the
+    gradients as tensors the outer tapes can differentiate again.
+    """
+    needs = ctx.needs_input_grad
+    sources = [x for x, need in zip(record.inputs, needs) if need]
+    if not sources:
+        return (None,) * len(needs)
+    with GradientTape(watch_accessed_variables=False) as scratch:
+        scratch.watch(sources)
+        out = composite(*record.inputs, **(record.params or {}))
+    if out.shape != record.output.shape:
+        raise ValueError(
+            f"{record.op_name}.composite gave shape {out.shape}, but the op gave "
+            f"{record.output.shape}"
+        )
+    grads = iter(scratch.gradient(out, sources, output_gradients=grad))
+    return tuple(next(grads) if need else None for need in needs)
+
+
+def _differentiable_backward(record: Record, ctx: Any, grad: Tensor) -> tuple:
+    """A record's gradients as recorded ops: its chain (``composite``) or its own rule."""
+    fn = record.function
+    if type(fn).differentiable_backward is Function.differentiable_backward and \
+            type(fn).composite is not Function.composite:
+        return composite_backward(fn.composite, ctx, grad, record)
+    return fn.differentiable_backward(ctx, grad, record)
 
 
 def _check_jacobian_size(method: str, target: Tensor, source: Tensor, index: int,

@@ -13,6 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from interop_models import BUILDERS, inputs_for, randomize  # noqa: E402
 
+from minikeras.engine import reset_names  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def keras():
@@ -27,6 +29,7 @@ def zoo():
     """{name: (model, inputs, reference predictions)}, built once."""
     out = {}
     for name, build in BUILDERS.items():
+        reset_names()  # layer names as in a fresh process, whatever ran before in this one
         model = randomize(build())
         x = inputs_for(model)
         out[name] = (model, x, model.predict(x))
