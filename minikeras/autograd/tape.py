@@ -45,6 +45,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from minikeras.autograd import forward as _forward
 from minikeras.autograd import ops as _ops
 from minikeras.autograd.function import Function, Record
 from minikeras.autograd.recording import (  # noqa: F401 - no_grad & co. are the tape's API too
@@ -291,8 +292,9 @@ class GradientTape:
         ``again``: a further sweep of one Jacobian (allowed on a non-persistent tape, which
         keeps its saved arrays until the Jacobian's last row, swept with ``release=False``).
         """
-        # An outer tape recording right now makes this a sweep of recorded ops (higher order).
-        graph = bool(STATE.active)
+        # An outer tape recording right now, or an open forward-mode accumulator, makes this a
+        # sweep of recorded ops (higher order; forward-over-reverse: tangents flow through it).
+        graph = bool(STATE.active) or bool(_forward.STATE.active)
         used, self._used = self._used, self._used and not again
         grads, seeds = self._start(target, output_gradients, unconnected, flat_sources, graph)
         self._used = True if not again else used
@@ -716,7 +718,10 @@ def _records_backward(record: Record, grad: Any) -> bool:
 
     Its inputs, its output or the incoming gradient: if none is watched, the gradients it
     gives are constants to every tape, and the plain array backward is exact and cheaper.
+    With a forward-mode accumulator open the backward is recorded too (forward-over-reverse).
     """
+    if _forward.STATE.active:
+        return True  # an accumulator may follow any of them: its tangents need the ops
     involved = (*record.inputs, record.output, grad) if type(grad) is Tensor else \
         (*record.inputs, record.output)
     watching, _ = watchers(involved)

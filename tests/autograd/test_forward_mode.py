@@ -597,10 +597,6 @@ def test_an_accumulator_on_other_tensors_leaves_the_gradient_unchanged():
         np.testing.assert_array_equal(grad(), alone)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "forward-over-reverse needs the backward pass recorded as ops when an accumulator is open "
-    "(issue 13's higher-order reverse mode, branch autodiff); until then tape.gradient returns "
-    "arrays no accumulator follows. Remove this mark once that lands"))
 def test_forward_over_reverse_gives_a_hessian_vector_product():
     x, v = np.array([0.3, -0.7, 1.1]), np.array([1.0, 2.0, -1.0])
 
