@@ -121,6 +121,17 @@ class Tensor:
     def __float__(self) -> float:
         return float(self.data)
 
+    def __format__(self, spec: str) -> str:
+        # f"{loss:.4f}" on a scalar tensor formats its number (as PyTorch does); a format
+        # spec on a bigger tensor is an error that says what works
+        if not spec:
+            return str(self)
+        if self.data.ndim == 0:
+            return format(self.data.item(), spec)
+        raise TypeError(f"Tensor of shape {self.shape}: a format spec ({spec!r}) needs a "
+                        f"scalar tensor; format its values with np.array2string(t.numpy()) "
+                        f"or format one element, f'{{t[0]:{spec}}}'")
+
     def __int__(self) -> int:
         return int(self.data)
 

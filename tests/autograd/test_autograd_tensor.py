@@ -171,3 +171,12 @@ def test_variable_shape_errors_name_the_variable_and_shapes():
         v.assign_add(np.zeros(4))
     with pytest.raises(ValueError, match=r"assign_sub: .*\(2, 3\).*\(2, 2, 3\)"):
         v.assign_sub(np.zeros((2, 2, 3)))
+
+
+def test_a_scalar_tensor_formats_like_its_number():
+    t = Tensor(np.array(0.25))
+    assert f"{t:.1%}" == "25.0%"
+    assert f"{t:.3f}" == "0.250"
+    assert f"{t}" == str(t)
+    with pytest.raises(TypeError, match=r"shape \(2,\).*needs a scalar tensor"):
+        f"{Tensor([1.0, 2.0]):.2f}"
