@@ -30,8 +30,8 @@ the op. ``sign`` is differentiable almost everywhere and its tangent is zero, as
 Nesting: tapes and accumulators can be opened in any order around the same computation; each sees
 the ops on the tensors it follows. Forward-over-reverse works: with an accumulator open,
 ``tape.gradient`` runs its backward as recorded ops, so the tangent of a gradient,
-``acc.jvp(tape.gradient(y, x))``, is a Hessian-vector product. The ``jvp`` rules run on numpy arrays, so the tangent
-computation itself is not recorded: the tangent of a tangent (nested accumulators, or a tape's
+``acc.jvp(tape.gradient(y, x))``, is a Hessian-vector product. The ``jvp`` rules run on numpy
+arrays, so the tangent computation itself is not recorded: the tangent of a tangent (nested accumulators, or a tape's
 gradient of ``acc.jvp(y)``) is not available, and asking an outer accumulator for one raises a
 ``TypeError`` saying so.
 
