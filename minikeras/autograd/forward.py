@@ -31,9 +31,9 @@ Nesting: tapes and accumulators can be opened in any order around the same compu
 the ops on the tensors it follows. Forward-over-reverse works: with an accumulator open,
 ``tape.gradient`` runs its backward as recorded ops, so the tangent of a gradient,
 ``acc.jvp(tape.gradient(y, x))``, is a Hessian-vector product. The ``jvp`` rules run on numpy
-arrays, so the tangent computation itself is not recorded: the tangent of a tangent (nested accumulators, or a tape's
-gradient of ``acc.jvp(y)``) is not available, and asking an outer accumulator for one raises a
-``TypeError`` saying so.
+arrays, so the tangent computation itself is not recorded: the tangent of a tangent (nested
+accumulators, or a tape's gradient of ``acc.jvp(y)``) is not available, and asking an outer
+accumulator for one raises a ``TypeError`` saying so.
 
 Inside :func:`~minikeras.autograd.tape.no_grad` tangents stop, as recording does: nothing in the
 block is differentiated in either mode, so ``jacfwd`` and a reverse-mode Jacobian always agree
