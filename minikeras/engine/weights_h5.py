@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from minikeras.generic_utils import optional_module
 from minikeras.version import __version__
 
 # HDF5 keeps attributes in the object header (64 KiB); Keras splits longer lists into
@@ -44,13 +45,8 @@ def import_h5py(purpose: str) -> Any:
     Returns:
         The ``h5py`` module.
     """
-    try:
-        # optional dependency (minikeras[interop]): only HDF5 files need it
-        import h5py
-    except ImportError:
-        raise ImportError(f"{purpose} needs h5py, which is not installed; install it with "
-                          "pip install \"minikeras[interop]\"") from None
-    return h5py
+    # optional dependency (minikeras[interop]): only HDF5 files need it
+    return optional_module("h5py", purpose, "minikeras[interop]")
 
 
 def atomic_write(filepath: str | os.PathLike, write: Callable[[str], None]) -> None:

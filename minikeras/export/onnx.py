@@ -23,7 +23,7 @@ import numpy as np
 
 from minikeras.engine.topology import Container
 from minikeras.engine.weights_h5 import atomic_write
-from minikeras.generic_utils import json_default
+from minikeras.generic_utils import json_default, optional_module
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -295,12 +295,8 @@ def to_onnx(model: Any, filepath: str | os.PathLike, opset: int = 17) -> Any:
         ImportError: If ``onnx`` is not installed.
         ValueError: If a layer has no ONNX mapping (named), or ``opset`` is out of range.
     """
-    try:
-        # optional dependency (minikeras[interop]): only the ONNX export needs it
-        import onnx
-    except ImportError:
-        raise ImportError("to_onnx needs the onnx package; install it with "
-                          "pip install \"minikeras[interop]\"") from None
+    # optional dependency (minikeras[interop]): only the ONNX export needs it
+    onnx = optional_module("onnx", "to_onnx", "minikeras[interop]")
     if not 13 <= int(opset) <= 21:
         raise ValueError(f"to_onnx: opset must be between 13 and 21, got {opset!r}")
     if not getattr(model, "inputs", None):
