@@ -15,7 +15,6 @@ Inputs, arguments and assertions are Keras's. Plumbing (see the README):
 - The TensorBoard tests need TensorFlow: not ported.
 """
 
-import inspect
 import multiprocessing
 import os
 from csv import Sniffer
@@ -195,9 +194,6 @@ def test_EarlyStopping():
                         validation_data=(X_test, y_test), callbacks=cbks, epochs=20)
 
 
-@pytest.mark.skipif(inspect.signature(Sequential.fit).parameters['epochs'].default != 10,
-                    reason="relies on Keras 2.0.8's Sequential.fit default of epochs=10, which "
-                           "the layers/engine half of issue 15 restores")
 def test_EarlyStopping_reuse():
     np.random.seed(1337)
     patience = 3

@@ -34,11 +34,6 @@ SAFE_MODE = (
     "opts in (safe_mode=False / layers.unsafe_deserialization()), as Keras 2.13+ does; Keras "
     "2.0.8 ran it. The twin test runs the same body with the opt-in."
 )
-needs_lowercase_optimizers = pytest.mark.skipif(
-    not hasattr(optimizers, "rmsprop"),
-    reason="optimizers.rmsprop (Keras 2's lower-case alias) comes with the training half of "
-           "issue 15",
-)
 
 
 def test_sequential_model_saving_dense():
@@ -73,7 +68,6 @@ def test_sequential_model_saving_dense():
     assert_allclose(out, out2, atol=1e-05)
 
 
-@needs_lowercase_optimizers
 def test_sequential_model_saving_2():
     # test with custom optimizer, loss
     custom_opt = optimizers.rmsprop
@@ -203,7 +197,6 @@ def test_saving_unused_layers_is_ok_unsafe_deserialization():
         _saving_unused_layers_is_ok()
 
 
-@needs_lowercase_optimizers
 def test_loading_weights_by_name():
     """
     test loading model weights by name on:
@@ -249,7 +242,6 @@ def test_loading_weights_by_name():
             assert_allclose(old_weights[i][j], new_weights[j], atol=1e-05)
 
 
-@needs_lowercase_optimizers
 def test_loading_weights_by_name_2():
     """
     test loading model weights by name on:
