@@ -97,8 +97,16 @@ class _BlankMeta(type):
         raise NotImplementedError()
 
 
+def _skip_without_its_readers(check):
+    """Notebook 11's file check opens files with h5py and ONNX Runtime (the interop extra)."""
+    if check is ex.check_save_for_reader:
+        for name in ("h5py", "onnx", "onnxruntime"):
+            pytest.importorskip(name, reason="install the 'interop' extra")
+
+
 @pytest.mark.parametrize(("check", "right", "wrong", "words"), CASES, ids=IDS)
 def test_the_right_answer_passes(check, right, wrong, words, capsys):
+    _skip_without_its_readers(check)
     result = check(right)
     out = capsys.readouterr().out
     assert result.passed, out
@@ -107,6 +115,7 @@ def test_the_right_answer_passes(check, right, wrong, words, capsys):
 
 @pytest.mark.parametrize(("check", "right", "wrong", "words"), CASES, ids=IDS)
 def test_a_wrong_answer_fails_and_says_why(check, right, wrong, words, capsys):
+    _skip_without_its_readers(check)
     result = check(wrong)
     out = capsys.readouterr().out
     assert not result.passed and not result.not_done, out
