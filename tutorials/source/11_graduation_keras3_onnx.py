@@ -228,9 +228,9 @@ print("test accuracy served by ONNX Runtime:", float(np.mean(p_onnx.argmax(1) ==
 # **ends**, so `[top, left, bottom, right]` for an image. (Its `auto_pad` attribute, which ONNX
 # keeps only for legacy uses, calls TensorFlow's rule `SAME_UPPER`.)
 #
-# Below, the padding of the model's second layer (8×8 input, 3×3 kernel, stride 2: one pixel,
-# at the bottom and on the right) and of a larger kernel; grey pixels are the input, dashed
-# ones the zeros, and the first and last windows are outlined.
+# Below, the padding of the model's second convolution, `sep2` (8×8 input, 3×3 kernel, stride
+# 2: one pixel, at the bottom and on the right) and of a larger kernel; grey pixels are the
+# input, dashed ones the zeros, and the first and last windows are outlined.
 
 # %%
 def draw_same_padding(ax, n, k, stride):
@@ -325,7 +325,7 @@ except ValueError as e:
 # `"minikeras"`, `"Keras 2"`, `"Keras 3"` and `"ONNX Runtime"`. The check trains a small
 # model, calls your function for each reader, then opens each file with that reader (for
 # Keras 2, the HDF5 reader tf.keras 2 used, which Keras 3 keeps for old files) and compares the
-# predictions, and the optimizer's state for the readers that go on training.
+# predictions and, for the readers that go on training, the optimizer's step count.
 
 # %%
 def save_for(model, reader, stem):
