@@ -36,6 +36,11 @@ from minikeras.exercises.convolutions import (
     check_separable_params,
 )
 from minikeras.exercises.core import CheckFailure, CheckResult, run_check
+from minikeras.exercises.graduation import (
+    check_keras3_input_config,
+    check_onnx_same_pads,
+    check_save_for_reader,
+)
 from minikeras.exercises.graphs import (
     check_inbound_layer_names,
     check_layers_in_order,
@@ -80,10 +85,11 @@ __all__ = [
     "CheckFailure", "CheckResult", "check_adam_step", "check_central_difference",
     "check_clip_layer", "check_confusion_matrix", "check_conv2d_loops", "check_conv_output_length",
     "check_depthwise_as_standard", "check_depthwise_loops", "check_dual_numbers", "check_hvp",
-    "check_im2col", "check_inbound_layer_names", "check_jvp_rule", "check_layer",
-    "check_layers_in_order", "check_linear_use_bias", "check_max_stable_learning_rate",
-    "check_mlp_backward", "check_neuron_gradients", "check_neuron_loss", "check_newton_step",
-    "check_op", "check_per_class_accuracy", "check_rmsprop_step", "check_same_pads",
+    "check_im2col", "check_inbound_layer_names", "check_jvp_rule", "check_keras3_input_config",
+    "check_layer", "check_layers_in_order", "check_linear_use_bias",
+    "check_max_stable_learning_rate", "check_mlp_backward", "check_neuron_gradients",
+    "check_neuron_loss", "check_newton_step", "check_onnx_same_pads", "check_op",
+    "check_per_class_accuracy", "check_rmsprop_step", "check_same_pads", "check_save_for_reader",
     "check_scale_layer", "check_separable_by_hand", "check_separable_params",
     "check_sgd_momentum_step", "check_siamese_model", "check_sigmoid_op", "check_softclip_op",
     "check_softmax", "check_softmax_cross_entropy_grad", "check_squared_difference_op",

@@ -580,3 +580,65 @@ def newton_step(f, x):
 
 def newton_step_is_gradient_descent(f, x):
     return np.asarray(x) - np.asarray(grad(f)(x))
+
+
+# ---- notebook 11
+def input_config_to_keras3(config):
+    new = {key: value for key, value in config.items() if key != "batch_input_shape"}
+    new["batch_shape"] = config["batch_input_shape"]
+    return new
+
+
+def input_config_keeps_both_keys(config):   # adds the new key, forgets to drop the old one
+    return {**config, "batch_shape": config["batch_input_shape"]}
+
+
+def input_config_in_place(config):   # right keys, but the caller's dict is changed too
+    config["batch_shape"] = config.pop("batch_input_shape")
+    return config
+
+
+def onnx_same_pads(input_hw, kernel_hw, strides, dilation):
+    begins, ends = [], []
+    for n, k, s, d in zip(input_hw, kernel_hw, strides, dilation):
+        total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+        begins.append(total // 2)
+        ends.append(total - total // 2)
+    return begins + ends
+
+
+def onnx_same_pads_axis_by_axis(input_hw, kernel_hw, strides, dilation):
+    (top, bottom), (left, right) = [same_pads(*args) for args in
+                                    zip(input_hw, kernel_hw, strides, dilation)]
+    return [top, bottom, left, right]   # minikeras's ((top, bottom), (left, right)), flattened
+
+
+def onnx_same_pads_odd_first(input_hw, kernel_hw, strides, dilation):
+    (top, bottom), (left, right) = [same_pads(*args) for args in
+                                    zip(input_hw, kernel_hw, strides, dilation)]
+    return [bottom, right, top, left]   # SAME_LOWER: the odd pixel at the beginning
+
+
+def save_for(model, reader, stem):
+    from minikeras.export import to_onnx
+
+    if reader == "ONNX Runtime":
+        to_onnx(model, stem + ".onnx")
+        return stem + ".onnx"
+    path = stem + {"minikeras": ".npz", "Keras 2": ".h5", "Keras 3": ".keras"}[reader]
+    model.save(path)
+    return path
+
+
+def save_for_onnx_with_save(model, reader, stem):   # model.save has no ONNX format
+    path = stem + {"minikeras": ".npz", "Keras 2": ".h5", "Keras 3": ".keras",
+                   "ONNX Runtime": ".onnx"}[reader]
+    model.save(path)
+    return path
+
+
+def save_for_keras2_as_keras(model, reader, stem):   # tf.keras 2 reads HDF5 only
+    if reader == "Keras 2":
+        model.save(stem + ".keras")
+        return stem + ".keras"
+    return save_for(model, reader, stem)

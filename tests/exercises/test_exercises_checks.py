@@ -3,10 +3,17 @@ message that says what is wrong (and a hint), and says "not done yet" for a blan
 
 from __future__ import annotations
 
+import os
+
 import exercise_answers as a
 import pytest
 
 from minikeras import exercises as ex
+
+# notebook 11's checks open files with Keras 3 when its backend is chosen: JAX on CPU, as in
+# tests/interop (without the interop extra they test what they can without Keras)
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 #: check, right answer, a typical wrong answer, words the failure message must contain
 CASES = [
@@ -60,6 +67,18 @@ CASES = [
     (ex.check_hvp, a.hvp, a.hvp_gradient_outside_outer_tape, "Hessian-vector product"),
     (ex.check_newton_step, a.newton_step, a.newton_step_is_gradient_descent,
      "one Newton step on a quadratic"),
+    (ex.check_keras3_input_config, a.input_config_to_keras3, a.input_config_keeps_both_keys,
+     "not in Keras 3's config ['batch_input_shape']"),
+    (ex.check_keras3_input_config, a.input_config_to_keras3, a.input_config_in_place,
+     "changed the config it was given"),
+    (ex.check_onnx_same_pads, a.onnx_same_pads, a.onnx_same_pads_axis_by_axis,
+     "ONNX pads [top, left, bottom, right] expected"),
+    (ex.check_onnx_same_pads, a.onnx_same_pads, a.onnx_same_pads_odd_first,
+     "expected [0, 3, 0, 4], got [0, 4, 0, 3]"),
+    (ex.check_save_for_reader, a.save_for, a.save_for_onnx_with_save,
+     "ONNX Runtime could not read model_3.onnx, a numpy .npz archive"),
+    (ex.check_save_for_reader, a.save_for, a.save_for_keras2_as_keras,
+     "reads HDF5 files only, and model_1.keras is a zip archive"),
 ]
 IDS = [f"{check.__name__}-{wrong.__name__}" for check, _, wrong, _ in CASES]
 
@@ -78,8 +97,16 @@ class _BlankMeta(type):
         raise NotImplementedError()
 
 
+def _skip_without_its_readers(check):
+    """Notebook 11's file check opens files with h5py and ONNX Runtime (the interop extra)."""
+    if check is ex.check_save_for_reader:
+        for name in ("h5py", "onnx", "onnxruntime"):
+            pytest.importorskip(name, reason="install the 'interop' extra")
+
+
 @pytest.mark.parametrize(("check", "right", "wrong", "words"), CASES, ids=IDS)
 def test_the_right_answer_passes(check, right, wrong, words, capsys):
+    _skip_without_its_readers(check)
     result = check(right)
     out = capsys.readouterr().out
     assert result.passed, out
@@ -88,6 +115,7 @@ def test_the_right_answer_passes(check, right, wrong, words, capsys):
 
 @pytest.mark.parametrize(("check", "right", "wrong", "words"), CASES, ids=IDS)
 def test_a_wrong_answer_fails_and_says_why(check, right, wrong, words, capsys):
+    _skip_without_its_readers(check)
     result = check(wrong)
     out = capsys.readouterr().out
     assert not result.passed and not result.not_done, out
@@ -138,3 +166,21 @@ def test_check_layer_runs_layer_test_on_each_setting(capsys):
     wrong = [{"kwargs": {"units": 2}, "input_shape": (2, 3), "expected_num_weights": 5}]
     result = ex.check_layer(a.LinearMaybeBias, wrong)
     assert not result.passed and "layer_test(LinearMaybeBias" in result.message
+
+
+def test_the_onnx_pads_check_agrees_with_the_exporter():
+    """check_onnx_same_pads's reference (the kernels' pads) is what to_onnx writes."""
+    from minikeras.exercises.graduation import _onnx_pads, _pads_cases
+    from minikeras.export.onnx import _same_pads
+
+    for case in _pads_cases():
+        assert _same_pads(*case, layer="conv") == _onnx_pads(*case), case
+
+
+def test_importing_the_checks_imports_no_optional_library():
+    import subprocess
+    import sys
+
+    code = ("import sys, minikeras.exercises; heavy = {'keras', 'jax', 'onnx', 'onnxruntime', "
+            "'h5py'} & set(sys.modules); assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -17,6 +17,11 @@
 #
 # This notebook needs the `interop` extra: `pip install "minikeras[interop]"` (h5py, onnx,
 # onnxruntime, keras, jax). Nothing is downloaded while it runs.
+#
+# **Exercises.** Three exercises, one for each thing that has to be translated on the way: a
+# config key Keras 3 renamed, TensorFlow's `same` padding written as ONNX pads, and which file
+# each reader opens. After each, a check tests your answer with the real readers and says what
+# is wrong, or "not done yet".
 
 # %% [markdown]
 # ## Before any import: four devices on one CPU
@@ -33,13 +38,21 @@ os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
 os.environ["KERAS_BACKEND"] = "jax"
 os.environ["JAX_PLATFORMS"] = "cpu"
 
+import json
 import zipfile
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from minikeras import Input, Model
 from minikeras.datasets import digits
+from minikeras.exercises import (
+    check_keras3_input_config,
+    check_onnx_same_pads,
+    check_save_for_reader,
+)
 from minikeras.export import to_onnx
+from minikeras.kernels import explicit_pads
 from minikeras.layers import BatchNormalization, Dense, GlobalAveragePooling2D, SeparableConv2D
 from minikeras.models import load_model
 from minikeras.optimizers import Adam
@@ -91,6 +104,45 @@ p_minikeras = model.predict(x_test)
 # %%
 model.save("digits.keras")
 print(zipfile.ZipFile("digits.keras").namelist())
+
+# %% [markdown]
+# `config.json` is the model's config, translated key by key into Keras 3's vocabulary
+# (`minikeras.formats.keras3_config` lists every change). Here is the input layer as minikeras
+# describes it, in Keras 2's words, and as the archive describes it:
+
+# %%
+with zipfile.ZipFile("digits.keras") as archive:
+    k3_config = json.loads(archive.read("config.json"))
+k3_input = next(layer for layer in k3_config["config"]["layers"]
+                if layer["class_name"] == "InputLayer")
+print("minikeras, Keras 2 keys:", model.get_layer("digit").get_config())
+print("the .keras archive:     ", k3_input["config"])
+
+# %% [markdown]
+# ### Exercise 11.1: a config key Keras 3 renamed
+#
+# One key of the input layer changed its name between Keras 2 and Keras 3 (find it above); its
+# value, the input's shape with the batch axis first, did not. Keras 3 still accepts the old
+# spelling when it reads an old file, but writes only the new one, and so does minikeras: when
+# it reads a Keras 3 file (section 4) it translates the key back.
+#
+# Write `input_config_to_keras3(config)`: given the config of a Keras 2 `InputLayer`, return its
+# Keras 3 config, as a **new** dict (the caller keeps the Keras 2 one, e.g. to write a `.h5`
+# file too). The check compares your function with the translation minikeras writes into
+# every `.keras` file, on four input layers (a fixed batch size among them).
+
+# %%
+def input_config_to_keras3(config):
+    """The Keras 3 config of the Keras 2 ``InputLayer`` config ``config`` (a new dict)."""
+    ### BEGIN SOLUTION
+    new = {key: value for key, value in config.items() if key != "batch_input_shape"}
+    new["batch_shape"] = config["batch_input_shape"]
+    return new
+    ### END SOLUTION
+
+
+# %%
+check_keras3_input_config(input_config_to_keras3)
 
 # %% [markdown]
 # ## 3. Load in Keras 3 and train on four devices
@@ -166,6 +218,81 @@ print("hop 3, minikeras -> ONNX Runtime, largest difference:", same(p_onnx, p_ke
 print("test accuracy served by ONNX Runtime:", float(np.mean(p_onnx.argmax(1) == y_test)))
 
 # %% [markdown]
+# ### Where the odd pixel goes
+#
+# With `padding="same"` a layer with stride $s$ gives $\lceil n / s \rceil$ output pixels per
+# axis, and pads the input with just enough zeros for its last window to fit (notebook 7). When
+# the total is odd, TensorFlow (and Keras, and minikeras) put the extra pixel at the **end** of
+# the axis: at the bottom, on the right. ONNX's `Conv` knows no "same"; it takes explicit
+# `pads`, one list for all the spatial axes: first where each axis **begins**, then where each
+# **ends**, so `[top, left, bottom, right]` for an image. (Its `auto_pad` attribute, which ONNX
+# keeps only for legacy uses, calls TensorFlow's rule `SAME_UPPER`.)
+#
+# Below, the padding of the model's second convolution, `sep2` (8×8 input, 3×3 kernel, stride
+# 2: one pixel, at the bottom and on the right) and of a larger kernel; grey pixels are the
+# input, dashed ones the zeros, and the first and last windows are outlined.
+
+# %%
+def draw_same_padding(ax, n, k, stride):
+    """The 'same' padding of an n x n input for a k x k kernel, with the first and last window."""
+    (top, bottom), (left, right) = explicit_pads("same", (n, n), (k, k), (stride, stride))
+    rows, cols = top + n + bottom, left + n + right
+    for i in range(rows):
+        for j in range(cols):
+            inside = top <= i < top + n and left <= j < left + n
+            ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor="0.82" if inside else "white",
+                                       edgecolor="0.45", linestyle="-" if inside else "--",
+                                       linewidth=0.8))
+    last = (-(-n // stride) - 1) * stride
+    for start, color, label in ((0, "tab:blue", "first window"),
+                                (last, "tab:red", "last window")):
+        ax.add_patch(plt.Rectangle((start, start), k, k, fill=False, edgecolor=color,
+                                   linewidth=3, label=label))
+    ax.set_xlim(-0.3, cols + 0.3)
+    ax.set_ylim(rows + 0.3, -0.3)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(f"{n}×{n} input, {k}×{k} kernel, stride {stride}\n"
+                 f"pads = {[top, left, bottom, right]}", fontsize=11)
+
+
+fig, axes = plt.subplots(1, 2, figsize=(9, 4.6))
+draw_same_padding(axes[0], 8, 3, 2)
+draw_same_padding(axes[1], 7, 4, 1)
+axes[1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+fig.suptitle("TensorFlow's 'same' padding as ONNX pads [top, left, bottom, right]")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ### Exercise 11.2: TensorFlow's `same` padding as ONNX pads
+#
+# Write `onnx_same_pads(input_hw, kernel_hw, strides, dilation)`; each argument is a
+# `(height, width)` pair. Return the ONNX `pads` `[top, left, bottom, right]` that make an ONNX
+# `Conv` compute what Keras's `padding="same"` computes. A kernel of $k$ taps with dilation $d$
+# spans $(k - 1)\,d + 1$ input pixels. The check compares with the pads minikeras's kernels use
+# (and `to_onnx` writes) on 120 cases (odd and even sizes, kernels 1 to 5, strides 1 to 3,
+# dilations 1 and 2), then runs convolutions with your pads in ONNX Runtime against
+# `Conv2D(padding="same")`.
+
+# %%
+def onnx_same_pads(input_hw, kernel_hw, strides, dilation):
+    """TensorFlow's 'same' padding as ONNX pads ``[top, left, bottom, right]``."""
+    ### BEGIN SOLUTION
+    begins, ends = [], []
+    for n, k, s, d in zip(input_hw, kernel_hw, strides, dilation):
+        out = -(-n // s)                                   # ceil(n / s)
+        total = max((out - 1) * s + (k - 1) * d + 1 - n, 0)
+        begins.append(total // 2)
+        ends.append(total - total // 2)                    # the odd pixel at the end
+    return begins + ends
+    ### END SOLUTION
+
+
+# %%
+check_onnx_same_pads(onnx_same_pads)
+
+# %% [markdown]
 # ## What does not cross
 #
 # Some things have no equivalent on the other side, and the export says so instead of writing a
@@ -181,6 +308,40 @@ try:
     with_lambda.save("lambda.keras")
 except ValueError as e:
     print(e)
+
+# %% [markdown]
+# ## Which file for which reader
+#
+# One model, four readers, and each opens its own kind of file: minikeras reads its `.npz` (and
+# the Keras files too), tf.keras 2 reads HDF5 files, Keras 3 its `.keras` archives (and, through
+# a legacy path, old HDF5 files), ONNX Runtime an ONNX graph. A file's name does not make its
+# format: `model.save` chooses a format by the extension, and writes its own `.npz` for one it
+# does not know.
+#
+# ### Exercise 11.3: which file for which reader
+#
+# Write `save_for(model, reader, stem)`: save `model` so that `reader` can open it, in a file
+# named `stem` plus the right extension, and return that file's path. `reader` is one of
+# `"minikeras"`, `"Keras 2"`, `"Keras 3"` and `"ONNX Runtime"`. The check trains a small
+# model, calls your function for each reader, then opens each file with that reader (for
+# Keras 2, the HDF5 reader tf.keras 2 used, which Keras 3 keeps for old files) and compares the
+# predictions and, for the readers that go on training, the optimizer's step count.
+
+# %%
+def save_for(model, reader, stem):
+    """Save ``model`` for ``reader`` as ``stem`` plus an extension; return the path."""
+    ### BEGIN SOLUTION
+    if reader == "ONNX Runtime":
+        to_onnx(model, stem + ".onnx")          # an export: model.save has no ONNX format
+        return stem + ".onnx"
+    path = stem + {"minikeras": ".npz", "Keras 2": ".h5", "Keras 3": ".keras"}[reader]
+    model.save(path)
+    return path
+    ### END SOLUTION
+
+
+# %%
+check_save_for_reader(save_for)
 
 # %% [markdown]
 # ## Where to go from here
