@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from minikeras.engine import Input, Model
 from minikeras.exercises.core import (
     CheckFailure,
     CheckResult,
@@ -38,8 +39,18 @@ from minikeras.exercises.core import (
     compare_arrays,
     run_check,
 )
+from minikeras.formats.keras3_config import to_keras3
 from minikeras.generic_utils import optional_module
 from minikeras.kernels import explicit_pads
+from minikeras.layers import (
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    GlobalAveragePooling2D,
+    SeparableConv2D,
+)
+from minikeras.models import load_model
+from minikeras.optimizers import Adam
 
 __all__ = ["check_keras3_input_config", "check_onnx_same_pads", "check_save_for_reader"]
 
@@ -66,8 +77,6 @@ def _plain(value: Any) -> Any:
 # ------------------------------------------------------------------------------- 11.1
 def _input_configs() -> list[tuple[str, dict]]:
     """Configs of real minikeras ``Input`` layers, as ``model.get_config()`` has them."""
-    from minikeras import Input
-
     cases = [("Input((8, 8, 1), name='digit')", dict(shape=(8, 8, 1), name="digit")),
              ("Input((3,), name='features')", dict(shape=(3,), name="features")),
              ("Input(batch_shape=(4, 5), name='fixed_batch')",
@@ -81,8 +90,6 @@ def _input_configs() -> list[tuple[str, dict]]:
 
 
 def _input_config_tests(to_keras3_input: Callable[[dict], dict]) -> str:
-    from minikeras.formats.keras3_config import to_keras3
-
     configs = _input_configs()
     for text, config in configs:
         given = copy.deepcopy(config)
@@ -205,8 +212,6 @@ def _onnx_pads_tests(onnx_same_pads: Callable) -> str:
     ort, onnx = _optional("onnxruntime"), _optional("onnx")
     if ort is None or onnx is None:
         return detail + " (install minikeras[interop] to run them in ONNX Runtime too)"
-    from minikeras.layers import Conv2D
-
     rng = np.random.default_rng(11)
     runs = [((7, 6), (3, 2), (2, 1), (1, 1)), ((6, 5), (3, 3), (1, 1), (2, 1)),
             ((8, 7), (4, 5), (3, 2), (1, 1)), ((5, 8), (2, 3), (1, 1), (1, 2))]
@@ -259,15 +264,6 @@ READERS = ("minikeras", "Keras 2", "Keras 3", "ONNX Runtime")
 
 def _small_trained_model() -> tuple[Any, np.ndarray]:
     """A compiled model with optimizer state (two Adam steps), and 8 images to predict."""
-    from minikeras import Input, Model
-    from minikeras.layers import (
-        BatchNormalization,
-        Dense,
-        GlobalAveragePooling2D,
-        SeparableConv2D,
-    )
-    from minikeras.optimizers import Adam
-
     rng = np.random.default_rng(3)
     images = rng.random((8, 6, 6, 1)).astype(np.float32)
     inputs = Input((6, 6, 1), name="image")
@@ -308,8 +304,6 @@ def _optimizer_steps(optimizer: Any) -> int:
 
 
 def _read_minikeras(path: str, model: Any, images: np.ndarray) -> None:
-    from minikeras.models import load_model
-
     try:
         loaded = load_model(path)
     except Exception as err:  # noqa: BLE001 - the reader's refusal is the verdict

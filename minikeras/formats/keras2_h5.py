@@ -81,6 +81,11 @@ def save_model_h5(model: Any, filepath: str | os.PathLike, overwrite: bool = Tru
     config = json.loads(model_to_json(model))
     _explicit_input_layers(config)
     training = training_config(model) if include_optimizer else None
+    if training is not None:
+        # the rate once, as `learning_rate` (tf.keras 2 and Keras 3 read it; Keras 3 refuses the
+        # Keras 2.0 alias `lr` that minikeras's configs also carry)
+        opt = training["optimizer_config"]
+        opt["config"] = {k: v for k, v in opt["config"].items() if k != "lr"}
     state = []
     if training is not None and hasattr(model.optimizer, "get_state"):
         state = model.optimizer.get_state()
