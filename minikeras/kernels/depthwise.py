@@ -334,8 +334,41 @@ def _phases(x: np.ndarray, sw: int, dm: int) -> np.ndarray:
         return x.reshape(1, n_img, height, width * channels)
     phase_w = -(-width // sw)
     xph = np.empty((sw, n_img, height, phase_w * channels * dm), dtype=x.dtype)
-    _to_phases(x, xph, dm)
+    if x.size * dm < NUMPY_PHASES_BELOW:
+        _numpy_phases(x, xph, dm)
+    else:
+        _to_phases(x, xph, dm)
     return xph
+
+
+#: Phase rearrangements of fewer numbers than this (4 MiB of float32) go through numpy: slower
+#: per call than the parallel kernels, but those cost 1-3 s of compilation each (the parallel
+#: lowering), which the first run of a small model - the README example's strided layer, its
+#: validation and ``predict`` in batches of 256 - would otherwise pay. W3 (2M numbers) keeps them.
+NUMPY_PHASES_BELOW = 1 << 20
+
+
+def _numpy_phases(x: np.ndarray, xph: np.ndarray, dm: int) -> None:
+    """:func:`_to_phases` in numpy, for small arrays."""
+    n_img, height, width, channels = x.shape
+    sw = xph.shape[0]
+    for p in range(sw):
+        cols = x[:, :, p::sw, :]
+        if dm > 1:
+            cols = np.repeat(cols, dm, axis=3)
+        used = cols.shape[2] * channels * dm
+        xph[p, :, :, :used] = cols.reshape(n_img, height, used)
+        xph[p, :, :, used:] = 0
+
+
+def _numpy_unphase(gph: np.ndarray, gx: np.ndarray, dm: int) -> None:
+    """:func:`_from_phases` in numpy, for small arrays."""
+    n_img, height, width, channels = gx.shape
+    sw = gph.shape[0]
+    for p in range(sw):
+        n_cols = len(range(p, width, sw))
+        g = gph[p, :, :, : n_cols * channels * dm].reshape(n_img, height, n_cols, channels, dm)
+        gx[:, :, p::sw, :] = g[..., 0] if dm == 1 else g.sum(axis=4)
 
 
 def _unphase(gph: np.ndarray, shape, dm: int) -> np.ndarray:
@@ -343,7 +376,10 @@ def _unphase(gph: np.ndarray, shape, dm: int) -> np.ndarray:
     if gph.shape[0] == 1 and dm == 1:
         return gph.reshape(shape)
     gx = np.empty(tuple(shape), dtype=gph.dtype)
-    _from_phases(gph, gx, dm)
+    if gx.size * dm < NUMPY_PHASES_BELOW:
+        _numpy_unphase(gph, gx, dm)
+    else:
+        _from_phases(gph, gx, dm)
     return gx
 
 
