@@ -12,6 +12,13 @@ from minikeras.kernels.threads import configure
 configure()
 
 import numba  # noqa: E402  (must come after configure())
+import numba.core.event  # noqa: E402
+
+from minikeras.kernels import compile_notice  # noqa: E402
+
+# A fresh environment compiles each kernel on its first call: say so on stderr (silent when the
+# kernels come from the cache).
+compile_notice.install(numba.core.event)
 
 prange = numba.prange
 
