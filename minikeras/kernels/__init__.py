@@ -11,6 +11,7 @@ definition. Modules:
   argmax its forward pass recorded).
 * :mod:`.matmul` — the 1x1-convolution products, split by rows over threads; :mod:`.narrow` —
   those with an inner dimension of 1-4, as a plain loop.
+* :mod:`.affine` — ``x * scale + shift`` per channel in one pass (batch normalisation).
 * :mod:`.optimizer_updates` — SGD-momentum, RMSprop/Adagrad and Adam updates as one loop.
 * :mod:`.reference` — the numpy twins.
 * :mod:`.threads` — the threading defaults, applied before numba's first parallel call.
@@ -41,6 +42,7 @@ _LAZY = {
     "max_pool2d_grad_from_argmax": "pool",
     "avg_pool2d_forward": "pool",
     "avg_pool2d_grad_input": "pool",
+    "channel_affine": "affine",
     "sgd_momentum_update": "optimizer_updates",
     "rms_update": "optimizer_updates",
     "adam_update": "optimizer_updates",

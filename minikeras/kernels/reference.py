@@ -410,3 +410,11 @@ def adam_update(p, g, m, v, vhat, step, b1, b2, eps, amsgrad):
         np.maximum(vhat, v, out=vhat)
         v = vhat
     p -= step * m / (np.sqrt(v) + eps)
+
+
+# Twin of kernels/affine.py.
+
+
+def channel_affine(x, scale, shift):
+    """``x * scale + shift``, ``scale`` and ``shift`` along the last axis."""
+    return x * scale.astype(x.dtype) + shift.astype(x.dtype)

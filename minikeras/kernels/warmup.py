@@ -24,7 +24,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from minikeras.kernels import compile_notice, conv, depthwise, narrow, optimizer_updates, pool
+from minikeras.kernels import (
+    affine,
+    compile_notice,
+    conv,
+    depthwise,
+    narrow,
+    optimizer_updates,
+    pool,
+)
 
 F32, F64 = np.float32, np.float64
 SAME3 = ((1, 1), (1, 1))  # "same" pads of a 3x3 window
@@ -89,6 +97,9 @@ VARIANTS: list[tuple[str, Callable[[], None]]] = [
     ("max pooling, parallel forward", lambda: _max_pool((4, 32, 32, 64), train=False)),
     ("average pooling", _avg_pool),
     ("optimizer updates", _optimizers),
+    ("batch normalisation", lambda: [
+        affine.channel_affine(_rand((4, 3), t), _rand((3,), t), _rand((3,), t)) for t in (F32, F64)
+    ]),
 ]
 
 

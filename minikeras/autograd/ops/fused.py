@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minikeras import kernels
 from minikeras.autograd.function import Function
 
 __all__ = ["BatchNorm", "DenseOp"]
@@ -45,6 +46,12 @@ class DenseOp(Function):
         return gx, gk, (g.sum(axis=0) if needs[2] else None)
 
 
+def _last_axis(bshape: tuple[int, ...], x: np.ndarray) -> bool:
+    """Whether the statistics run along the last axis only (channels last), with x floats."""
+    return (len(bshape) == x.ndim and x.ndim > 0 and x.dtype.kind == "f"
+            and all(d == 1 for d in bshape[:-1]) and bshape[-1] == x.shape[-1])
+
+
 class BatchNorm(Function):
     """``(x - mean) / sqrt(var + eps) * gamma + beta`` along ``axes``.
 
@@ -58,10 +65,25 @@ class BatchNorm(Function):
     def forward(self, ctx, x, gamma, beta, *, mean, var, axes, bshape, eps, batch_stats):
         """Normalise, scale and shift."""
         inv = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
-        xhat = (x - mean) * inv
         g = gamma.reshape(bshape).astype(x.dtype, copy=False)
+        b = beta.reshape(bshape).astype(x.dtype, copy=False)
+        if _last_axis(bshape, x):
+            # One pass each (kernels.channel_affine) instead of numpy's four passes and three
+            # temporaries: batch norm was 40% of a MobileNet-style predict.
+            mean = np.asarray(mean, dtype=x.dtype).reshape(-1)
+            inv = inv.reshape(-1)
+            if not any(ctx.needs_input_grad):  # inference: one scale, one shift per channel
+                scale = g.reshape(-1) * inv
+                return kernels.channel_affine(x, scale, b.reshape(-1) - mean * scale)
+            xhat = kernels.channel_affine(x, inv, -mean * inv)
+            out = kernels.channel_affine(xhat, g.reshape(-1), b.reshape(-1))
+            ctx.save(xhat, inv.reshape(bshape), g)
+            ctx.axes, ctx.batch_stats = axes, batch_stats
+            ctx.param_dtype = gamma.dtype
+            return out
+        xhat = (x - mean) * inv
         out = xhat * g
-        out += beta.reshape(bshape).astype(x.dtype, copy=False)
+        out += b
         ctx.save(xhat, inv, g)
         ctx.axes, ctx.batch_stats = axes, batch_stats
         ctx.param_dtype = gamma.dtype
