@@ -43,6 +43,8 @@ _LAZY = {
     "avg_pool2d_forward": "pool",
     "avg_pool2d_grad_input": "pool",
     "channel_affine": "affine",
+    "channel_affine2": "affine",
+    "channel_sums": "affine",
     "sgd_momentum_update": "optimizer_updates",
     "rms_update": "optimizer_updates",
     "adam_update": "optimizer_updates",
