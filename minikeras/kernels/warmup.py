@@ -78,6 +78,13 @@ def _avg_pool() -> None:
     pool.avg_pool2d_grad_input(y, x.shape, (2, 2), (2, 2))
 
 
+def _batch_norm(dtype: type) -> None:
+    x, v = _rand((4, 3), dtype), _rand((3,), dtype)
+    affine.channel_affine(x, v, v)
+    affine.channel_affine2(x, x, v, v, v)
+    affine.channel_sums(x, x)
+
+
 def _narrow() -> None:
     a, b = _rand((16, 1), F32), _rand((1, 8), F32)
     narrow.narrow_product(a, b, np.empty((16, 8), F32), _rand((8,), F32))
@@ -106,9 +113,7 @@ VARIANTS: list[tuple[str, Callable[[], None]]] = [
     ("max pooling, parallel forward", lambda: _max_pool((4, 32, 32, 64), train=False)),
     ("average pooling", _avg_pool),
     ("optimizer updates", _optimizers),
-    ("batch normalisation", lambda: [
-        affine.channel_affine(_rand((4, 3), t), _rand((3,), t), _rand((3,), t)) for t in (F32, F64)
-    ]),
+    ("batch normalisation", lambda: [_batch_norm(t) for t in (F32, F64)]),
 ]
 
 
