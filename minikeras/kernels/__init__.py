@@ -15,6 +15,9 @@ definition. Modules:
 * :mod:`.optimizer_updates` — SGD-momentum, RMSprop/Adagrad and Adam updates as one loop.
 * :mod:`.reference` — the numpy twins.
 * :mod:`.threads` — the threading defaults, applied before numba's first parallel call.
+* :mod:`.compile_notice` — the one line on stderr while kernels compile (silent when cached);
+  :mod:`.warmup` — ``python -m minikeras.kernels.warmup`` compiles them ahead of time
+  (``scripts/setup.sh`` runs it).
 
 Importing this package is cheap: numba is imported only when a JIT kernel is first used (the
 names below are loaded on first access), and each kernel compiles on its first call, then comes
