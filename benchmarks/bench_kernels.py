@@ -9,9 +9,18 @@ of one W1 forward+backward step.
 
 Usage::
 
-    python benchmarks/bench_kernels.py                 # everything
+    python benchmarks/bench_kernels.py --vs-torch      # minikeras and PyTorch in separate
+                                                       # processes, alternated, both clock modes
+    python benchmarks/bench_kernels.py --vs-torch --rounds 5 --modes cpu --workloads W1 W2
+    python benchmarks/bench_kernels.py                 # one process: everything, numpy too
     python benchmarks/bench_kernels.py --repeat 50 --workloads W1 W2
     python benchmarks/bench_kernels.py --skip-extras   # only the table
+
+``--vs-torch`` is the comparison to quote (issue 17): each framework runs in its own process
+(two thread pools in one process distort each other), the two alternate over ``--rounds``
+rounds, and ratios are printed for one thread / CPU time and two threads / wall time, with
+``uptime`` each round (see ``benchmarks/_separate.py``). The one-process table below remains for
+the numpy column and quick looks.
 
 Measurements alternate between the frameworks in blocks, so a noisy neighbour on the machine slows
 all of them alike instead of whichever happened to run at that moment. The output gradient (all
@@ -32,6 +41,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import _separate  # noqa: E402
 
 from minikeras.autograd import GradientTape, Tensor  # noqa: E402
 from minikeras.backend.conv import separable_conv2d  # noqa: E402
@@ -298,8 +310,52 @@ def peak_memory():
     )
 
 
+def child(framework: str, names: list[str], repeat: int, warmup: int) -> dict[str, float]:
+    """One framework alone in this process: median seconds per ``"W1 fwd"``-style key."""
+    global TIMER
+    TIMER = _separate.child_setup()
+    torch = load_torch(_separate.torch_threads()) if framework == "pytorch" else None
+    out = {}
+    for name in names:
+        spec = WORKLOADS[name]
+        arrays = make_arrays(spec)
+        if framework == "pytorch":
+            steps = torch_steps(spec, arrays, torch)
+            z = steps[0]().permute(0, 2, 3, 1).numpy()
+        else:
+            steps = minikeras_steps(spec, arrays)
+            z = steps[0]().numpy()
+        # each child checks its forward against the numpy twins, or the timing means nothing
+        z_np = numpy_steps(spec, arrays)[0]()
+        assert np.abs(z - z_np).max() < 1e-3 * max(1.0, float(np.abs(z_np).max())), name
+        for phase, fn in zip(("fwd", "fwd+bwd"), steps):
+            out[f"{name} {phase}"] = interleaved_medians({framework: fn}, repeat, warmup)[
+                framework
+            ]
+    return out
+
+
+def vs_torch(names: list[str], repeat: int, warmup: int, rounds: int, modes: list[str]) -> None:
+    """The separate-process comparison: children alternated over rounds, both clock modes."""
+    common = ["--workloads", *names, "--repeat", str(repeat), "--warmup", str(warmup)]
+    children = {
+        fw: [sys.executable, __file__, "--child", fw, *common] for fw in ("minikeras", "pytorch")
+    }
+    results = _separate.alternate(children, rounds, modes)
+    print(f"\nseparable_conv2d, medians over {rounds} rounds of {repeat} calls (ms); "
+          "ratio = minikeras / PyTorch channels_last")
+    keys = [f"{n} {p}" for n in names for p in ("fwd", "fwd+bwd")]
+    print(_separate.ratio_table(results, keys))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vs-torch", action="store_true",
+                        help="separate processes, alternated, both clock modes (issue 17)")
+    parser.add_argument("--rounds", type=int, default=3, help="with --vs-torch")
+    parser.add_argument("--modes", nargs="+", default=list(_separate.MODES),
+                        choices=_separate.MODES, help="with --vs-torch")
+    parser.add_argument("--child", choices=("minikeras", "pytorch"), help=argparse.SUPPRESS)
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
@@ -313,6 +369,14 @@ def main():
         "work each framework does that other jobs on the machine barely disturb",
     )
     args = parser.parse_args()
+    if args.child:
+        import json
+
+        print(json.dumps(child(args.child, args.workloads, args.repeat, args.warmup)))
+        return
+    if args.vs_torch:
+        vs_torch(args.workloads, args.repeat, args.warmup, args.rounds, args.modes)
+        return
     global TIMER
     if args.cpu_time:
         TIMER = time.process_time

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from minikeras.kernels.compile_notice import end_line
 from minikeras.utils.progbar import live_bar
 
 __all__ = [
@@ -309,6 +310,7 @@ class ProgbarLogger(Callback):
         self._bar = None
 
     def _print(self, text: str) -> None:
+        end_line()  # a "compiling the kernels..." line still open must not get this text
         print(text, file=self.file or sys.stdout, flush=True)
 
     def on_train_begin(self, logs=None):  # noqa: D102

@@ -12,7 +12,9 @@
 # h5py, ONNX, ONNX Runtime, Keras 3 and JAX, so the Keras/ONNX round trips run, not skip). A
 # stamp file in the environment remembers what was installed, so a second run skips pip unless
 # pyproject.toml, the extras, the checkout or the environment changed (MINIKERAS_REINSTALL=1
-# forces a reinstall).
+# forces a reinstall). Then
+# `python -m minikeras.kernels.warmup` compiles the kernels into numba's cache (once; a later
+# run only checks that they are there).
 #
 # Any arguments form a command that is run last, from the repository root, with the
 # environment's bin/ first on PATH: so `python`, `pytest`, `jupyter` are the environment's,
@@ -71,7 +73,13 @@ else
     say "minikeras[$extras] is already installed in $venv"
 fi
 
-# 3. Run the command, if any, inside the environment.
+# 3. Compile the convolution kernels into numba's cache now, so that the demo and the notebooks
+#    start warm (half a minute the first time; under a second to check when already cached, so
+#    it runs even when the install above was skipped: edited kernels compile here, not in class).
+"$py" -m minikeras.kernels.warmup \
+    || say "warning: compiling the kernels ahead of time failed; they will compile on first use"
+
+# 4. Run the command, if any, inside the environment.
 if [ "$#" -gt 0 ]; then
     PATH=$venv/bin:$PATH
     VIRTUAL_ENV=$venv

@@ -11,9 +11,13 @@ definition. Modules:
   argmax its forward pass recorded, and the gather at that argmax that forward mode needs).
 * :mod:`.matmul` — the 1x1-convolution products, split by rows over threads; :mod:`.narrow` —
   those with an inner dimension of 1-4, as a plain loop.
+* :mod:`.affine` — ``x * scale + shift`` per channel in one pass (batch normalisation).
 * :mod:`.optimizer_updates` — SGD-momentum, RMSprop/Adagrad and Adam updates as one loop.
 * :mod:`.reference` — the numpy twins.
 * :mod:`.threads` — the threading defaults, applied before numba's first parallel call.
+* :mod:`.compile_notice` — the one line on stderr while kernels compile (silent when cached);
+  :mod:`.warmup` — ``python -m minikeras.kernels.warmup`` compiles them ahead of time
+  (``scripts/setup.sh`` runs it).
 
 Importing this package is cheap: numba is imported only when a JIT kernel is first used (the
 names below are loaded on first access), and each kernel compiles on its first call, then comes
@@ -42,6 +46,9 @@ _LAZY = {
     "max_pool2d_gather_from_argmax": "pool",
     "avg_pool2d_forward": "pool",
     "avg_pool2d_grad_input": "pool",
+    "channel_affine": "affine",
+    "channel_affine2": "affine",
+    "channel_sums": "affine",
     "sgd_momentum_update": "optimizer_updates",
     "rms_update": "optimizer_updates",
     "adam_update": "optimizer_updates",

@@ -7,11 +7,37 @@ compiles on the first call, and ``cache=True`` keeps the machine code on disk ne
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+
 from minikeras.kernels.threads import configure
 
 configure()
 
 import numba  # noqa: E402  (must come after configure())
+import numba.core.event  # noqa: E402
+
+from minikeras.kernels import compile_notice  # noqa: E402
+
+# numba's array-math registry (loaded by the first kernel call, even one from the cache) imports
+# scipy.linalg.cython_blas when scipy is installed, only to set a flag, ``_HAVE_BLAS``, that picks
+# BLAS for np.convolve/np.correlate inside jitted code (its np.linalg imports scipy itself when
+# first used). That import was 0.2-0.3 s of a warm first epoch here; no minikeras kernel needs it.
+# So the module is loaded with that one import blocked (a None entry in sys.modules makes it
+# raise ImportError, without importing scipy), then the flag is set to what the probe would have
+# found. Skipped if scipy's BLAS is already loaded (then it costs nothing).
+_BLAS_PROBE = "scipy.linalg.cython_blas"
+if _BLAS_PROBE not in sys.modules and "numba.np.arraymath" not in sys.modules:
+    sys.modules[_BLAS_PROBE] = None  # type: ignore[assignment]
+    try:
+        import numba.np.arraymath as _arraymath  # noqa: E402
+    finally:
+        del sys.modules[_BLAS_PROBE]
+    _arraymath._HAVE_BLAS = importlib.util.find_spec("scipy") is not None
+
+# A fresh environment compiles each kernel on its first call: say so on stderr (silent when the
+# kernels come from the cache).
+compile_notice.install(numba.core.event)
 
 prange = numba.prange
 

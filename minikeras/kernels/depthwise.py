@@ -258,6 +258,55 @@ def _grad_kernel_parallel(xph, g, acc, *geometry):  # pragma: no cover - JIT
         )
 
 
+# Strided forward without phases. With a column stride the stream kernels need the input split
+# into phases first (a full copy of it); for rows of many channels a loop over output pixels with
+# the channels innermost is faster than that copy plus the streams over half-width rows: a 3x3,
+# stride-2 layer on 64x32x32x32 took 1.86 ms (phases + streams) and 0.84 ms this way, on
+# 64x16x16x128 2.13 and 1.36 ms (one thread). With stride 1 the streams stay 1.3-2x faster (the
+# design page's "channel-innermost loops measured 1.3-2.5x slower"), and with 16 channels this
+# loop lost too (1.19x), hence :data:`DIRECT_STRIDED_CHANNELS`.
+
+
+@njit(nogil=True)
+def _forward_rows_direct(x, kernel, out, r0, r1, sh, sw, dh, dw, pt, pl):  # pragma: no cover
+    """Output rows ``r0 <= r < r1`` of a depthwise convolution with multiplier 1, pixel by pixel.
+
+    ``x`` ``(N, H, W, C)``, ``kernel`` ``(kh, kw, C)``, ``out`` ``(N, Ho, Wo, C)``.
+    """
+    _, height, width, channels = x.shape
+    _, out_h, out_w, _ = out.shape
+    kh, kw, _ = kernel.shape
+    for r in range(r0, r1):
+        n = r // out_h
+        i = r - n * out_h
+        orow = out[n, i]
+        orow[:, :] = 0
+        for a in range(kh):
+            y = i * sh + a * dh - pt
+            if y < 0 or y >= height:
+                continue
+            xrow = x[n, y]
+            for b in range(kw):
+                weights = kernel[a, b]
+                shift = b * dw - pl
+                j0 = max(0, (sw - 1 - shift) // sw)  # first j with j*sw + shift >= 0
+                j1 = min(out_w, (width - 1 - shift) // sw + 1)
+                for j in range(j0, j1):
+                    src = xrow[j * sw + shift]
+                    dst = orow[j]
+                    for c in range(channels):  # C numbers: vectorised
+                        dst[c] += src[c] * weights[c]
+
+
+@njit(parallel=True)
+def _forward_direct_parallel(x, kernel, out, chunks, *geometry):  # pragma: no cover - JIT
+    rows = out.shape[0] * out.shape[1]
+    for ch in prange(chunks):
+        _forward_rows_direct(
+            x, kernel, out, ch * rows // chunks, (ch + 1) * rows // chunks, *geometry
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # Public kernels (plain Python: rearrangements, dispatch, allocation).
 # ---------------------------------------------------------------------------------------------
@@ -334,8 +383,41 @@ def _phases(x: np.ndarray, sw: int, dm: int) -> np.ndarray:
         return x.reshape(1, n_img, height, width * channels)
     phase_w = -(-width // sw)
     xph = np.empty((sw, n_img, height, phase_w * channels * dm), dtype=x.dtype)
-    _to_phases(x, xph, dm)
+    if x.size * dm < NUMPY_PHASES_BELOW:
+        _numpy_phases(x, xph, dm)
+    else:
+        _to_phases(x, xph, dm)
     return xph
+
+
+#: Phase rearrangements of fewer numbers than this (4 MiB of float32) go through numpy: slower
+#: per call than the parallel kernels, but those cost 1-3 s of compilation each (the parallel
+#: lowering), which the first run of a small model - the README example's strided layer, its
+#: validation and ``predict`` in batches of 256 - would otherwise pay. W3 (2M numbers) keeps them.
+NUMPY_PHASES_BELOW = 1 << 20
+
+
+def _numpy_phases(x: np.ndarray, xph: np.ndarray, dm: int) -> None:
+    """:func:`_to_phases` in numpy, for small arrays."""
+    n_img, height, width, channels = x.shape
+    sw = xph.shape[0]
+    for p in range(sw):
+        cols = x[:, :, p::sw, :]
+        if dm > 1:
+            cols = np.repeat(cols, dm, axis=3)
+        used = cols.shape[2] * channels * dm
+        xph[p, :, :, :used] = cols.reshape(n_img, height, used)
+        xph[p, :, :, used:] = 0
+
+
+def _numpy_unphase(gph: np.ndarray, gx: np.ndarray, dm: int) -> None:
+    """:func:`_from_phases` in numpy, for small arrays."""
+    n_img, height, width, channels = gx.shape
+    sw = gph.shape[0]
+    for p in range(sw):
+        n_cols = len(range(p, width, sw))
+        g = gph[p, :, :, : n_cols * channels * dm].reshape(n_img, height, n_cols, channels, dm)
+        gx[:, :, p::sw, :] = g[..., 0] if dm == 1 else g.sum(axis=4)
 
 
 def _unphase(gph: np.ndarray, shape, dm: int) -> np.ndarray:
@@ -343,7 +425,10 @@ def _unphase(gph: np.ndarray, shape, dm: int) -> np.ndarray:
     if gph.shape[0] == 1 and dm == 1:
         return gph.reshape(shape)
     gx = np.empty(tuple(shape), dtype=gph.dtype)
-    _from_phases(gph, gx, dm)
+    if gx.size * dm < NUMPY_PHASES_BELOW:
+        _numpy_unphase(gph, gx, dm)
+    else:
+        _from_phases(gph, gx, dm)
     return gx
 
 
@@ -432,23 +517,36 @@ def depthwise_conv2d_forward(
     if x.size == 0:
         out[...] = 0
         return out
-    arrays, geometry = _forward_setup(x, kernel, out, strides, dilation, pads)
+    rows_fn, arrays, geometry = _forward_setup(x, kernel, out, strides, dilation, pads)
+    parallel = _forward_parallel if rows_fn is _forward_rows else _forward_direct_parallel
     work = out.size * kh * kw
-    _run(_forward_rows, _forward_parallel, arrays, n_img * out_h, work, geometry)
+    _run(rows_fn, parallel, arrays, n_img * out_h, work, geometry)
     return out
 
 
+#: Strided forward passes (multiplier 1) over at least this many channels skip the phases and
+#: run :func:`_forward_rows_direct` (see there).
+DIRECT_STRIDED_CHANNELS = 32
+
+
 def _forward_setup(x, kernel, out, strides, dilation, pads):
-    """The stream kernels' arguments for writing the depthwise convolution of ``x`` to ``out``."""
+    """The row function and its arguments for the depthwise convolution of ``x`` into ``out``.
+
+    Returns ``(rows_fn, arrays, geometry)``: ``rows_fn(*arrays, r0, r1, *geometry)`` writes
+    output rows ``r0 <= r < r1``.
+    """
     n_img, _, _, channels = x.shape
-    dm = kernel.shape[3]
+    kh, kw, _, dm = kernel.shape
     _, out_h, out_w, _ = out.shape
+    if strides[1] > 1 and dm == 1 and channels >= DIRECT_STRIDED_CHANNELS:
+        geometry = (*strides, *dilation, pads[0][0], pads[1][0])
+        return _forward_rows_direct, (x, kernel.reshape(kh, kw, channels), out), geometry
     arrays = (
         _phases(x, strides[1], dm),
         _tiled(kernel, out_w),
         out.reshape(n_img, out_h, out_w * channels * dm),
     )
-    return arrays, _geometry(channels * dm, strides, dilation, pads)
+    return _forward_rows, arrays, _geometry(channels * dm, strides, dilation, pads)
 
 
 @njit(nogil=True)
@@ -516,14 +614,14 @@ def separable_forward(
         return y, mm.matmul(y.reshape(-1, channels * dm), pointwise, bias=bias)
     y = np.empty((n_img, out_h, out_w, channels * dm), dtype=x.dtype)
     z = np.empty((rows * out_w, filters), dtype=x.dtype)
-    arrays, geometry = _forward_setup(x, kernel, y, strides, dilation, pads)
+    rows_fn, arrays, geometry = _forward_setup(x, kernel, y, strides, dilation, pads)
     y2 = y.reshape(-1, channels * dm)
     step = max(1, FUSED_STEP_BYTES // (y2.shape[1] * y2.itemsize * out_w))  # output rows per step
 
     def block(r0: int, r1: int) -> None:
         for lo in range(r0, r1, step):
             hi = min(lo + step, r1)
-            _forward_rows(*arrays, lo, hi, *geometry)
+            rows_fn(*arrays, lo, hi, *geometry)
             part = z[lo * out_w : hi * out_w]
             np.matmul(y2[lo * out_w : hi * out_w], pointwise, out=part)
             if bias is not None:

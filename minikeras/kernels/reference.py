@@ -430,3 +430,24 @@ def adam_update(p, g, m, v, vhat, step, b1, b2, eps, amsgrad):
         np.maximum(vhat, v, out=vhat)
         v = vhat
     p -= step * m / (np.sqrt(v) + eps)
+
+
+# Twin of kernels/affine.py.
+
+
+def channel_affine(x, scale, shift):
+    """``x * scale + shift``, ``scale`` and ``shift`` along the last axis."""
+    return x * scale.astype(x.dtype) + shift.astype(x.dtype)
+
+
+def channel_affine2(u, v, a, b, c):
+    """``u * a + v * b + c``, ``a``, ``b``, ``c`` along the last axis."""
+    dt = u.dtype
+    return u * a.astype(dt) + v.astype(dt) * b.astype(dt) + c.astype(dt)
+
+
+def channel_sums(u, v):
+    """Per channel (last axis): ``(sum u, sum u*v)``, products in ``u``'s dtype, sums in float64."""
+    axes = tuple(range(u.ndim - 1))
+    uv = u * v.astype(u.dtype)
+    return u.astype(np.float64).sum(axis=axes), uv.astype(np.float64).sum(axis=axes)

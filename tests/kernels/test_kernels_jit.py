@@ -230,3 +230,38 @@ def test_parallel_drivers_match_twins(monkeypatch, case, fold_below):
         ref.max_pool2d_grad_input(x, gp, khw, *geo),
         np.float64,
     )
+
+
+@SETTINGS
+@given(window_problems(depth_multiplier=False), st.sampled_from([0, 1]))
+def test_direct_strided_forward_matches_twin(p, threshold):
+    # DIRECT_STRIDED_CHANNELS 1: every strided problem takes the pixel-by-pixel forward (its
+    # usual threshold, 32 channels, is above these small problems); SERIAL_BELOW 0: through
+    # the parallel driver too.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(depthwise, "DIRECT_STRIDED_CHANNELS", 1)
+        mp.setattr(_jit, "SERIAL_BELOW", threshold)
+        kh, kw = p["kernel_hw"]
+        x = _data(p, p["shape"])
+        k = _data(p, (kh, kw, p["shape"][3], 1))
+        geo = _geometry(p)
+        _close(kernels.depthwise_conv2d_forward(x, k, *geo),
+               ref.depthwise_conv2d_forward(x, k, *geo), p["dtype"])
+
+
+@pytest.mark.parametrize("strides", [(2, 2), (1, 2), (2, 3)])
+def test_separable_forward_direct_strided_matches_twin(monkeypatch, strides):
+    # 32 channels and a stride: the fused separable forward runs the pixel-by-pixel rows.
+    from minikeras.kernels import matmul as mm
+
+    monkeypatch.setattr(mm, "MIN_SPLIT_FLOPS", 0)  # the fused path even for this small product
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 11, 10, 32)).astype(np.float32)
+    k = rng.standard_normal((3, 3, 32, 1)).astype(np.float32)
+    pw = rng.standard_normal((32, 8)).astype(np.float32)
+    b = rng.standard_normal(8).astype(np.float32)
+    pads = ((1, 1), (0, 1))
+    y, z = kernels.separable_forward(x, k, pw, b, strides, (1, 1), pads)
+    y_ref = ref.depthwise_conv2d_forward(x, k, strides, (1, 1), pads)
+    _close(y, y_ref, np.float32)
+    _close(z, y_ref.reshape(-1, 32) @ pw + b, np.float32)

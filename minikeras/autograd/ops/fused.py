@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minikeras import kernels
 from minikeras.autograd.forward import tangent_sum
 from minikeras.autograd.function import Function
 from minikeras.autograd.ops._common import data, shape_of
@@ -86,6 +87,12 @@ class DenseReluOp(DenseOp):
     name = "Dense+Relu"
 
 
+def _last_axis(bshape: tuple[int, ...], x: np.ndarray) -> bool:
+    """Whether the statistics run along the last axis only (channels last), with x floats."""
+    return (len(bshape) == x.ndim and x.ndim > 0 and x.dtype.kind == "f"
+            and all(d == 1 for d in bshape[:-1]) and bshape[-1] == x.shape[-1])
+
+
 class BatchNorm(Function):
     """``(x - mean) / sqrt(var + eps) * gamma + beta`` along ``axes``.
 
@@ -99,10 +106,26 @@ class BatchNorm(Function):
     def forward(self, ctx, x, gamma, beta, *, mean, var, axes, bshape, eps, batch_stats):
         """Normalise, scale and shift."""
         inv = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
-        xhat = (x - mean) * inv
         g = gamma.reshape(bshape).astype(x.dtype, copy=False)
+        b = beta.reshape(bshape).astype(x.dtype, copy=False)
+        if _last_axis(bshape, x):
+            # One pass each (kernels.channel_affine) instead of numpy's four passes and three
+            # temporaries: batch norm was 40% of a MobileNet-style predict.
+            mean = np.asarray(mean, dtype=x.dtype).reshape(-1)
+            inv = inv.reshape(-1)
+            if not any(ctx.needs_input_grad):  # inference: one scale, one shift per channel
+                scale = g.reshape(-1) * inv
+                return kernels.channel_affine(x, scale, b.reshape(-1) - mean * scale)
+            xhat = kernels.channel_affine(x, inv, -mean * inv)
+            out = kernels.channel_affine(xhat, g.reshape(-1), b.reshape(-1))
+            ctx.save(xhat, inv.reshape(bshape), g)
+            ctx.axes, ctx.batch_stats = axes, batch_stats
+            ctx.param_dtype = gamma.dtype
+            ctx.last_axis = True
+            return out
+        xhat = (x - mean) * inv
         out = xhat * g
-        out += beta.reshape(bshape).astype(x.dtype, copy=False)
+        out += b
         ctx.save(xhat, inv, g)
         ctx.axes, ctx.batch_stats = axes, batch_stats
         ctx.param_dtype = gamma.dtype
@@ -133,6 +156,21 @@ class BatchNorm(Function):
         xhat, inv, g = ctx.saved
         axes = ctx.axes
         needs = ctx.needs_input_grad
+        dt = ctx.param_dtype
+        if getattr(ctx, "last_axis", False):
+            # Two passes (kernels.channel_sums, kernels.channel_affine2) instead of about eight
+            # numpy passes and four temporaries: 25% of a MobileNet-style training step.
+            gbeta, ggamma = kernels.channel_sums(grad, xhat)
+            gx = None
+            if needs[0]:
+                gi = (g * inv).reshape(-1).astype(np.float64)
+                if ctx.batch_stats:  # the batch mean and variance depend on x too
+                    n = grad.size // g.size
+                    gx = kernels.channel_affine2(grad, xhat, gi, -gi * ggamma / n, -gi * gbeta / n)
+                else:
+                    gx = kernels.channel_affine(grad, gi, np.zeros_like(gi))
+            return (gx, ggamma.astype(dt) if needs[1] else None,
+                    gbeta.astype(dt) if needs[2] else None)
         gbeta = grad.sum(axis=axes)
         ggamma = (grad * xhat).sum(axis=axes)
         gx = None
@@ -144,7 +182,6 @@ class BatchNorm(Function):
                 dxhat -= (dxhat.sum(axis=axes) / n).reshape(shape)
                 dxhat -= xhat * (ggamma * g.reshape(-1) / n).reshape(shape)
             gx = dxhat * inv
-        dt = ctx.param_dtype
         return (gx, ggamma.astype(dt, copy=False) if needs[1] else None,
                 gbeta.astype(dt, copy=False) if needs[2] else None)
 
