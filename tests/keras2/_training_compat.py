@@ -19,6 +19,9 @@ import numpy as np
 from minikeras import backend as K
 from minikeras.autograd import Tensor
 
+# Keras 2.0.8's test-data helpers, shared with the layers half
+from ._layers_compat import get_test_data, to_categorical  # noqa: F401
+
 
 def variable(value: Any, dtype: Any = None) -> Tensor:
     """``K.variable``: a concrete tensor holding ``value`` (floatx unless ``dtype``)."""
@@ -39,38 +42,6 @@ def function(fn: Callable[[Tensor], Any]) -> Callable[[list], list]:
     def run(values: list) -> list:
         return [k_eval(fn(Tensor(np.asarray(values[0], dtype=K.floatx()))))]
     return run
-
-
-def get_test_data(num_train: int = 1000, num_test: int = 500, input_shape: tuple = (10,),
-                  output_shape: tuple = (2,), classification: bool = True,
-                  num_classes: int = 2) -> tuple:
-    """``keras.utils.test_utils.get_test_data`` (Keras 2.0.8), the same draws in the same order."""
-    samples = num_train + num_test
-    if classification:
-        y = np.random.randint(0, num_classes, size=(samples,))
-        X = np.zeros((samples,) + input_shape)
-        for i in range(samples):
-            X[i] = np.random.normal(loc=y[i], scale=0.7, size=input_shape)
-    else:
-        y_loc = np.random.random((samples,))
-        X = np.zeros((samples,) + input_shape)
-        y = np.zeros((samples,) + output_shape)
-        for i in range(samples):
-            X[i] = np.random.normal(loc=y_loc[i], scale=0.7, size=input_shape)
-            y[i] = np.random.normal(loc=y_loc[i], scale=0.7, size=output_shape)
-    return (X[:num_train], y[:num_train]), (X[num_train:], y[num_train:])
-
-
-def to_categorical(y: Any, num_classes: int | None = None) -> np.ndarray:
-    """``keras.utils.np_utils.to_categorical`` (Keras 2.0.8)."""
-    y = np.array(y, dtype='int').ravel()
-    if not num_classes:
-        num_classes = np.max(y) + 1
-    n = y.shape[0]
-    categorical = np.zeros((n, num_classes))
-    categorical[np.arange(n), y] = 1
-    return categorical
-
 
 
 def seed_backend(seed: int) -> None:
