@@ -17,7 +17,7 @@ relative errors.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -193,21 +193,37 @@ def _numeric_grad(func: Callable, arrays: list[np.ndarray], i: int, w: np.ndarra
     return g
 
 
-def _report(i: int, shape: tuple, analytic: np.ndarray, numeric: np.ndarray, atol: float,
-            rtol: float, what: str) -> str | None:
-    err = np.abs(analytic - numeric)
-    bad = err > atol + rtol * np.abs(numeric)
+class Mismatch(NamedTuple):
+    """The worst entry of a comparison: where, the two values, and how far apart."""
+
+    index: tuple[int, ...]
+    got: float
+    want: float
+    detail: str  # "absolute error .., relative error .. (k of n entries out of tolerance)"
+
+
+def worst_mismatch(got: np.ndarray, want: np.ndarray, atol: float,
+                   rtol: float) -> Mismatch | None:
+    """The entry where ``got`` is furthest outside ``atol + rtol * |want|`` (``None``: all in)."""
+    err = np.abs(got - want)
+    bad = err > atol + rtol * np.abs(want)
     if not bad.any():
         return None
     worst = np.unravel_index(np.argmax(np.where(bad, err, -1)), err.shape)
-    a, n = analytic[worst], numeric[worst]
+    a, n = got[worst], want[worst]
     rel = abs(a - n) / max(abs(n), 1e-300)
-    return (
-        f"gradcheck: {what} for input {i} (shape {shape}) disagrees at index "
-        f"{tuple(int(k) for k in worst)}: "
-        f"analytic {a:.8g}, numerical {n:.8g}, absolute error {abs(a - n):.3g}, relative "
-        f"error {rel:.3g} ({int(bad.sum())} of {bad.size} entries out of tolerance)"
-    )
+    return Mismatch(tuple(int(k) for k in worst), float(a), float(n),
+                    f"absolute error {abs(a - n):.3g}, relative error {rel:.3g} "
+                    f"({int(bad.sum())} of {bad.size} entries out of tolerance)")
+
+
+def _report(i: int, shape: tuple, analytic: np.ndarray, numeric: np.ndarray, atol: float,
+            rtol: float, what: str) -> str | None:
+    m = worst_mismatch(analytic, numeric, atol, rtol)
+    if m is None:
+        return None
+    return (f"gradcheck: {what} for input {i} (shape {shape}) disagrees at index {m.index}: "
+            f"analytic {m.got:.8g}, numerical {m.want:.8g}, {m.detail}")
 
 
 def _full(func, arrays, out0, eps, atol, rtol, rng) -> str | None:

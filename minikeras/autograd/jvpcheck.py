@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from minikeras.autograd.forward import ForwardAccumulator
-from minikeras.autograd.gradcheck import GradcheckError
+from minikeras.autograd.gradcheck import GradcheckError, worst_mismatch
 from minikeras.autograd.tape import GradientTape, no_grad
 from minikeras.autograd.tensor import Tensor
 
@@ -140,19 +140,11 @@ def _forward_mode(func: Callable, arrays: list[np.ndarray], vs: list[np.ndarray]
 
 def _report(op: str, what: str, forward: np.ndarray, other: np.ndarray, atol: float,
             rtol: float, against: str) -> str | None:
-    err = np.abs(forward - other)
-    bad = err > atol + rtol * np.abs(other)
-    if not bad.any():
+    m = worst_mismatch(forward, other, atol, rtol)
+    if m is None:
         return None
-    worst = np.unravel_index(np.argmax(np.where(bad, err, -1)), err.shape)
-    a, n = forward[worst], other[worst]
-    rel = abs(a - n) / max(abs(n), 1e-300)
-    return (
-        f"jvpcheck: the JVP of {op} for {what} disagrees with {against} at output index "
-        f"{tuple(int(k) for k in worst)}: forward mode {a:.8g}, {against} {n:.8g}, absolute "
-        f"error {abs(a - n):.3g}, relative error {rel:.3g} ({int(bad.sum())} of {bad.size} "
-        "entries out of tolerance)"
-    )
+    return (f"jvpcheck: the JVP of {op} for {what} disagrees with {against} at output index "
+            f"{m.index}: forward mode {m.got:.8g}, {against} {m.want:.8g}, {m.detail}")
 
 
 def _against_reverse(func, arrays, vs, cases, forward, op, atol, rtol, rng) -> str | None:
