@@ -18,7 +18,17 @@ from typing import Any
 import numpy as np
 
 from minikeras.autograd import Tensor
-from minikeras.autograd.ops.conv import BiasAdd, Conv2D, DepthwiseConv2D, Pool2D, SeparableConv2D
+from minikeras.autograd import forward as _forward
+from minikeras.autograd import recording as _recording
+from minikeras.autograd.ops.activation import relu as relu_op
+from minikeras.autograd.ops.conv import (
+    BiasAdd,
+    Conv2D,
+    DepthwiseConv2D,
+    Pool2D,
+    SeparableConv2D,
+    SeparableConv2DRelu,
+)
 from minikeras.backend.config import image_data_format
 from minikeras.kernels.padding import PADDINGS, Pads, dilated_size, explicit_pads, output_hw
 
@@ -208,6 +218,7 @@ def separable_conv2d(
     data_format: str | None = None,
     dilation_rate: int | tuple[int, int] = (1, 1),
     bias: Any = None,
+    relu: bool = False,
 ) -> Tensor:
     """Depthwise then pointwise convolution (Keras ``K.separable_conv2d``), as one op.
 
@@ -221,6 +232,10 @@ def separable_conv2d(
         dilation_rate: Row and column dilation; must be 1 when a stride is above 1.
         bias: Optional ``(filters,)`` bias added inside the op (a minikeras extension: cheaper
             than a separate :func:`bias_add`, same result).
+        relu: Then ``max(., 0)`` (a minikeras extension). When nothing records the call (no tape
+            recording, no forward-mode accumulator open: ``predict``, ``no_grad``) the ReLU runs
+            inside the op, on each block of the product while it is in cache; otherwise it is a
+            separate ``Relu`` op, so a training step's tape is what it was without it.
 
     Returns:
         A tensor with ``filters`` channels, in ``data_format``.
@@ -257,16 +272,12 @@ def separable_conv2d(
     strides, padding, dilation = _window_args(op, strides, padding, dilation_rate)
     pads = _check_fits(op, hw, d_shape[:2], strides, dilation, padding)
     extra = () if bias is None else (bias,)
-    return SeparableConv2D.apply(
-        x,
-        depthwise_kernel,
-        pointwise_kernel,
-        *extra,
-        strides=strides,
-        dilation=dilation,
-        pads=pads,
-        data_format=data_format,
-    )
+    params = {"strides": strides, "dilation": dilation, "pads": pads, "data_format": data_format}
+    if relu and not _recording.STATE.active and not _forward.STATE.active:
+        return SeparableConv2DRelu.apply(x, depthwise_kernel, pointwise_kernel, *extra,
+                                         relu=True, **params)
+    out = SeparableConv2D.apply(x, depthwise_kernel, pointwise_kernel, *extra, **params)
+    return relu_op(out) if relu else out
 
 
 def pool2d(

@@ -572,8 +572,9 @@ def separable_forward(
     strides: tuple[int, int] = (1, 1),
     dilation: tuple[int, int] = (1, 1),
     pads: Pads = ((0, 0), (0, 0)),
+    relu: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Depthwise convolution, then ``@ pointwise (+ bias)``, in one parallel pass over row blocks.
+    """Depthwise convolution, then ``@ pointwise (+ bias)`` (then ReLU), in one parallel pass.
 
     Each thread of :mod:`.matmul`'s pool takes a contiguous block of output rows and alternates,
     step by step, between the depthwise stream kernel and a single-threaded BLAS call on the rows
@@ -589,10 +590,12 @@ def separable_forward(
         strides: ``(sh, sw)``.
         dilation: ``(dh, dw)``.
         pads: Explicit ``((top, bottom), (left, right))`` zero padding.
+        relu: Apply ``max(z, 0)`` in place, each block while it is in cache (inference: it saves
+            the separate ReLU's pass over memory and its output-sized array).
 
     Returns:
         ``(y, z)``: the depthwise output ``(N, Ho, Wo, C*dm)`` (the backward pass needs it) and
-        ``z = y @ pointwise (+ bias)`` as ``(N*Ho*Wo, F)``.
+        ``z = y @ pointwise (+ bias)`` (``max(..., 0)`` with ``relu``) as ``(N*Ho*Wo, F)``.
     """
     x = np.ascontiguousarray(x)
     kernel = np.ascontiguousarray(kernel, dtype=x.dtype)
@@ -611,7 +614,7 @@ def separable_forward(
     ):
         # Small, empty, narrow or folded: the two phases one after the other, as before.
         y = depthwise_conv2d_forward(x, kernel, strides, dilation, pads)
-        return y, mm.matmul(y.reshape(-1, channels * dm), pointwise, bias=bias)
+        return y, mm.matmul(y.reshape(-1, channels * dm), pointwise, bias=bias, relu=relu)
     y = np.empty((n_img, out_h, out_w, channels * dm), dtype=x.dtype)
     z = np.empty((rows * out_w, filters), dtype=x.dtype)
     rows_fn, arrays, geometry = _forward_setup(x, kernel, y, strides, dilation, pads)
@@ -626,6 +629,8 @@ def separable_forward(
             np.matmul(y2[lo * out_w : hi * out_w], pointwise, out=part)
             if bias is not None:
                 _add_bias(part, bias)
+            if relu:
+                np.maximum(part, 0, out=part)
 
     blocks = mm._blocks(rows, mm._workers())
     futures = [mm._pool.submit(block, lo, hi) for lo, hi in blocks[1:]]

@@ -57,27 +57,35 @@ def _blocks(rows: int, parts: int) -> list[tuple[int, int]]:
 BIAS_BLOCK_BYTES = 256 * 1024
 
 
-def _block_product(a, b, out, bias):
-    if bias is None:
+def _block_product(a, b, out, bias, relu=False):
+    if bias is None and not relu:
         np.matmul(a, b, out=out)
         return
     step = max(1, BIAS_BLOCK_BYTES // (out.shape[1] * out.itemsize))
     for lo in range(0, a.shape[0], step):
         block = out[lo : lo + step]
         np.matmul(a[lo : lo + step], b, out=block)
-        block += bias
+        if bias is not None:
+            block += bias
+        if relu:
+            np.maximum(block, 0, out=block)
 
 
 def matmul(
-    a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, bias: np.ndarray | None = None
+    a: np.ndarray,
+    b: np.ndarray,
+    out: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    relu: bool = False,
 ) -> np.ndarray:
-    """``a @ b (+ bias)`` for 2-D arrays, rows of ``a`` (and ``out``) split across threads.
+    """``a @ b (+ bias)`` (then ReLU) for 2-D arrays, rows of ``a`` split across threads.
 
     Args:
         a: ``(M, K)``.
         b: ``(K, N)``.
         out: Optional ``(M, N)`` destination (C-contiguous rows).
         bias: Optional ``(N,)`` added to every row, block by block.
+        relu: Then ``max(., 0)``, block by block while each is in cache (inference).
 
     Returns:
         ``out`` (or a new array) holding ``a @ b (+ bias)``.
@@ -90,15 +98,16 @@ def matmul(
         # because it loads numba)
         from minikeras.kernels.narrow import narrow_product
 
-        return narrow_product(a, b, out, bias)
+        return narrow_product(a, b, out, bias, relu)
     parts = _workers() if a.shape[0] * a.shape[1] * b.shape[1] >= MIN_SPLIT_FLOPS else 1
     blocks = _blocks(a.shape[0], parts)
     if len(blocks) <= 1:
-        _block_product(a, b, out, bias)
+        _block_product(a, b, out, bias, relu)
         return out
-    futures = [_pool.submit(_block_product, a[lo:hi], b, out[lo:hi], bias) for lo, hi in blocks[1:]]
+    futures = [_pool.submit(_block_product, a[lo:hi], b, out[lo:hi], bias, relu)
+               for lo, hi in blocks[1:]]
     lo, hi = blocks[0]
-    _block_product(a[lo:hi], b, out[lo:hi], bias)
+    _block_product(a[lo:hi], b, out[lo:hi], bias, relu)
     for f in futures:
         f.result()
     return out

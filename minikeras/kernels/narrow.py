@@ -17,7 +17,7 @@ from minikeras.kernels._jit import njit
 
 
 @njit()
-def _narrow_rows(a, b, bias, out):  # pragma: no cover - JIT
+def _narrow_rows(a, b, bias, out, relu):  # pragma: no cover - JIT
     m, k = a.shape
     n = b.shape[1]
     for r in range(m):
@@ -27,18 +27,27 @@ def _narrow_rows(a, b, bias, out):  # pragma: no cover - JIT
             v = a[r, p]
             for q in range(n):  # a stream of N numbers: vectorised
                 out[r, q] += v * b[p, q]
+        if relu:  # while the row is in cache (np.maximum's rule: a NaN stays NaN)
+            for q in range(n):
+                if out[r, q] < 0:
+                    out[r, q] = 0
 
 
 def narrow_product(
-    a: np.ndarray, b: np.ndarray, out: np.ndarray, bias: np.ndarray | None = None
+    a: np.ndarray,
+    b: np.ndarray,
+    out: np.ndarray,
+    bias: np.ndarray | None = None,
+    relu: bool = False,
 ) -> np.ndarray:
-    """``out[...] = a @ b (+ bias)`` for a small inner dimension ``K``.
+    """``out[...] = a @ b (+ bias)`` (then ``max(., 0)``) for a small inner dimension ``K``.
 
     Args:
         a: ``(M, K)``.
         b: ``(K, N)``.
         out: ``(M, N)`` destination, written in full.
         bias: Optional ``(N,)``.
+        relu: Clamp each row at zero as soon as it is made.
 
     Returns:
         ``out``.
@@ -50,5 +59,6 @@ def narrow_product(
         np.ascontiguousarray(b, dtype=out.dtype),
         np.ascontiguousarray(bias, dtype=out.dtype),
         out,
+        bool(relu),
     )
     return out

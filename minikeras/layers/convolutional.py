@@ -338,13 +338,18 @@ class SeparableConv2D(Conv2D):
         self.built = True
 
     def call(self, inputs: Any) -> Any:
-        """Depthwise, pointwise and bias in one fused op; then the activation."""
+        """Depthwise, pointwise and bias in one fused op; then the activation.
+
+        A ReLU is passed to the op, which applies it in place when nothing records the call
+        (``predict``): one pass over the output fewer.
+        """
+        fn = self._activation_fn
+        relu = fn is activations.relu
         out = C.separable_conv2d(
             inputs, self.depthwise_kernel, self.pointwise_kernel, self.strides, self.padding,
-            self.data_format, self.dilation_rate, bias=self.bias,
+            self.data_format, self.dilation_rate, bias=self.bias, relu=relu,
         )
-        fn = self._activation_fn
-        return out if fn is None else fn(out)
+        return out if fn is None or relu else fn(out)
 
     def get_config(self) -> dict:
         """Conv2D's keys without ``kernel_*``, plus the depthwise/pointwise ones."""

@@ -394,6 +394,23 @@ def test_separable_jvp(win, dm, filters, bias, seed):
     assert jvpcheck(lambda t: conv_ops.SeparableConv2D.apply(x, t, pk, **args), [dk])
 
 
+@settings(max_examples=10, deadline=None)
+@given(win=windows(), dm=st.integers(1, 2), filters=st.integers(1, 3), bias=st.booleans(),
+       seed=seeds)
+def test_separable_relu_jvp(win, dm, filters, bias, seed):
+    # the ReLU fused into the op (what predict runs): the tangent is masked by the output
+    fmt, (n, h, w, c), (kh, kw), args = win
+    rng = np.random.default_rng(seed)
+    x = _layout(rng.standard_normal((n, h, w, c)), fmt)
+    dk = rng.standard_normal((kh, kw, c, dm))
+    pk = rng.standard_normal((1, 1, c * dm, filters))
+    b = rng.standard_normal(filters)
+    inputs = [x, dk, pk, b] if bias else [x, dk, pk]
+    op = conv_ops.SeparableConv2DRelu
+    assert jvpcheck(lambda *ts: op.apply(*ts, relu=True, **args), inputs)
+    assert jvpcheck(lambda t: op.apply(x, dk, pk, t, relu=True, **args), [b])
+
+
 def test_separable_jvp_on_the_fused_parallel_path():
     # big enough for separable_forward's row-block pass (the small cases run the two phases)
     rng = np.random.default_rng(3)
@@ -402,6 +419,8 @@ def test_separable_jvp_on_the_fused_parallel_path():
     args = dict(strides=(1, 1), dilation=(1, 1), pads=((1, 1), (1, 1)),
                 data_format="channels_last")
     assert jvpcheck(lambda *ts: conv_ops.SeparableConv2D.apply(*ts, **args), [x, dk, pk])
+    op = conv_ops.SeparableConv2DRelu
+    assert jvpcheck(lambda *ts: op.apply(*ts, relu=True, **args), [x, dk, pk])
 
 
 @pytest.mark.parametrize("mode", ["max", "avg"])

@@ -21,6 +21,7 @@ from minikeras.autograd import (
     Tensor,
     Variable,
     grad,
+    gradcheck,
     gradgradcheck,
     hessian,
     jacrev,
@@ -30,6 +31,8 @@ from minikeras.autograd import (
 )
 from minikeras.autograd.ops import fused
 from minikeras.autograd.ops import losses as loss_ops
+from minikeras.autograd.ops.conv import SeparableConv2DRelu
+from minikeras.kernels.padding import explicit_pads
 from minikeras.utils.tape_plot import tape_to_dot
 
 SETTINGS = settings(deadline=None, max_examples=8, derandomize=True)
@@ -320,6 +323,30 @@ def test_separable_conv2d_second_derivatives(data_format, case, dm, filters, use
     else:
         assert gradgradcheck(lambda a, dk, pk: K.separable_conv2d(a * a, dk * dk, pk, **kw),
                              [x, d, p])
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@conv_settings
+@given(case=conv_cases(), dm=st.integers(1, 2), filters=st.integers(1, 2))
+def test_separable_conv2d_relu_op_first_and_second_derivatives(data_format, case, dm, filters):
+    # The op with the ReLU fused (predict runs it; K.separable_conv2d keeps a separate Relu under
+    # a tape): its backward masks by the output, its composite ends in a Relu op.
+    c = case["c"]
+    x = _image(case["seed"], case["n"], case["h"], case["w"], c, data_format)
+    d = rand(case["seed"] + 1, (case["kh"], case["kw"], c, dm))
+    p = rand(case["seed"] + 2, (1, 1, c * dm, filters))
+    b = rand(case["seed"] + 3, (filters,))
+    hw = x.shape[1:3] if data_format == "channels_last" else x.shape[2:]
+    pads = explicit_pads(case["padding"], hw, (case["kh"], case["kw"]), case["strides"],
+                         case["dilation"])
+    args = dict(strides=case["strides"], dilation=case["dilation"], pads=pads,
+                data_format=data_format)
+
+    def f(a, dk, pk, bias):
+        return SeparableConv2DRelu.apply(a * a, dk, pk * pk, bias, relu=True, **args) * a.sum()
+
+    assert gradcheck(f, [x, d, p, b])
+    assert gradgradcheck(f, [x, d, p, b])
 
 
 @pytest.mark.parametrize("data_format", FORMATS)

@@ -249,8 +249,9 @@ def test_direct_strided_forward_matches_twin(p, threshold):
                ref.depthwise_conv2d_forward(x, k, *geo), p["dtype"])
 
 
+@pytest.mark.parametrize("relu", [False, True], ids=["", "relu"])
 @pytest.mark.parametrize("strides", [(2, 2), (1, 2), (2, 3)])
-def test_separable_forward_direct_strided_matches_twin(monkeypatch, strides):
+def test_separable_forward_direct_strided_matches_twin(monkeypatch, strides, relu):
     # 32 channels and a stride: the fused separable forward runs the pixel-by-pixel rows.
     from minikeras.kernels import matmul as mm
 
@@ -261,7 +262,8 @@ def test_separable_forward_direct_strided_matches_twin(monkeypatch, strides):
     pw = rng.standard_normal((32, 8)).astype(np.float32)
     b = rng.standard_normal(8).astype(np.float32)
     pads = ((1, 1), (0, 1))
-    y, z = kernels.separable_forward(x, k, pw, b, strides, (1, 1), pads)
+    y, z = kernels.separable_forward(x, k, pw, b, strides, (1, 1), pads, relu=relu)
     y_ref = ref.depthwise_conv2d_forward(x, k, strides, (1, 1), pads)
     _close(y, y_ref, np.float32)
-    _close(z, y_ref.reshape(-1, 32) @ pw + b, np.float32)
+    z_ref = y_ref.reshape(-1, 32) @ pw + b
+    _close(z, np.maximum(z_ref, 0) if relu else z_ref, np.float32)

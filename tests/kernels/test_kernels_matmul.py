@@ -60,6 +60,10 @@ def test_narrow_products_match_numpy(k, dtype):
     np.testing.assert_allclose(mm.matmul(a, b, bias=bias), a @ b + bias, **tol)
     np.testing.assert_allclose(mm.matmul(a, b.T.copy().T), a @ b, **tol)  # strided b
     assert mm.matmul(a, b).dtype == dtype
+    # the ReLU epilogue (inference), with and without a bias
+    np.testing.assert_allclose(mm.matmul(a, b, relu=True), np.maximum(a @ b, 0), **tol)
+    np.testing.assert_allclose(mm.matmul(a, b, bias=bias, relu=True),
+                               np.maximum(a @ b + bias, 0), **tol)
 
 
 def test_bias_added_block_by_block(min_flops, monkeypatch):
@@ -68,6 +72,9 @@ def test_bias_added_block_by_block(min_flops, monkeypatch):
     rng = np.random.default_rng(3)
     a, b, bias = rng.standard_normal((101, 7)), rng.standard_normal((7, 6)), rng.standard_normal(6)
     np.testing.assert_allclose(mm.matmul(a, b, bias=bias), a @ b + bias, rtol=1e-12)
+    np.testing.assert_allclose(mm.matmul(a, b, bias=bias, relu=True),
+                               np.maximum(a @ b + bias, 0), rtol=1e-12)
+    np.testing.assert_allclose(mm.matmul(a, b, relu=True), np.maximum(a @ b, 0), rtol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -79,8 +86,9 @@ def test_bias_added_block_by_block(min_flops, monkeypatch):
     ],
 )
 @pytest.mark.parametrize("step_bytes", [1, 1 << 20], ids=["row-steps", "one-step"])
+@pytest.mark.parametrize("relu", [False, True], ids=["", "relu"])
 def test_fused_separable_forward_matches_reference(
-    min_flops, monkeypatch, shape, kernel, strides, dm, bias, step_bytes
+    min_flops, monkeypatch, shape, kernel, strides, dm, bias, step_bytes, relu
 ):
     # The fused path (depthwise rows then their product, per thread block and per step) must
     # give the depthwise output and the product of the two-phase reference, for any split.
@@ -94,8 +102,11 @@ def test_fused_separable_forward_matches_reference(
     p = rng.standard_normal((shape[3] * dm, 4))
     b = rng.standard_normal(4) if bias else None
     pads = explicit_pads("same", shape[1:3], kernel, strides)
-    y, z = depthwise.separable_forward(x, k, p, b, strides, (1, 1), pads)
+    y, z = depthwise.separable_forward(x, k, p, b, strides, (1, 1), pads, relu=relu)
     y_ref = reference.depthwise_conv2d_forward(x, k, strides, (1, 1), pads)
     np.testing.assert_allclose(y, y_ref, rtol=1e-10, atol=1e-12)
     z_ref = y_ref.reshape(-1, p.shape[0]) @ p + (b if bias else 0)
+    if relu:  # the ReLU epilogue, block by block: every entry once, the depthwise rows untouched
+        assert (z_ref < 0).any() and (z_ref > 0).any()
+        z_ref = np.maximum(z_ref, 0)
     np.testing.assert_allclose(z, z_ref, rtol=1e-10, atol=1e-12)

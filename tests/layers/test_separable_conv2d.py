@@ -101,6 +101,25 @@ def test_activation_applied():
     np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
 
 
+def test_relu_fused_only_when_nothing_records():
+    # predict/no tape: the ReLU runs inside the op (one op, "SeparableConv2D+Relu"); under a
+    # tape the records are what they were before the fusion (the op, then a separate Relu).
+    layer = L.SeparableConv2D(4, 3, activation="relu", padding="same", dtype="float64")
+    x = np.random.default_rng(4).normal(size=(2, 6, 6, 3))
+    layer.build((None, 6, 6, 3))
+    expected = np.maximum(_reference(layer, x, "channels_last"), 0)
+    out = layer(x)
+    assert out.op.name == "SeparableConv2D+Relu"
+    np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+    with GradientTape() as tape:
+        taped = layer(x)
+        loss = taped.sum()
+    assert [r.op_name for r in tape.records][:2] == ["SeparableConv2D", "Relu"]
+    np.testing.assert_array_equal(taped.data, out.data)
+    grads = tape.gradient(loss, layer.trainable_weights)
+    assert all(np.abs(g).sum() > 0 for g in grads)
+
+
 # ------------------------------------------------------------------- weights and parameter counts
 
 @pytest.mark.parametrize("kh,kw,cin,dm,filters,use_bias",
