@@ -21,7 +21,6 @@ from minikeras.autograd import Tensor, gradcheck, ops
 FAST = settings(max_examples=12, deadline=None)
 
 
-
 # ---------------------------------------------------------------- unary elementwise
 
 UNARY = {

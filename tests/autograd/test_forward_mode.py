@@ -40,7 +40,6 @@ from minikeras.kernels.padding import explicit_pads, output_hw
 FAST = settings(max_examples=6, deadline=None)
 
 
-
 # ---------------------------------------------------------------- elementwise
 
 UNARY = {
