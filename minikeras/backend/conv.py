@@ -27,6 +27,8 @@ from minikeras.autograd.ops.conv import (
     DepthwiseConv2D,
     Pool2D,
     SeparableConv2D,
+    SeparableConv2DBatchNorm,
+    SeparableConv2DBatchNormRelu,
     SeparableConv2DRelu,
 )
 from minikeras.backend.config import image_data_format
@@ -42,6 +44,14 @@ _DATA_FORMATS = ("channels_last", "channels_first")
 
 def _shape(value: Any) -> tuple[int, ...]:
     return tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
+
+
+def _data(value: Any) -> np.ndarray:
+    return value.data if isinstance(value, Tensor) else np.asarray(value)
+
+
+def _reshape(value: Any, shape: tuple[int, ...]) -> Any:
+    return value.reshape(shape) if isinstance(value, Tensor) else np.reshape(value, shape)
 
 
 def _pair(op: str, name: str, value: Any) -> tuple[int, int]:
@@ -219,6 +229,8 @@ def separable_conv2d(
     dilation_rate: int | tuple[int, int] = (1, 1),
     bias: Any = None,
     relu: bool = False,
+    scale: Any = None,
+    shift: Any = None,
 ) -> Tensor:
     """Depthwise then pointwise convolution (Keras ``K.separable_conv2d``), as one op.
 
@@ -236,13 +248,20 @@ def separable_conv2d(
             recording, no forward-mode accumulator open: ``predict``, ``no_grad``) the ReLU runs
             inside the op, on each block of the product while it is in cache; otherwise it is a
             separate ``Relu`` op, so a training step's tape is what it was without it.
+        scale: Optional ``(filters,)`` array: after the bias and before the ReLU, ``out * scale +
+            shift`` per output channel (a minikeras extension: a batch normalisation with fixed
+            statistics, folded in). Applied inside the op's kernel when nothing records the call;
+            otherwise as separate ops, so gradients reach ``scale`` and ``shift`` if they are
+            tensors.
+        shift: ``(filters,)``, required with ``scale``.
 
     Returns:
         A tensor with ``filters`` channels, in ``data_format``.
 
     Raises:
         ValueError: As for :func:`conv2d`, plus a pointwise kernel that is not ``1x1`` or does not
-            take ``C * depth_multiplier`` channels, or a bias that is not ``(filters,)``.
+            take ``C * depth_multiplier`` channels, or a bias, scale or shift that is not
+            ``(filters,)``.
     """
     op = "separable_conv2d"
     data_format = _data_format(op, data_format)
@@ -267,16 +286,29 @@ def separable_conv2d(
         channels * d_shape[3],
         "input channels x depth_multiplier",
     )
-    if bias is not None and _shape(bias) != (p_shape[3],):
-        raise ValueError(f"{op}: bias must have shape ({p_shape[3]},), got {_shape(bias)}")
+    for name, vector in (("bias", bias), ("scale", scale), ("shift", shift)):
+        if vector is not None and _shape(vector) != (p_shape[3],):
+            raise ValueError(f"{op}: {name} must have shape ({p_shape[3]},), "
+                             f"got {_shape(vector)}")
+    if (scale is None) != (shift is None):
+        raise ValueError(f"{op}: scale and shift go together, got only "
+                         f"{'scale' if shift is None else 'shift'}")
     strides, padding, dilation = _window_args(op, strides, padding, dilation_rate)
     pads = _check_fits(op, hw, d_shape[:2], strides, dilation, padding)
     extra = () if bias is None else (bias,)
     params = {"strides": strides, "dilation": dilation, "pads": pads, "data_format": data_format}
-    if relu and not _recording.STATE.active and not _forward.STATE.active:
-        return SeparableConv2DRelu.apply(x, depthwise_kernel, pointwise_kernel, *extra,
-                                         relu=True, **params)
+    recorded = _recording.STATE.active or _forward.STATE.active
+    if not recorded and (relu or scale is not None):
+        if scale is not None:
+            op_class = SeparableConv2DBatchNormRelu if relu else SeparableConv2DBatchNorm
+            params.update(scale=_data(scale), shift=_data(shift))
+        else:
+            op_class = SeparableConv2DRelu
+        return op_class.apply(x, depthwise_kernel, pointwise_kernel, *extra, relu=relu, **params)
     out = SeparableConv2D.apply(x, depthwise_kernel, pointwise_kernel, *extra, **params)
+    if scale is not None:
+        along = (-1,) if data_format == "channels_last" else (-1, 1, 1)
+        out = out * _reshape(scale, along) + _reshape(shift, along)
     return relu_op(out) if relu else out
 
 

@@ -526,6 +526,37 @@ class Layer:
         """Output shape(s) for ``input_shape`` (the same shape by default)."""
         return input_shape
 
+    # ---- inference fusion (minikeras.engine.fusion) ------------------------
+    def inference_epilogue(self, training: Any) -> Any:
+        """This layer as a per-channel map another layer can apply to its output, or ``None``.
+
+        Overridden by layers that are, at inference, ``x * scale + shift`` per channel
+        (``BatchNormalization``) or ``max(x, 0)`` (``Activation('relu')``), so that a model can
+        run them inside the layer before them (:mod:`minikeras.engine.fusion`).
+
+        Args:
+            training: The ``training`` argument this call would get.
+
+        Returns:
+            A :class:`minikeras.engine.fusion.Epilogue`, or ``None`` (the default).
+        """
+        return None
+
+    def call_with_epilogue(self, inputs: Any, epilogue: Any) -> Any:
+        """``call``, with ``epilogue`` applied to the output, or ``None`` if this layer cannot.
+
+        Overridden by layers that can apply a per-channel affine map and a ReLU to their output
+        as they write it (``SeparableConv2D``). Only called when nothing records.
+
+        Args:
+            inputs: As for ``call``.
+            epilogue: A :class:`minikeras.engine.fusion.Epilogue`.
+
+        Returns:
+            The output Tensor, or ``None`` (the default): the layers then run one by one.
+        """
+        return None
+
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         """Output mask for ``inputs`` given the input ``mask``.
 

@@ -156,6 +156,7 @@ class Sequential(Model):
         if auto:
             self._input_tensor = None
         self.inputs, self.outputs, self._plan = [], [], []
+        self._fused_plan = self._plan
         self._graph_layers = []
         self._inbound_nodes = []
         self.built = False

@@ -24,6 +24,7 @@ import numpy as np
 
 from minikeras.autograd.tensor import Tensor
 from minikeras.engine.base_layer import Layer, _apply_update, call_signature
+from minikeras.engine.fusion import FusedStep, fused_plan, run_fused, runs_fused
 from minikeras.engine.graph import LayerGraph
 from minikeras.engine.input_layer import Input, InputLayer
 from minikeras.engine.input_spec import InputSpec
@@ -150,6 +151,7 @@ class Container(Layer):
         self.layers_by_depth: dict[int, list[Layer]] = {}
         self._network_nodes: set[str] = set()
         self._plan: list[PlanStep] = []
+        self._fused_plan: list = self._plan
         self._input_dtypes: list = []
         if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
@@ -361,6 +363,9 @@ class Container(Layer):
         self._n_slots = len(slots)
         self._slot_tensors = slot_tensors
         self._output_slots = [slots[id(x)] for x in self.outputs]
+        # the same steps with chains like SeparableConv2D -> BatchNormalization -> ReLU as one
+        # step, taken when nothing records (minikeras.engine.fusion)
+        self._fused_plan = fused_plan(plan, self._output_slots)
         self._uses_masks = uses_masks
         self._input_dtypes = [np.dtype(x.dtype) for x in self.inputs]
 
@@ -404,8 +409,15 @@ class Container(Layer):
         values: list = [None] * self._n_slots
         for slot, x in zip(self._input_slots, inputs):
             values[slot] = x
-        for step in self._plan:
-            run_step(step, values, masks, training)
+        if self._fused_plan is not self._plan and runs_fused(masks):
+            for step in self._fused_plan:
+                if type(step) is FusedStep:
+                    run_fused(step, values, training, run_step)
+                else:
+                    run_step(step, values, None, training)
+        else:
+            for step in self._plan:
+                run_step(step, values, masks, training)
         outs = self._output_slots
         if len(outs) == 1:
             return values[outs[0]]

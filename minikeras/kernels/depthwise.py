@@ -42,6 +42,7 @@ import numpy as np
 
 from minikeras.kernels import matmul as mm
 from minikeras.kernels._jit import njit, prange, split
+from minikeras.kernels.affine import channel_affine_inplace
 from minikeras.kernels.padding import Pads, output_hw
 
 # ---------------------------------------------------------------------------------------------
@@ -559,6 +560,14 @@ def _add_bias(z, bias):  # pragma: no cover - JIT
             row[t] += bias[t]
 
 
+def _epilogue(z: np.ndarray, scale, shift, relu: bool) -> None:
+    """``z * scale + shift`` (if ``scale`` is given), then ``max(z, 0)`` (if ``relu``), in place."""
+    if scale is not None:
+        channel_affine_inplace(z, scale, shift)
+    if relu:
+        np.maximum(z, 0, out=z)
+
+
 #: The fused separable forward makes the depthwise rows and their 1x1 product in steps of about
 #: this many bytes of depthwise output, so the product reads them from L2 cache, not memory.
 FUSED_STEP_BYTES = 128 * 1024
@@ -573,8 +582,10 @@ def separable_forward(
     dilation: tuple[int, int] = (1, 1),
     pads: Pads = ((0, 0), (0, 0)),
     relu: bool = False,
+    scale: np.ndarray | None = None,
+    shift: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Depthwise convolution, then ``@ pointwise (+ bias)`` (then ReLU), in one parallel pass.
+    """Depthwise convolution, ``@ pointwise (+ bias)`` (``* scale + shift``) (ReLU), in one pass.
 
     Each thread of :mod:`.matmul`'s pool takes a contiguous block of output rows and alternates,
     step by step, between the depthwise stream kernel and a single-threaded BLAS call on the rows
@@ -592,10 +603,15 @@ def separable_forward(
         pads: Explicit ``((top, bottom), (left, right))`` zero padding.
         relu: Apply ``max(z, 0)`` in place, each block while it is in cache (inference: it saves
             the separate ReLU's pass over memory and its output-sized array).
+        scale: Optional ``(F,)``: after the bias, ``z * scale + shift`` per output channel, each
+            block while it is in cache (a batch normalisation at inference, folded in; the same
+            arithmetic as :func:`minikeras.kernels.affine.channel_affine`, so the same numbers).
+        shift: ``(F,)``, given with ``scale``.
 
     Returns:
         ``(y, z)``: the depthwise output ``(N, Ho, Wo, C*dm)`` (the backward pass needs it) and
-        ``z = y @ pointwise (+ bias)`` (``max(..., 0)`` with ``relu``) as ``(N*Ho*Wo, F)``.
+        ``z = y @ pointwise (+ bias)`` (then the affine map and ``max(..., 0)`` if asked) as
+        ``(N*Ho*Wo, F)``.
     """
     x = np.ascontiguousarray(x)
     kernel = np.ascontiguousarray(kernel, dtype=x.dtype)
@@ -614,7 +630,11 @@ def separable_forward(
     ):
         # Small, empty, narrow or folded: the two phases one after the other, as before.
         y = depthwise_conv2d_forward(x, kernel, strides, dilation, pads)
-        return y, mm.matmul(y.reshape(-1, channels * dm), pointwise, bias=bias, relu=relu)
+        if scale is None:
+            return y, mm.matmul(y.reshape(-1, channels * dm), pointwise, bias=bias, relu=relu)
+        z = mm.matmul(y.reshape(-1, channels * dm), pointwise, bias=bias)
+        _epilogue(z, scale, shift, relu)
+        return y, z
     y = np.empty((n_img, out_h, out_w, channels * dm), dtype=x.dtype)
     z = np.empty((rows * out_w, filters), dtype=x.dtype)
     rows_fn, arrays, geometry = _forward_setup(x, kernel, y, strides, dilation, pads)
@@ -629,8 +649,7 @@ def separable_forward(
             np.matmul(y2[lo * out_w : hi * out_w], pointwise, out=part)
             if bias is not None:
                 _add_bias(part, bias)
-            if relu:
-                np.maximum(part, 0, out=part)
+            _epilogue(part, scale, shift, relu)
 
     blocks = mm._blocks(rows, mm._workers())
     futures = [mm._pool.submit(block, lo, hi) for lo, hi in blocks[1:]]

@@ -26,6 +26,7 @@ from minikeras import activations, constraints, initializers, regularizers
 from minikeras import backend as K
 from minikeras.backend import conv as C
 from minikeras.engine.base_layer import Layer
+from minikeras.engine.fusion import Epilogue
 from minikeras.engine.input_spec import InputSpec
 from minikeras.layers._utils import (
     conv_output_length,
@@ -350,6 +351,26 @@ class SeparableConv2D(Conv2D):
             self.data_format, self.dilation_rate, bias=self.bias, relu=relu,
         )
         return out if fn is None or relu else fn(out)
+
+    def call_with_epilogue(self, inputs: Any, epilogue: Epilogue) -> Any:
+        """The fused op with a following batch normalisation and/or ReLU applied in its kernel.
+
+        Each block of the 1x1 product gets its bias, then ``* scale + shift``, then ``max(., 0)``
+        while it is in cache (:mod:`minikeras.engine.fusion`): one op, same numbers.
+
+        Returns:
+            The output, or ``None`` (channels first, an activation of its own, another dtype
+            than the epilogue's): the layers then run one by one.
+        """
+        scale = epilogue.scale
+        if self._activation_fn is not None or self.data_format != "channels_last" or (
+                scale is not None and inputs.dtype != scale.dtype):
+            return None
+        return C.separable_conv2d(
+            inputs, self.depthwise_kernel, self.pointwise_kernel, self.strides, self.padding,
+            self.data_format, self.dilation_rate, bias=self.bias, relu=epilogue.relu,
+            scale=scale, shift=epilogue.shift,
+        )
 
     def get_config(self) -> dict:
         """Conv2D's keys without ``kernel_*``, plus the depthwise/pointwise ones."""

@@ -29,6 +29,7 @@ from minikeras.autograd import Tensor, no_grad
 from minikeras.autograd.ops.fused import DenseOp, DenseReluOp
 from minikeras.backend.random import get_rng
 from minikeras.engine.base_layer import Layer
+from minikeras.engine.fusion import Epilogue
 from minikeras.engine.input_spec import InputSpec
 from minikeras.generic_utils import get_custom_objects
 from minikeras.layers._utils import normalize_data_format, shape_tuple, single_shape, who
@@ -178,6 +179,14 @@ class Activation(Layer):
     def call(self, inputs: Any) -> Any:
         """``activation(inputs)``."""
         return self.activation(inputs)
+
+    def inference_epilogue(self, training: Any) -> Epilogue | None:
+        """A ReLU, which the layer before may apply to its output (:mod:`minikeras.engine.fusion`).
+
+        Returns:
+            ``Epilogue(relu=True)`` for ``Activation('relu')``, else ``None``.
+        """
+        return Epilogue(relu=True) if self.activation is activations.relu else None
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         """Unchanged."""

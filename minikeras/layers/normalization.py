@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from minikeras import constraints, initializers, regularizers
-from minikeras.autograd.ops.fused import BatchNorm
+from minikeras.autograd.ops.fused import BatchNorm, inference_scale_shift
 from minikeras.engine.base_layer import Layer
+from minikeras.engine.fusion import Epilogue
 from minikeras.engine.input_spec import InputSpec
 from minikeras.layers._utils import single_shape, who
 
@@ -156,6 +157,27 @@ class BatchNormalization(Layer):
             inputs,
         )
         return out
+
+    def inference_epilogue(self, training: Any) -> Epilogue | None:
+        """At inference, along the last axis: ``x * scale + shift`` from the moving statistics.
+
+        What lets a model run ``SeparableConv2D -> BatchNormalization`` as one op when nothing
+        records (:mod:`minikeras.engine.fusion`); the scale and shift are those :meth:`call`
+        would apply, computed the same way.
+
+        Returns:
+            The :class:`~minikeras.engine.fusion.Epilogue`, or ``None`` when this call would use
+            batch statistics (``training``) or normalises another axis than the last.
+        """
+        ndim = self.input_spec.ndim if self.input_spec is not None else None
+        if training or ndim is None or self.axis % ndim != ndim - 1:
+            return None
+        gamma = self._ones if self.gamma is None else self.gamma.data
+        beta = self._zeros if self.beta is None else self.beta.data
+        scale, shift = inference_scale_shift(gamma, beta, self.moving_mean.data,
+                                             self.moving_variance.data, self.epsilon,
+                                             np.dtype(self.dtype))
+        return Epilogue(scale, shift)
 
     def _symbolic_call(self, inputs: list, kwargs: dict, was_list: bool) -> Any:
         """Connect the layer, and record its two moving-average updates under the inputs.

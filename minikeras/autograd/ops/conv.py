@@ -23,7 +23,8 @@ from minikeras.kernels.matmul import column_sums, matmul, matmul_tn
 
 __all__ = [
     "AvgPoolGradInput", "BiasAdd", "Conv2D", "ConvGradInput", "ConvGradKernel", "DepthwiseConv2D",
-    "MaxPoolGather", "MaxPoolScatter", "Pool2D", "SeparableConv2D", "SeparableConv2DRelu",
+    "MaxPoolGather", "MaxPoolScatter", "Pool2D", "SeparableConv2D", "SeparableConv2DBatchNorm",
+    "SeparableConv2DBatchNormRelu", "SeparableConv2DRelu",
 ]
 
 
@@ -140,19 +141,25 @@ class SeparableConv2D(Function):
     """
 
     def forward(self, ctx, x, depthwise, pointwise, *bias, strides, dilation, pads, data_format,
-                relu=False):
-        """``(depthwise_conv(x) reshaped to rows) @ pointwise (+ bias)`` (then ``max(., 0)``)."""
+                relu=False, scale=None, shift=None):
+        """``(depthwise_conv(x) reshaped to rows) @ pointwise (+ bias)`` (affine) (``max(., 0)``).
+
+        ``scale`` and ``shift`` (constants, ``(filters,)``) apply ``z * scale + shift`` per output
+        channel after the bias: a batch normalisation with fixed statistics, folded in.
+        """
         x = _to_nhwc(_float(x), data_format)
         channels, filters = pointwise.shape[2], pointwise.shape[3]
         p = pointwise.reshape(channels, filters).astype(x.dtype, copy=False)
         # One parallel pass: each thread makes its depthwise rows and, while they are in cache,
         # their product and bias (no second output-sized array, no second pass over memory).
         b = bias[0].astype(x.dtype, copy=False) if bias else None
-        y, z = kernels.separable_forward(x, depthwise, p, b, strides, dilation, pads, relu=relu)
+        y, z = kernels.separable_forward(x, depthwise, p, b, strides, dilation, pads, relu=relu,
+                                         scale=scale, shift=shift)
         # with the ReLU, its output as NHWC rows (N*Ho*Wo, F): the mask is out > 0
         ctx.save(x, depthwise, pointwise, y, z if relu else None, *bias)
         ctx.args = (strides, dilation, pads)
         ctx.data_format = data_format
+        ctx.scale = None if scale is None else np.asarray(scale, dtype=x.dtype)
         return _from_nhwc(z.reshape(*y.shape[:3], filters), data_format)
 
     def jvp(self, ctx, tx, td, tp, *tb):
@@ -184,6 +191,8 @@ class SeparableConv2D(Function):
         elif tb is not None:
             terms.append(tb)
         z = np.broadcast_to(tangent_sum(*terms), (y.size // channels, filters))
+        if ctx.scale is not None:
+            z = z * ctx.scale
         if out is not None:
             z = z * (out > 0)
         return _from_nhwc(z.reshape(*y.shape[:3], filters), ctx.data_format)
@@ -196,6 +205,8 @@ class SeparableConv2D(Function):
         g = _to_nhwc(grad.astype(x.dtype, copy=False), ctx.data_format).reshape(-1, filters)
         if out is not None:
             g = g * (out > 0)
+        if ctx.scale is not None:
+            g = g * ctx.scale
         gx = gd = gp = None
         if needs[2]:
             gp = matmul_tn(y.reshape(-1, channels), g).reshape(pointwise.shape)
@@ -215,7 +226,7 @@ class SeparableConv2D(Function):
         return (gx, gd, gp, *grads_bias)
 
     def composite(self, x, depthwise, pointwise, *bias, strides, dilation, pads, data_format,
-                  relu=False):
+                  relu=False, scale=None, shift=None):
         """The depthwise op, a 1x1 :class:`Conv2D`, a :class:`BiasAdd`, a ReLU: the same kernels."""
         y = DepthwiseConv2D.apply(x, depthwise, strides=strides, dilation=dilation, pads=pads,
                                   data_format=data_format)
@@ -223,6 +234,9 @@ class SeparableConv2D(Function):
                          data_format=data_format)
         if bias:
             z = BiasAdd.apply(z, bias[0], axis=3 if data_format == "channels_last" else 1)
+        if scale is not None:
+            along = (-1,) if data_format == "channels_last" else (-1, 1, 1)
+            z = z * np.reshape(scale, along) + np.reshape(shift, along)
         return relu_op(z) if relu else z
 
 
@@ -234,6 +248,22 @@ class SeparableConv2DRelu(SeparableConv2D):
     """
 
     name = "SeparableConv2D+Relu"
+
+
+class SeparableConv2DBatchNorm(SeparableConv2D):
+    """:class:`SeparableConv2D` with ``scale`` and ``shift``: a batch normalisation folded in.
+
+    A model running at inference with nothing recording runs ``SeparableConv2D`` followed by
+    ``BatchNormalization`` as this one op (see :mod:`minikeras.engine.fusion`).
+    """
+
+    name = "SeparableConv2D+BatchNorm"
+
+
+class SeparableConv2DBatchNormRelu(SeparableConv2D):
+    """:class:`SeparableConv2D` with a batch normalisation and a ReLU folded in."""
+
+    name = "SeparableConv2D+BatchNorm+Relu"
 
 
 class Pool2D(Function):

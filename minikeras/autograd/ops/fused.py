@@ -19,7 +19,7 @@ from minikeras.autograd.ops.linalg import matmul
 from minikeras.autograd.ops.reduction import mean as mean_op
 from minikeras.autograd.ops.shape import reshape
 
-__all__ = ["BatchNorm", "DenseOp", "DenseReluOp"]
+__all__ = ["BatchNorm", "DenseOp", "DenseReluOp", "inference_scale_shift"]
 
 
 class DenseOp(Function):
@@ -93,6 +93,37 @@ def _last_axis(bshape: tuple[int, ...], x: np.ndarray) -> bool:
             and all(d == 1 for d in bshape[:-1]) and bshape[-1] == x.shape[-1])
 
 
+def _scale_shift(g: np.ndarray, b: np.ndarray, mean: np.ndarray, inv: np.ndarray) -> tuple:
+    """``gamma / sqrt(var + eps)`` and ``beta - mean * that``: normalisation as ``x * a + b``."""
+    scale = g.reshape(-1) * inv.reshape(-1)
+    return scale, b.reshape(-1) - mean.reshape(-1) * scale
+
+
+def inference_scale_shift(gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray,
+                          var: np.ndarray, eps: float, dtype: np.dtype) -> tuple:
+    """The per-channel ``(scale, shift)`` that :class:`BatchNorm` applies with fixed statistics.
+
+    ``(x - mean) / sqrt(var + eps) * gamma + beta`` is ``x * scale + shift``. Computed exactly as
+    :meth:`BatchNorm.forward` computes it for the last axis, so a layer that applies them itself
+    (a convolution with the normalisation folded in, at inference) gives the same numbers.
+
+    Args:
+        gamma: ``(C,)``.
+        beta: ``(C,)``.
+        mean: ``(C,)``, the moving mean.
+        var: ``(C,)``, the moving variance.
+        eps: Added to the variance.
+        dtype: The dtype of the data to normalise.
+
+    Returns:
+        ``(scale, shift)``, two ``(C,)`` arrays of ``dtype``.
+    """
+    inv = (1.0 / np.sqrt(var + eps)).astype(dtype, copy=False)
+    g = np.asarray(gamma).astype(dtype, copy=False)
+    b = np.asarray(beta).astype(dtype, copy=False)
+    return _scale_shift(g, b, np.asarray(mean, dtype=dtype), inv)
+
+
 class BatchNorm(Function):
     """``(x - mean) / sqrt(var + eps) * gamma + beta`` along ``axes``.
 
@@ -114,8 +145,7 @@ class BatchNorm(Function):
             mean = np.asarray(mean, dtype=x.dtype).reshape(-1)
             inv = inv.reshape(-1)
             if not any(ctx.needs_input_grad):  # inference: one scale, one shift per channel
-                scale = g.reshape(-1) * inv
-                return kernels.channel_affine(x, scale, b.reshape(-1) - mean * scale)
+                return kernels.channel_affine(x, *_scale_shift(g, b, mean, inv))
             xhat = kernels.channel_affine(x, inv, -mean * inv)
             out = kernels.channel_affine(xhat, g.reshape(-1), b.reshape(-1))
             ctx.save(xhat, inv.reshape(bshape), g)
