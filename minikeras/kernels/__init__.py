@@ -48,7 +48,7 @@ _LAZY = {
     "avg_pool2d_grad_input": "pool",
     "channel_affine": "affine",
     "channel_affine2": "affine",
-    "channel_affine_inplace": "affine",
+    "epilogue": "affine",
     "channel_sums": "affine",
     "sgd_momentum_update": "optimizer_updates",
     "rms_update": "optimizer_updates",

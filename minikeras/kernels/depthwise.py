@@ -42,7 +42,7 @@ import numpy as np
 
 from minikeras.kernels import matmul as mm
 from minikeras.kernels._jit import njit, prange, split
-from minikeras.kernels.affine import channel_affine_inplace
+from minikeras.kernels.affine import epilogue
 from minikeras.kernels.padding import Pads, output_hw
 
 # ---------------------------------------------------------------------------------------------
@@ -550,24 +550,6 @@ def _forward_setup(x, kernel, out, strides, dilation, pads):
     return _forward_rows, arrays, _geometry(channels * dm, strides, dilation, pads)
 
 
-@njit(nogil=True)
-def _add_bias(z, bias):  # pragma: no cover - JIT
-    """``z += bias`` on every row of a 2-D block, as one flat stream per row."""
-    # numpy's broadcast add pays a fixed cost per row of only F numbers; this loop does not.
-    for r in range(z.shape[0]):
-        row = z[r]
-        for t in range(row.shape[0]):
-            row[t] += bias[t]
-
-
-def _epilogue(z: np.ndarray, scale, shift, relu: bool) -> None:
-    """``z * scale + shift`` (if ``scale`` is given), then ``max(z, 0)`` (if ``relu``), in place."""
-    if scale is not None:
-        channel_affine_inplace(z, scale, shift)
-    if relu:
-        np.maximum(z, 0, out=z)
-
-
 #: The fused separable forward makes the depthwise rows and their 1x1 product in steps of about
 #: this many bytes of depthwise output, so the product reads them from L2 cache, not memory.
 FUSED_STEP_BYTES = 128 * 1024
@@ -632,8 +614,10 @@ def separable_forward(
         y = depthwise_conv2d_forward(x, kernel, strides, dilation, pads)
         if scale is None:
             return y, mm.matmul(y.reshape(-1, channels * dm), pointwise, bias=bias, relu=relu)
+        # the bias inside the product, as without the affine map (the narrow product adds it
+        # first, and so rounds differently than adding it after)
         z = mm.matmul(y.reshape(-1, channels * dm), pointwise, bias=bias)
-        _epilogue(z, scale, shift, relu)
+        epilogue(z, None, scale, shift, relu)
         return y, z
     y = np.empty((n_img, out_h, out_w, channels * dm), dtype=x.dtype)
     z = np.empty((rows * out_w, filters), dtype=x.dtype)
@@ -647,9 +631,7 @@ def separable_forward(
             rows_fn(*arrays, lo, hi, *geometry)
             part = z[lo * out_w : hi * out_w]
             np.matmul(y2[lo * out_w : hi * out_w], pointwise, out=part)
-            if bias is not None:
-                _add_bias(part, bias)
-            _epilogue(part, scale, shift, relu)
+            epilogue(part, bias, scale, shift, relu)
 
     blocks = mm._blocks(rows, mm._workers())
     futures = [mm._pool.submit(block, lo, hi) for lo, hi in blocks[1:]]

@@ -81,7 +81,7 @@ def _avg_pool() -> None:
 def _batch_norm(dtype: type) -> None:
     x, v = _rand((4, 3), dtype), _rand((3,), dtype)
     affine.channel_affine(x, v, v)
-    affine.channel_affine_inplace(x, v, v)  # batch norm folded into a convolution (predict)
+    affine.epilogue(x, v, v, v, relu=True)  # a product's bias, batch norm, ReLU (predict)
     affine.channel_affine2(x, x, v, v, v)
     affine.channel_sums(x, x)
 

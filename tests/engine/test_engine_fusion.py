@@ -269,14 +269,30 @@ def test_backend_refuses_bad_scale_and_shift():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_channel_affine_inplace_equals_channel_affine_bit_for_bit(dtype):
+@pytest.mark.parametrize("parts", ["bias", "relu", "bias+relu", "affine", "bias+affine+relu"])
+def test_epilogue_equals_the_steps_one_by_one_bit_for_bit(dtype, parts):
     rng = np.random.default_rng(14)
-    x = rng.standard_normal((37, 19)).astype(dtype)
-    scale, shift = rng.standard_normal(19), rng.standard_normal(19)
-    expected = affine.channel_affine(x, scale, shift)
-    y = x.copy()
-    affine.channel_affine_inplace(y, scale, shift)
-    np.testing.assert_array_equal(y, expected)
-    np.testing.assert_allclose(y, reference.channel_affine(x, scale.astype(dtype),
-                                                          shift.astype(dtype)),
-                               rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-6)
+    z = rng.standard_normal((37, 19)).astype(dtype)
+    z[0, :3] = [-0.0, np.nan, 0.0]
+    bias, scale, shift = (rng.standard_normal(19) for _ in range(3))
+    expected = z.copy()
+    kwargs = {}
+    if "bias" in parts:
+        expected += bias.astype(dtype)
+        kwargs["bias"] = bias
+    if "affine" in parts:
+        expected = affine.channel_affine(expected, scale, shift)
+        kwargs.update(scale=scale, shift=shift)
+    if "relu" in parts:
+        expected = np.maximum(expected, 0)
+        kwargs["relu"] = True
+    got = z.copy()
+    affine.epilogue(got, **kwargs)
+    np.testing.assert_array_equal(got, expected)  # NaN where NaN, and every bit otherwise
+    assert np.array_equal(np.signbit(got), np.signbit(expected), equal_nan=True)
+    if "affine" in parts:  # and the numpy twin of the affine map agrees
+        twin = reference.channel_affine(z + (bias.astype(dtype) if "bias" in parts else 0),
+                                        scale.astype(dtype), shift.astype(dtype))
+        twin = np.maximum(twin, 0) if "relu" in parts else twin
+        np.testing.assert_allclose(got, twin, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                   atol=1e-6)
