@@ -2,8 +2,10 @@
 
 Loops are checked against the numpy reference twins of :mod:`minikeras.kernels.reference`
 (which the library's Numba kernels are tested against), shape rules against
-:mod:`minikeras.kernels.padding`, and weight counts against the layers themselves. Inputs are
-small: a student's Python loops are slow.
+:mod:`minikeras.kernels.padding`, weight counts against the layers themselves, and a batch
+normalisation folded into a scale and a shift against the layer's own inference output and
+:func:`~minikeras.autograd.ops.fused.inference_scale_shift`. Inputs are small: a student's
+Python loops are slow.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from minikeras.autograd.ops.fused import inference_scale_shift
 from minikeras.engine import Input
 from minikeras.exercises.core import (
     CheckFailure,
@@ -22,10 +25,10 @@ from minikeras.exercises.core import (
     run_check,
 )
 from minikeras.kernels import conv_output_length, reference, same_pads
-from minikeras.layers import SeparableConv2D
+from minikeras.layers import BatchNormalization, SeparableConv2D
 
 __all__ = ["check_conv2d_loops", "check_conv_output_length", "check_depthwise_as_standard",
-           "check_depthwise_loops", "check_im2col", "check_same_pads",
+           "check_depthwise_loops", "check_fold_batch_norm", "check_im2col", "check_same_pads",
            "check_separable_by_hand", "check_separable_params"]
 
 
@@ -287,3 +290,109 @@ def check_separable_by_hand(separable: Callable) -> CheckResult:
         The check's result (printed as a verdict).
     """
     return run_check("a separable convolution by hand", _by_hand_tests, separable)
+
+
+#: BatchNormalization settings the fold is checked on, with the number of channels
+_FOLD_CASES: list[tuple[dict, int]] = [
+    ({}, 4), ({"epsilon": 0.1}, 3), ({"center": False}, 5), ({"scale": False}, 3),
+    ({"center": False, "scale": False, "epsilon": 1e-5}, 2),
+]
+
+
+def _close(a: Any, b: np.ndarray) -> bool:
+    a = np.asarray(getattr(a, "data", a), dtype=np.float64)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-5, atol=1e-6))
+
+
+def _fold_hint(scale: Any, shift: Any, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray,
+               var: np.ndarray, eps: float) -> str:
+    """The hint for a wrong fold: which of the usual mistakes ``(scale, shift)`` looks like."""
+    g, b, m, v = (np.asarray(a, dtype=np.float64) for a in (gamma, beta, mean, var))
+    right_scale = g / np.sqrt(v + eps)
+    right_shift = b - m * right_scale
+    if _close(scale, right_shift) and _close(shift, right_scale):
+        return ("the check reads the answer as `scale, shift = fold_batch_norm(...)`: the "
+                "number that multiplies x comes first, then the one that is added")
+    if _close(scale, g / np.sqrt(v)):
+        return ("the layer adds epsilon to the moving variance before the square root (it keeps "
+                "a channel of variance near 0 from dividing by 0); use the epsilon you are given")
+    if _close(scale, g / (v + eps)):
+        return ("normalising divides by the standard deviation, not by the variance: the square "
+                "root of (moving_variance + epsilon)")
+    if _close(scale, right_scale):
+        return ("expand (x - moving_mean) * scale + beta: the mean is multiplied by the scale "
+                "too, and what is left over once x is taken out is the shift")
+    return ("write the layer's formula (x - moving_mean) / sqrt(moving_variance + epsilon) * "
+            "gamma + beta as x * scale + shift: the scale is everything that multiplies x, the "
+            "shift is everything else")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _fold_tests(fold_batch_norm: Callable) -> str:
+    rng = _rng()
+    for kwargs, channels in _FOLD_CASES:
+        layer = BatchNormalization(**kwargs)
+        x = (rng.standard_normal((2, 3, 3, channels)) * 2.0).astype(np.float32)
+        layer(x)   # builds the weights; then random ones, so that every term of the fold shows
+        weights = [rng.standard_normal(channels) for _ in range(len(layer.weights) - 2)]
+        weights += [rng.standard_normal(channels) * 2.0, rng.uniform(0.05, 2.0, channels)]
+        layer.set_weights([w.astype(np.float32) for w in weights])
+        gamma = layer.gamma.numpy() if layer.gamma is not None else np.ones(channels, np.float32)
+        beta = layer.beta.numpy() if layer.beta is not None else np.zeros(channels, np.float32)
+        mean, var = layer.moving_mean.numpy(), layer.moving_variance.numpy()
+        eps = layer.epsilon
+        settings = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "epsilon")
+        on = f"BatchNormalization({settings}) with epsilon={eps:g}, x of shape {x.shape}"
+        got = call_answer(fold_batch_norm, gamma.copy(), beta.copy(), mean.copy(), var.copy(),
+                          eps, what="fold_batch_norm")
+        if not isinstance(got, tuple | list) or len(got) != 2:
+            raise CheckFailure(
+                f"fold_batch_norm returned {type(got).__name__} {_short(got)} on {on}, "
+                "expected a pair (scale, shift)",
+                hint="return two arrays of one number per channel: `return scale, shift`")
+        scale, shift = got
+        if scale is None or shift is None:
+            raise CheckFailure(f"fold_batch_norm returned ({_short(scale)}, {_short(shift)}) "
+                               f"on {on}", hint="return the values, do not only print them")
+        scale, shift = (np.asarray(getattr(a, "data", a)) for a in (scale, shift))
+        for name, value in (("scale", scale), ("shift", shift)):
+            if value.shape != (channels,):
+                raise CheckFailure(
+                    f"{name} has shape {value.shape} on {on}, expected ({channels},)",
+                    hint="one number per channel: gamma, beta and the moving statistics are "
+                         "(channels,) arrays, and so are the scale and the shift")
+        hint = _fold_hint(scale, shift, gamma, beta, mean, var, eps)
+        compare_arrays(x * scale + shift, layer(x, training=False).numpy(),
+                       "x * scale + shift (against the layer's inference output)", on=on,
+                       hint=hint, rtol=1e-5, atol=1e-5)
+        right_scale, right_shift = inference_scale_shift(gamma, beta, mean, var, eps,
+                                                         np.dtype(np.float32))
+        compare_arrays(scale, right_scale, "scale", on=on, hint=hint, rtol=1e-5, atol=1e-6)
+        compare_arrays(shift, right_shift, "shift", on=on, hint=hint, rtol=1e-5, atol=1e-6)
+    return (f"{len(_FOLD_CASES)} BatchNormalization layers, center=False and scale=False "
+            "included, epsilon from 1e-5 to 0.1")
+
+
+def check_fold_batch_norm(fold_batch_norm: Callable) -> CheckResult:
+    """Check ``fold_batch_norm(gamma, beta, moving_mean, moving_variance, epsilon)``.
+
+    At inference a ``BatchNormalization`` is ``x * scale + shift`` per channel. The check calls
+    the answer on the weights of several layers with random weights (``center=False`` layers
+    pass a ``beta`` of zeros, ``scale=False`` layers a ``gamma`` of ones; one has a non-default
+    epsilon) and compares ``x * scale + shift`` with the layer's own ``layer(x, training=False)``,
+    then ``scale`` and ``shift`` with
+    :func:`~minikeras.autograd.ops.fused.inference_scale_shift`.
+
+    Args:
+        fold_batch_norm: The student's function of four ``(C,)`` arrays and a float; returns
+            ``(scale, shift)``, two ``(C,)`` arrays.
+
+    Returns:
+        The check's result (printed as a verdict).
+    """
+    return run_check("batch normalisation folded into a scale and a shift", _fold_tests,
+                     fold_batch_norm)

@@ -378,6 +378,30 @@ def separable_no_bias(images, depthwise_kernel, pointwise_kernel, bias):
     return K.depthwise_conv2d(images, depthwise_kernel).numpy() @ pointwise_kernel[0, 0]
 
 
+def fold_batch_norm(gamma, beta, moving_mean, moving_variance, epsilon):
+    scale = gamma / np.sqrt(moving_variance + epsilon)
+    return scale, beta - moving_mean * scale
+
+
+def fold_batch_norm_no_epsilon(gamma, beta, moving_mean, moving_variance, epsilon):
+    scale = gamma / np.sqrt(moving_variance)
+    return scale, beta - moving_mean * scale
+
+
+def fold_batch_norm_by_the_variance(gamma, beta, moving_mean, moving_variance, epsilon):
+    scale = gamma / (moving_variance + epsilon)   # the variance, not its square root
+    return scale, beta - moving_mean * scale
+
+
+def fold_batch_norm_shift_is_beta(gamma, beta, moving_mean, moving_variance, epsilon):
+    return gamma / np.sqrt(moving_variance + epsilon), beta
+
+
+def fold_batch_norm_swapped(gamma, beta, moving_mean, moving_variance, epsilon):
+    scale, shift = fold_batch_norm(gamma, beta, moving_mean, moving_variance, epsilon)
+    return shift, scale
+
+
 # ---- notebook 8
 def train_step(model, optimizer, x, y):
     with GradientTape() as tape:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import exercise_answers as a
+import numpy as np
 import pytest
 
 from minikeras import exercises as ex
@@ -53,6 +54,15 @@ CASES = [
     (ex.check_separable_params, a.separable_params, a.separable_params_no_dm,
      "depth_multiplier=2"),
     (ex.check_separable_by_hand, a.separable_by_hand, a.separable_no_bias, "is wrong at index"),
+    # four rows (an even number), so that the rows after them keep their blank test below
+    (ex.check_fold_batch_norm, a.fold_batch_norm, a.fold_batch_norm_no_epsilon,
+     "x * scale + shift (against the layer's inference output)"),
+    (ex.check_fold_batch_norm, a.fold_batch_norm, a.fold_batch_norm_by_the_variance,
+     "epsilon=0.001, x of shape (2, 3, 3, 4)"),
+    (ex.check_fold_batch_norm, a.fold_batch_norm, a.fold_batch_norm_shift_is_beta,
+     "is wrong at index"),
+    (ex.check_fold_batch_norm, a.fold_batch_norm, a.fold_batch_norm_swapped,
+     "x * scale + shift"),
     (ex.check_train_step, a.train_step, a.train_step_last_layer_only, "after step 1"),
     (ex.check_confusion_matrix, a.confusion_matrix, a.confusion_matrix_buffered,
      "the confusion matrix"),
@@ -151,9 +161,30 @@ def test_every_check_is_exported_and_tested():
     assert len(tested) >= 30
 
 
-def test_check_op_takes_any_op_and_reference(capsys):
-    import numpy as np
+@pytest.mark.parametrize(("wrong", "hint"), [
+    (a.fold_batch_norm_no_epsilon, "adds epsilon to the moving variance"),
+    (a.fold_batch_norm_by_the_variance, "not by the variance"),
+    (a.fold_batch_norm_shift_is_beta, "the mean is multiplied by the scale"),
+    (a.fold_batch_norm_swapped, "`scale, shift = fold_batch_norm(...)`"),
+], ids=lambda value: getattr(value, "__name__", ""))
+def test_each_fold_mistake_gets_its_own_hint(wrong, hint, capsys):
+    result = ex.check_fold_batch_norm(wrong)
+    assert not result.passed and hint in result.hint, result.hint
 
+
+def test_the_fold_check_covers_layers_without_gamma_or_beta(capsys):
+    """A fold that drops beta or gamma passes the default layer's test only: the others catch it."""
+    def ignores_a_missing_weight(gamma, beta, moving_mean, moving_variance, epsilon):
+        scale = gamma / np.sqrt(moving_variance + epsilon)
+        if not beta.any():   # a center=False layer passes zeros: here the fold goes wrong
+            return scale, moving_mean * scale
+        return a.fold_batch_norm(gamma, beta, moving_mean, moving_variance, epsilon)
+
+    result = ex.check_fold_batch_norm(ignores_a_missing_weight)
+    assert not result.passed and "center=False" in result.message, result.message
+
+
+def test_check_op_takes_any_op_and_reference(capsys):
     cases = [([np.linspace(-2, 2, 5)], {})]
     assert ex.check_op(a.Sigmoid, lambda x: 1 / (1 + np.exp(-x)), cases, name="sig").passed
     result = ex.check_op(a.Sigmoid, np.tanh, cases, name="sig")
