@@ -9,29 +9,41 @@
 # 2. a **pointwise** 1x1 convolution mixes the channels at each pixel.
 #
 # This notebook takes `SeparableConv2D` apart: what it computes (verified by hand), its weights,
-# what it saves against `Conv2D` (a table and a plot), and the rules for its output shape.
+# what it saves against `Conv2D` (a table and a plot), the rules for its output shape, and how
+# the batch normalisation that usually follows it folds into it at inference.
 #
-# **Exercises.** Four exercises ask you to compute what the layer computes, count and size
-# things. Each is a code cell with a blank: replace `raise NotImplementedError()` with your
-# code, run the cell, then run the check below it. The checks compare your answers with the
-# layer and the library's shape rules on many cases, and tell you what is wrong, or "not done
-# yet".
+# **Exercises.** Five exercises ask you to compute what the layer computes, count and size
+# things, and fold a batch normalisation into a scale and a shift. Each is a code cell with a
+# blank: replace `raise NotImplementedError()` with your code, run the cell, then run the check
+# below it. The checks compare your answers with the layers and the library's shape rules on
+# many cases, and tell you what is wrong, or "not done yet".
 
 # %%
+import time
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-from minikeras import Input
+from minikeras import GradientTape, Input, Model
 from minikeras import backend as K
+from minikeras.engine.fusion import FusedStep, inference_fusion
 from minikeras.exercises import (
     check_conv_output_length,
+    check_fold_batch_norm,
     check_same_pads,
     check_separable_by_hand,
     check_separable_params,
 )
 from minikeras.kernels import conv_output_length, explicit_pads
-from minikeras.layers import Conv2D, SeparableConv2D
+from minikeras.layers import (
+    Activation,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    GlobalAveragePooling2D,
+    SeparableConv2D,
+)
 from minikeras.utils import set_random_seed
 
 set_random_seed(0)
@@ -299,6 +311,146 @@ except ValueError as err:
     print("ValueError:", err)
 
 # %% [markdown]
+# ## Batch normalisation folds in at inference
+#
+# In MobileNet and Xception a separable convolution is nearly always followed by a
+# `BatchNormalization` and a ReLU. While training, the normalisation uses the batch's own mean
+# and variance. At inference (`training=False`, and so `predict`) it uses its **moving**
+# statistics instead, numbers fixed per channel:
+#
+# $$ y = \frac{x - \text{moving\_mean}}{\sqrt{\text{moving\_variance} + \epsilon}}\,\gamma
+#    + \beta. $$
+#
+# Everything but $x$ is a constant of the channel, so this is an **affine map per channel**:
+# $y = x \cdot \text{scale} + \text{shift}$, one multiply-add per number. The ReLU after it,
+# $\max(y, 0)$, also looks at one number at a time. So both can be done by the convolution
+# itself, on each block of its output while that block is still in cache. Run one by one, the
+# normalisation reads the whole convolution output and writes a new array of the same size,
+# then the ReLU reads that and writes another: folding them in saves **two passes over memory
+# and two output-sized arrays**, and gives the same numbers.
+#
+# ### Exercise 7.5: fold a batch normalisation
+#
+# Write `fold_batch_norm(gamma, beta, moving_mean, moving_variance, epsilon)` returning
+# `(scale, shift)`, two arrays with one number per channel, such that `x * scale + shift` is
+# the layer's output at inference. The check takes the weights of several `BatchNormalization`
+# layers with random weights and compares `x * scale + shift` with the layer's own
+# `layer(x, training=False)`. A layer made with `center=False` has no `beta` (the check passes
+# zeros) and one with `scale=False` no `gamma` (the check passes ones).
+
+# %%
+def fold_batch_norm(gamma, beta, moving_mean, moving_variance, epsilon):
+    """(scale, shift) per channel: batch normalisation at inference is x * scale + shift."""
+    ### BEGIN SOLUTION
+    scale = gamma / np.sqrt(moving_variance + epsilon)
+    shift = beta - moving_mean * scale   # (x - mean) * scale + beta, expanded
+    return scale, shift
+    ### END SOLUTION
+
+
+# %%
+check_fold_batch_norm(fold_batch_norm)
+
+# %% [markdown]
+# ### The library folds it for you
+#
+# A model does this by itself. Here is a small one, with the chain
+# `SeparableConv2D -> BatchNormalization -> Activation("relu")`; its normalisation gets random
+# moving statistics (as if it had been trained), so the fold has real work to do:
+
+# %%
+bn = BatchNormalization()
+inputs = Input((8, 8, 3))
+h = SeparableConv2D(16, 3, padding="same", use_bias=False)(inputs)
+h = bn(h)
+h = Activation("relu")(h)
+h = GlobalAveragePooling2D()(h)
+model = Model(inputs, Dense(10)(h))
+
+gamma, beta = rng.uniform(0.5, 2.0, 16), rng.standard_normal(16)
+moving_mean, moving_variance = rng.standard_normal(16), rng.uniform(0.1, 3.0, 16)
+bn.set_weights([w.astype(np.float32) for w in (gamma, beta, moving_mean, moving_variance)])
+
+# what the layer hands the convolution at inference: your fold, computed by the library
+epilogue = bn.inference_epilogue(training=False)
+print("scale == gamma / sqrt(moving_variance + epsilon):",
+      np.allclose(epilogue.scale, gamma / np.sqrt(moving_variance + bn.epsilon), rtol=1e-6))
+
+# %% [markdown]
+# When its graph is built, the model looks for such chains and plans to run each as one step,
+# a `FusedStep`:
+
+# %%
+plan = model._fused_plan
+print("the steps predict runs:", [type(step).__name__ for step in plan])
+fused = next(step for step in plan if isinstance(step, FusedStep))
+print("the FusedStep runs as one call:", [type(s.layer).__name__ for s in fused.steps])
+
+# %% [markdown]
+# `predict` runs it as one op, `SeparableConv2D+BatchNorm+Relu`. `inference_fusion(False)`
+# turns that off, so each layer runs on its own: the predictions are **bit for bit** the same,
+# since both do the same arithmetic (one multiply-add per number, with the same scale and shift).
+
+# %%
+x = rng.standard_normal((64, 8, 8, 3)).astype(np.float32)
+fused_predictions = model.predict(x)
+with inference_fusion(False):
+    one_by_one = model.predict(x)
+print("bit-identical:", np.array_equal(fused_predictions, one_by_one))
+
+# %% [markdown]
+# Folding is for inference only. Under a `GradientTape` the layers run one by one again: the
+# backward pass needs what each op saved (the normalisation's input, the ReLU's output), and
+# the tape shows the three ops separately:
+
+# %%
+with GradientTape() as tape:
+    model(x[:2])
+print([record.op_name for record in tape.records])
+
+# %% [markdown]
+# What does it save? Timed on a larger batch, 512 images of 32x32x3 through 32 filters, the
+# best of 5 `predict` calls each way. These times were measured on the machine that built this
+# notebook; run the cell to measure yours.
+
+# %%
+def block_model(filters):
+    inputs = Input((32, 32, 3))
+    h = SeparableConv2D(filters, 3, padding="same", use_bias=False)(inputs)
+    h = Activation("relu")(BatchNormalization()(h))
+    return Model(inputs, Dense(10)(GlobalAveragePooling2D()(h)))
+
+
+def best_time(model, images, repeats=5):
+    model.predict(images, batch_size=len(images))            # compile and warm up first
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict(images, batch_size=len(images))
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+big_model = block_model(32)
+images = rng.standard_normal((512, 32, 32, 3)).astype(np.float32)
+fused_time = best_time(big_model, images)
+with inference_fusion(False):
+    unfused_time = best_time(big_model, images)
+print(f"fused: {fused_time * 1e3:.1f} ms, one by one: {unfused_time * 1e3:.1f} ms")
+
+fig, ax = plt.subplots(figsize=(6, 2.2))
+bars = ax.barh(["fused", "one by one"], [fused_time * 1e3, unfused_time * 1e3],
+               color=["tab:green", "tab:grey"])
+ax.bar_label(bars, fmt="%.1f ms", padding=3)
+ax.invert_yaxis()
+ax.set_xlim(0, unfused_time * 1e3 * 1.25)
+ax.set_xlabel("predict time, best of 5 (ms)")
+ax.set_title("512 images 32x32x3, SeparableConv2D(32) -> BN -> ReLU\n"
+             "(measured on the machine that built this notebook)", fontsize=10)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
 # ## Summary
 #
 # * `SeparableConv2D` = depthwise convolution (`(kh, kw, in, dm)`), then a 1x1 pointwise
@@ -306,6 +458,10 @@ except ValueError as err:
 # * It needs about $1/F + 1/k^2$ of the weights and multiply-adds of a `Conv2D`.
 # * Output length: `valid` $\lceil (n - k_d + 1)/s \rceil$, `same` $\lceil n/s \rceil$ with the
 #   odd padding pixel after.
+# * At inference a `BatchNormalization` is `x * scale + shift` per channel, with
+#   `scale = gamma / sqrt(moving_variance + epsilon)` and `shift = beta - moving_mean * scale`.
+#   `predict` folds it, and the ReLU after it, into the separable convolution: one op, two
+#   passes over memory fewer, the same numbers. Under a tape the layers run one by one.
 #
 # **Going further** (no check): with `depth_multiplier=4`, when is a separable convolution
 # *more* expensive than a standard one? Work it out with `separable_params`, then check with
