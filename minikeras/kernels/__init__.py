@@ -49,6 +49,7 @@ _LAZY = {
     "channel_affine": "affine",
     "channel_affine2": "affine",
     "epilogue": "affine",
+    "narrow_product": "narrow",
     "channel_sums": "affine",
     "sgd_momentum_update": "optimizer_updates",
     "rms_update": "optimizer_updates",

@@ -612,12 +612,8 @@ def separable_forward(
     ):
         # Small, empty, narrow or folded: the two phases one after the other, as before.
         y = depthwise_conv2d_forward(x, kernel, strides, dilation, pads)
-        if scale is None:
-            return y, mm.matmul(y.reshape(-1, channels * dm), pointwise, bias=bias, relu=relu)
-        # the bias inside the product, as without the affine map (the narrow product adds it
-        # first, and so rounds differently than adding it after)
-        z = mm.matmul(y.reshape(-1, channels * dm), pointwise, bias=bias)
-        epilogue(z, None, scale, shift, relu)
+        z = mm.matmul(y.reshape(-1, channels * dm), pointwise, bias=bias, relu=relu,
+                      scale=scale, shift=shift)
         return y, z
     y = np.empty((n_img, out_h, out_w, channels * dm), dtype=x.dtype)
     z = np.empty((rows * out_w, filters), dtype=x.dtype)

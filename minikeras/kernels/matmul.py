@@ -58,19 +58,29 @@ def _blocks(rows: int, parts: int) -> list[tuple[int, int]]:
 BIAS_BLOCK_BYTES = 256 * 1024
 
 
-def _block_product(a, b, out, bias, relu=False):
-    if bias is None and not relu:
+def _block_product(a, b, out, bias, relu=False, scale=None, shift=None):
+    """One thread's rows by BLAS, the epilogue on each block while it is in cache."""
+    if bias is None and not relu and scale is None:
         np.matmul(a, b, out=out)
         return
     step = max(1, BIAS_BLOCK_BYTES // (out.shape[1] * out.itemsize))
-    # kernels.epilogue (loaded on first use: it brings numba) adds the bias and clamps in one
-    # pass; numpy's `block += bias` pays a fixed cost per row of only N numbers (W1's bias:
-    # 0.65 ms of a 2.5 ms product) and np.maximum is 4-6x slower than the loop
-    finish = kernels.epilogue if out.dtype.kind == "f" else _numpy_epilogue
+    # kernels.epilogue (loaded on first use: it brings numba) adds the bias, applies an affine
+    # map and clamps in one pass; numpy's `block += bias` pays a fixed cost per row of only N
+    # numbers (W1's bias: 0.65 ms of a 2.5 ms product) and np.maximum is 4-6x slower than the loop
     for lo in range(0, a.shape[0], step):
         block = out[lo : lo + step]
         np.matmul(a[lo : lo + step], b, out=block)
-        finish(block, bias, relu=relu)
+        if out.dtype.kind == "f":
+            kernels.epilogue(block, bias, scale, shift, relu)
+        else:
+            _numpy_epilogue(block, bias, relu)
+
+
+def _block_narrow(a, b, out, bias, relu=False, scale=None, shift=None):
+    """One thread's rows by the narrow-K loop (its bias inside), then any affine map and ReLU."""
+    kernels.narrow_product(a, b, out, bias, relu and scale is None)
+    if scale is not None:
+        kernels.epilogue(out, None, scale, shift, relu)
 
 
 def _numpy_epilogue(block: np.ndarray, bias: np.ndarray | None, relu: bool = False) -> None:
@@ -86,8 +96,10 @@ def matmul(
     out: np.ndarray | None = None,
     bias: np.ndarray | None = None,
     relu: bool = False,
+    scale: np.ndarray | None = None,
+    shift: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``a @ b (+ bias)`` (then ReLU) for 2-D arrays, rows of ``a`` split across threads.
+    """``a @ b (+ bias)`` (``* scale + shift``) (then ReLU) for 2-D arrays, rows split over threads.
 
     Args:
         a: ``(M, K)``.
@@ -95,28 +107,28 @@ def matmul(
         out: Optional ``(M, N)`` destination (C-contiguous rows).
         bias: Optional ``(N,)`` added to every row, block by block.
         relu: Then ``max(., 0)``, block by block while each is in cache (inference).
+        scale: Optional ``(N,)``: after the bias, ``* scale + shift`` per column (a batch
+            normalisation at inference; float outputs only).
+        shift: ``(N,)``, with ``scale``.
 
     Returns:
-        ``out`` (or a new array) holding ``a @ b (+ bias)``.
+        ``out`` (or a new array) holding the result.
     """
     if out is None:
         out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
-    if a.shape[1] <= NARROW_K and out.flags.c_contiguous and out.dtype.kind == "f":
-        # K of 1-4 (a 1x1 convolution after a grayscale or RGB input): a plain loop beats
-        # BLAS several times over (see minikeras.kernels.narrow; imported here, not at the top,
-        # because it loads numba)
-        from minikeras.kernels.narrow import narrow_product
-
-        return narrow_product(a, b, out, bias, relu)
+    # K of 1-4 (a 1x1 convolution after a grayscale or RGB input): a plain loop beats BLAS
+    # several times over (minikeras.kernels.narrow, loaded on first use: it brings numba)
+    narrow = a.shape[1] <= NARROW_K and out.flags.c_contiguous and out.dtype.kind == "f"
+    product = _block_narrow if narrow else _block_product
     parts = _workers() if a.shape[0] * a.shape[1] * b.shape[1] >= MIN_SPLIT_FLOPS else 1
     blocks = _blocks(a.shape[0], parts)
     if len(blocks) <= 1:
-        _block_product(a, b, out, bias, relu)
+        product(a, b, out, bias, relu, scale, shift)
         return out
-    futures = [_pool.submit(_block_product, a[lo:hi], b, out[lo:hi], bias, relu)
+    futures = [_pool.submit(product, a[lo:hi], b, out[lo:hi], bias, relu, scale, shift)
                for lo, hi in blocks[1:]]
     lo, hi = blocks[0]
-    _block_product(a[lo:hi], b, out[lo:hi], bias, relu)
+    product(a[lo:hi], b, out[lo:hi], bias, relu, scale, shift)
     for f in futures:
         f.result()
     return out

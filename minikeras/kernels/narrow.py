@@ -16,7 +16,8 @@ import numpy as np
 from minikeras.kernels._jit import njit
 
 
-@njit()
+# nogil: matmul runs it on row blocks from its pool's Python threads
+@njit(nogil=True)
 def _narrow_rows(a, b, bias, out, relu):  # pragma: no cover - JIT
     m, k = a.shape
     n = b.shape[1]

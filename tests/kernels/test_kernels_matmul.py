@@ -87,8 +87,9 @@ def test_bias_added_block_by_block(min_flops, monkeypatch):
 )
 @pytest.mark.parametrize("step_bytes", [1, 1 << 20], ids=["row-steps", "one-step"])
 @pytest.mark.parametrize("relu", [False, True], ids=["", "relu"])
+@pytest.mark.parametrize("affine", [False, True], ids=["", "affine"])
 def test_fused_separable_forward_matches_reference(
-    min_flops, monkeypatch, shape, kernel, strides, dm, bias, step_bytes, relu
+    min_flops, monkeypatch, shape, kernel, strides, dm, bias, step_bytes, relu, affine
 ):
     # The fused path (depthwise rows then their product, per thread block and per step) must
     # give the depthwise output and the product of the two-phase reference, for any split.
@@ -102,11 +103,34 @@ def test_fused_separable_forward_matches_reference(
     p = rng.standard_normal((shape[3] * dm, 4))
     b = rng.standard_normal(4) if bias else None
     pads = explicit_pads("same", shape[1:3], kernel, strides)
-    y, z = depthwise.separable_forward(x, k, p, b, strides, (1, 1), pads, relu=relu)
+    scale, shift = (rng.uniform(0.5, 2, 4), rng.standard_normal(4)) if affine else (None, None)
+    y, z = depthwise.separable_forward(x, k, p, b, strides, (1, 1), pads, relu=relu,
+                                       scale=scale, shift=shift)
     y_ref = reference.depthwise_conv2d_forward(x, k, strides, (1, 1), pads)
     np.testing.assert_allclose(y, y_ref, rtol=1e-10, atol=1e-12)
     z_ref = y_ref.reshape(-1, p.shape[0]) @ p + (b if bias else 0)
+    if affine:
+        z_ref = reference.channel_affine(z_ref, scale, shift)
     if relu:  # the ReLU epilogue, block by block: every entry once, the depthwise rows untouched
         assert (z_ref < 0).any() and (z_ref > 0).any()
         z_ref = np.maximum(z_ref, 0)
     np.testing.assert_allclose(z, z_ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [3, 16])  # the narrow loop and BLAS
+@pytest.mark.parametrize("bias", [False, True])
+def test_split_products_with_an_affine_epilogue_equal_the_steps_one_by_one(k, bias, monkeypatch):
+    # Each thread's rows get bias, affine map and ReLU while in cache; split or not, the numbers
+    # are those of the product (with its bias), channel_affine, then np.maximum, to the last bit.
+    from minikeras.kernels import affine
+
+    rng = np.random.default_rng(k)
+    a = rng.standard_normal((4001, k)).astype(np.float32)
+    b = rng.standard_normal((k, 24)).astype(np.float32)
+    bias_ = rng.standard_normal(24).astype(np.float32) if bias else None
+    scale, shift = rng.uniform(0.5, 2, 24), rng.standard_normal(24)
+    expected = np.maximum(affine.channel_affine(mm.matmul(a, b, bias=bias_), scale, shift), 0)
+    for min_flops in (1, 10**12):  # split over the threads, and one block
+        monkeypatch.setattr(mm, "MIN_SPLIT_FLOPS", min_flops)
+        got = mm.matmul(a, b, bias=bias_, relu=True, scale=scale, shift=shift)
+        np.testing.assert_array_equal(got, expected)
