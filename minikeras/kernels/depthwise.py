@@ -20,6 +20,12 @@ How it is made fast (measurements in ``benchmarks/README.md`` and the design pag
   - column stride ``sw > 1``: split the columns into ``sw`` *phases* (columns ``p, p+sw, ...``).
     Output column ``j`` of tap ``b`` reads column ``j*sw + shift``, which is column
     ``j + shift // sw`` of phase ``shift % sw``: again a unit-stride stream.
+  - The forward pass does neither to the whole input (:func:`_forward_rows_ring`): it splits
+    each input row into its phases when an output row first needs it, into a ring of
+    ``(kh-1)*dh + 1`` rows that stays in L1/L2, and runs the streams once per multiplier ``m``
+    over ``Wo*C`` numbers with the weights ``k[:, :, c, m]``, interleaving the ``dm`` result
+    rows into the output row at the end. W3 (16x64x64x16, dm 2, stride 2, one thread) went
+    from 1.8-2.0 ms (a 2M-number phase copy, then the streams) to 0.66-0.94 ms.
 
   - narrow images (output rows of fewer than :data:`FOLD_BELOW` numbers, e.g. 8x8 grayscale):
     fold the batch into the channels, ``(N, H, W, C) -> (1, H, W, N*C)``. A depthwise kernel
@@ -307,6 +313,155 @@ def _forward_direct_parallel(x, kernel, out, chunks, *geometry):  # pragma: no c
         )
 
 
+# Strided or multiplier > 1 forward, without a phase copy of the whole input. That copy (with
+# each channel repeated dm times in it) was most of W3's time: 0.8-1.4 ms of 1.5-2 ms, as the
+# scatter of x.size*dm numbers went through memory. Here each output row splits the input rows it
+# needs into a small ring (each input row once, while it is in cache), and the multiplier is
+# handled on the output side instead: one set of streams per m over Wo*C numbers, then dm rows
+# interleaved into the output row (W3: splits ~0.2 ms, streams ~0.5 ms, interleave ~0.05 ms).
+
+_U1, _U2, _U3, _U4, _U5, _U6, _U7 = (np.uint64(u) for u in range(1, 8))
+
+
+@njit()
+def _split_row(src, dst, channels, sw):  # pragma: no cover - JIT
+    """Split one flat input row into its ``sw`` phase rows ``dst[p]`` (zero-filled at the end)."""
+    width = src.shape[0] // channels
+    row_len = dst.shape[1]
+    for p in range(sw):
+        d = dst[p]
+        n_cols = (width - p + sw - 1) // sw
+        if channels % 8 == 0:
+            # Blocks of eight numbers, all loaded before any is stored, at unsigned indices:
+            # then LLVM merges them into one vector load and store. A plain loop over the C
+            # channels stays scalar (C is shorter than its vector body), and with signed indices
+            # numba's negative-index wraparound gets between the loads. Measured for W3's rows
+            # (C=16): 0.19 ms, against 0.29 (plain loop), 0.7 (slice assignment), 1.0 (signed).
+            for q in range(n_cols):
+                s0 = (p + q * sw) * channels
+                d0 = q * channels
+                for c in range(0, channels, 8):
+                    s, e = np.uint64(s0 + c), np.uint64(d0 + c)
+                    v0, v1, v2, v3 = src[s], src[s + _U1], src[s + _U2], src[s + _U3]
+                    v4, v5, v6, v7 = src[s + _U4], src[s + _U5], src[s + _U6], src[s + _U7]
+                    d[e], d[e + _U1], d[e + _U2], d[e + _U3] = v0, v1, v2, v3
+                    d[e + _U4], d[e + _U5], d[e + _U6], d[e + _U7] = v4, v5, v6, v7
+        else:
+            for q in range(n_cols):
+                s0 = (p + q * sw) * channels
+                d0 = q * channels
+                for c in range(channels):
+                    d[d0 + c] = src[s0 + c]
+        for t in range(n_cols * channels, row_len):
+            d[t] = 0
+
+
+@njit()
+def _row_taps(dst, ring, slots, rows, n_rows, kt, channels, sw, dh, dw, pl):  # pragma: no cover
+    """``dst += `` all taps of one output row; kernel row ``rows[q]`` reads ring slot ``slots[q]``.
+
+    ``ring`` ``(R, sw, Wq*C)``: phase rows; ``kt`` ``(kh, kw, Wo*C)``: tiled weights.
+    """
+    phase_w = ring.shape[2] // channels
+    out_w = dst.shape[0] // channels
+    kw = kt.shape[1]
+    for b in range(kw):
+        phase, offset, j0, j1 = _tap_span(b, dw, pl, sw, out_w, phase_w)
+        if j1 <= j0:
+            continue
+        lo, hi, off = j0 * channels, j1 * channels, offset * channels
+        xs, xe = lo + off, hi + off
+        d = dst[lo:hi]
+        q = 0
+        while q < n_rows:
+            a0, s0 = rows[q], slots[q]
+            if q + 2 < n_rows:
+                a1, a2, s1, s2 = rows[q + 1], rows[q + 2], slots[q + 1], slots[q + 2]
+                _fma3(
+                    d,
+                    ring[s0, phase, xs:xe],
+                    kt[a0, b, lo:hi],
+                    ring[s1, phase, xs:xe],
+                    kt[a1, b, lo:hi],
+                    ring[s2, phase, xs:xe],
+                    kt[a2, b, lo:hi],
+                )
+                q += 3
+            elif q + 1 < n_rows:
+                a1, s1 = rows[q + 1], slots[q + 1]
+                _fma2(
+                    d,
+                    ring[s0, phase, xs:xe],
+                    kt[a0, b, lo:hi],
+                    ring[s1, phase, xs:xe],
+                    kt[a1, b, lo:hi],
+                )
+                q += 2
+            else:
+                _fma(d, ring[s0, phase, xs:xe], kt[a0, b, lo:hi])
+                q += 1
+
+
+@njit(nogil=True)
+def _forward_rows_ring(  # pragma: no cover - JIT
+    x, ktm, out, r0, r1, channels, dm, sh, sw, dh, dw, pt, pl
+):
+    """Output rows ``r0 <= r < r1`` from plain input rows, split into phases a few rows at a time.
+
+    ``x`` ``(N, H, W*C)``; ``ktm`` ``(dm, kh, kw, Wo*C)``: the weights of multiplier ``m``,
+    tiled; ``out`` ``(N, Ho, Wo*C*dm)``.
+    """
+    n_img, height, row_len = x.shape
+    _, out_h, length = out.shape
+    _, kh, kw, short = ktm.shape
+    width = row_len // channels
+    phase_w = (width + sw - 1) // sw
+    span = (kh - 1) * dh + 1
+    ring = np.empty((span, sw, phase_w * channels), x.dtype)
+    tags = np.full(span, -1, np.int64)  # which input row (n*H + y) each ring slot holds
+    rows = np.empty(kh, np.int64)
+    slots = np.empty(kh, np.int64)
+    acc = np.empty((dm, short), out.dtype)
+    for r in range(r0, r1):
+        n = r // out_h
+        i = r - n * out_h
+        n_rows = 0
+        for a in range(kh):
+            y = i * sh + a * dh - pt
+            if 0 <= y < height:
+                s = y % span
+                if tags[s] != n * height + y:
+                    _split_row(x[n, y], ring[s], channels, sw)
+                    tags[s] = n * height + y
+                rows[n_rows] = a
+                slots[n_rows] = s
+                n_rows += 1
+        orow = out[n, i]
+        if dm == 1:
+            orow[:] = 0
+            _row_taps(orow, ring, slots, rows, n_rows, ktm[0], channels, sw, dh, dw, pl)
+            continue
+        for m in range(dm):
+            acc[m, :] = 0
+            _row_taps(acc[m], ring, slots, rows, n_rows, ktm[m], channels, sw, dh, dw, pl)
+        if dm == 2:
+            a0, a1 = acc[0], acc[1]
+            for t in range(short):
+                orow[2 * t] = a0[t]
+                orow[2 * t + 1] = a1[t]
+        else:
+            for t in range(short):
+                for m in range(dm):
+                    orow[t * dm + m] = acc[m, t]
+
+
+@njit(parallel=True)
+def _forward_ring_parallel(x, ktm, out, chunks, *geometry):  # pragma: no cover - JIT
+    rows = out.shape[0] * out.shape[1]
+    for ch in prange(chunks):
+        _forward_rows_ring(x, ktm, out, ch * rows // chunks, (ch + 1) * rows // chunks, *geometry)
+
+
 # ---------------------------------------------------------------------------------------------
 # Public kernels (plain Python: rearrangements, dispatch, allocation).
 # ---------------------------------------------------------------------------------------------
@@ -518,14 +673,21 @@ def depthwise_conv2d_forward(
         out[...] = 0
         return out
     rows_fn, arrays, geometry = _forward_setup(x, kernel, out, strides, dilation, pads)
-    parallel = _forward_parallel if rows_fn is _forward_rows else _forward_direct_parallel
+    parallel = {
+        _forward_rows: _forward_parallel,
+        _forward_rows_direct: _forward_direct_parallel,
+        _forward_rows_ring: _forward_ring_parallel,
+    }[rows_fn]
     work = out.size * kh * kw
     _run(rows_fn, parallel, arrays, n_img * out_h, work, geometry)
     return out
 
 
-#: Strided forward passes (multiplier 1) over at least this many channels skip the phases and
-#: run :func:`_forward_rows_direct` (see there).
+#: Strided forward passes (multiplier 1) over at least this many channels run
+#: :func:`_forward_rows_direct` (see there) rather than :func:`_forward_rows_ring`, which was
+#: slower there (one thread, stride 2: 64x32x32x32 0.94-1.09 ms against 0.88-0.90, 64x16x16x128
+#: 0.76-1.26 against 0.59-0.81) but faster with 16 channels (64x32x32x16: 0.45-0.64 against
+#: 1.0-2.4 with the old whole-input phase copy).
 DIRECT_STRIDED_CHANNELS = 32
 
 
@@ -541,6 +703,18 @@ def _forward_setup(x, kernel, out, strides, dilation, pads):
     if strides[1] > 1 and dm == 1 and channels >= DIRECT_STRIDED_CHANNELS:
         geometry = (*strides, *dilation, pads[0][0], pads[1][0])
         return _forward_rows_direct, (x, kernel.reshape(kh, kw, channels), out), geometry
+    if strides[1] > 1 or dm > 1:
+        height, width = x.shape[1:3]
+        ktm = np.ascontiguousarray(
+            np.tile(kernel.transpose(3, 0, 1, 2), (1, 1, 1, out_w))
+        )
+        arrays = (
+            x.reshape(n_img, height, width * channels),
+            ktm,
+            out.reshape(n_img, out_h, out_w * channels * dm),
+        )
+        geometry = (channels, dm, *strides, *dilation, pads[0][0], pads[1][0])
+        return _forward_rows_ring, arrays, geometry
     arrays = (
         _phases(x, strides[1], dm),
         _tiled(kernel, out_w),

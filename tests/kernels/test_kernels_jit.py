@@ -249,6 +249,23 @@ def test_direct_strided_forward_matches_twin(p, threshold):
                ref.depthwise_conv2d_forward(x, k, *geo), p["dtype"])
 
 
+@SETTINGS
+@given(window_problems(), st.integers(1, 3), st.sampled_from([0, 1]))
+def test_ring_forward_whole_vectors_matches_twin(p, eighths, threshold):
+    # A column stride or a multiplier takes the forward that splits input rows into phases as it
+    # goes; with channels a multiple of 8 that split copies blocks of eight numbers (a separate
+    # branch, which the problems above, of at most 4 channels, never reach).
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_jit, "SERIAL_BELOW", threshold)
+        kh, kw = p["kernel_hw"]
+        shape = (*p["shape"][:3], 8 * eighths)
+        x = _data(p, shape)
+        k = _data(p, (kh, kw, shape[3], p["dm"]))
+        geo = _geometry(p)
+        _close(kernels.depthwise_conv2d_forward(x, k, *geo),
+               ref.depthwise_conv2d_forward(x, k, *geo), p["dtype"])
+
+
 @pytest.mark.parametrize("relu", [False, True], ids=["", "relu"])
 @pytest.mark.parametrize("strides", [(2, 2), (1, 2), (2, 3)])
 def test_separable_forward_direct_strided_matches_twin(monkeypatch, strides, relu):
