@@ -12,6 +12,11 @@ How it is made fast (measurements in ``benchmarks/README.md`` and the design pag
   single FMA stream ``out_row[t] += x_row[t + shift] * k_tiled[t]`` over ``t < Wo*C``, the tap's
   channel vector tiled along the row once per call. LLVM vectorises that loop with no channel
   bookkeeping (channel-innermost loops measured 1.3-2.5x slower).
+* The streams are bound by loads, so with row stride 1 output rows go in pairs: rows ``i`` and
+  ``i + 1`` read input rows ``y..y+kh-1`` and ``y+1..y+kh``, and one pass over both loads each
+  input row and weight once for two FMAs (:func:`_row_pair`; the input gradient likewise).
+  One thread: W2 (64x16x16x128, 3x3) 2.5-2.7 -> 1.7-2.2 ms, W4 (128x8x8x64, 5x5) 1.1 -> 0.7-0.8
+  ms; W1 (32x32x32x32) gained little (0.82-1.09 -> 0.72-0.88 ms, within the noise).
 * Everything else is reduced to that one case by cheap numpy rearrangements of the input:
 
   - depth multiplier ``dm > 1``: repeat each input channel ``dm`` times (``np.repeat``); then
