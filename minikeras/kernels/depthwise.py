@@ -12,6 +12,11 @@ How it is made fast (measurements in ``benchmarks/README.md`` and the design pag
   single FMA stream ``out_row[t] += x_row[t + shift] * k_tiled[t]`` over ``t < Wo*C``, the tap's
   channel vector tiled along the row once per call. LLVM vectorises that loop with no channel
   bookkeeping (channel-innermost loops measured 1.3-2.5x slower).
+* The streams are bound by loads, so with row stride 1 output rows go in pairs: rows ``i`` and
+  ``i + 1`` read input rows ``y..y+kh-1`` and ``y+1..y+kh``, and one pass over both loads each
+  input row and weight once for two FMAs (:func:`_row_pair`; the input gradient likewise).
+  One thread: W2 (64x16x16x128, 3x3) 2.5-2.7 -> 1.7-2.2 ms, W4 (128x8x8x64, 5x5) 1.1 -> 0.7-0.8
+  ms; W1 (32x32x32x32) gained little (0.82-1.09 -> 0.72-0.88 ms, within the noise).
 * Everything else is reduced to that one case by cheap numpy rearrangements of the input:
 
   - depth multiplier ``dm > 1``: repeat each input channel ``dm`` times (``np.repeat``); then
@@ -20,6 +25,12 @@ How it is made fast (measurements in ``benchmarks/README.md`` and the design pag
   - column stride ``sw > 1``: split the columns into ``sw`` *phases* (columns ``p, p+sw, ...``).
     Output column ``j`` of tap ``b`` reads column ``j*sw + shift``, which is column
     ``j + shift // sw`` of phase ``shift % sw``: again a unit-stride stream.
+  - The forward pass does neither to the whole input (:func:`_forward_rows_ring`): it splits
+    each input row into its phases when an output row first needs it, into a ring of
+    ``(kh-1)*dh + 1`` rows that stays in L1/L2, and runs the streams once per multiplier ``m``
+    over ``Wo*C`` numbers with the weights ``k[:, :, c, m]``, interleaving the ``dm`` result
+    rows into the output row at the end. W3 (16x64x64x16, dm 2, stride 2, one thread) went
+    from 1.8-2.0 ms (a 2M-number phase copy, then the streams) to 0.66-0.94 ms.
 
   - narrow images (output rows of fewer than :data:`FOLD_BELOW` numbers, e.g. 8x8 grayscale):
     fold the batch into the channels, ``(N, H, W, C) -> (1, H, W, N*C)``. A depthwise kernel
@@ -60,18 +71,125 @@ def _fma(dst, a, b):  # pragma: no cover - JIT
         dst[t] += a[t] * b[t]
 
 
+# The multi-tap streams add to dst first and then one product at a time, ``((d + a0*b0) + a1*b1)``:
+# every product is one FMA. Written ``d += a0*b0 + a1*b1`` (the sum first) LLVM emitted a
+# multiply and an add besides the FMAs (no reassociation allowed): the two-row, three-tap stream
+# below ran at 11 GMAC/s that way and 16 GMAC/s this way (rows of 1024 numbers in L1, one thread).
+
+
 @njit()
 def _fma2(dst, a0, b0, a1, b1):  # pragma: no cover - JIT
     """``dst += a0 * b0 + a1 * b1``: two taps in one pass over ``dst``."""
     for t in range(dst.shape[0]):
-        dst[t] += a0[t] * b0[t] + a1[t] * b1[t]
+        dst[t] = dst[t] + a0[t] * b0[t] + a1[t] * b1[t]
 
 
 @njit()
 def _fma3(dst, a0, b0, a1, b1, a2, b2):  # pragma: no cover - JIT
     """``dst += a0 * b0 + a1 * b1 + a2 * b2``: three taps in one pass over ``dst``."""
     for t in range(dst.shape[0]):
-        dst[t] += a0[t] * b0[t] + a1[t] * b1[t] + a2[t] * b2[t]
+        dst[t] = dst[t] + a0[t] * b0[t] + a1[t] * b1[t] + a2[t] * b2[t]
+
+
+# Output rows in pairs (stride 1): rows i and i+1 read input rows y..y+kh-1 and y+1..y+kh, so
+# one pass over both output rows loads each input row and each weight once for two FMAs instead
+# of once per FMA (the streams are bound by loads, not arithmetic). With the FMA ordering above,
+# one thread: W2 (64x16x16x128, 3x3) 2.5-2.7 -> 1.7-2.2 ms, W4 (128x8x8x64, 5x5) 1.09-1.19 ->
+# 0.69-0.80 ms, W1 (32x32x32x32, 3x3) 0.82-1.09 -> 0.72-0.88 ms. Four rows per pass were no
+# faster than two (W2 slower: the pass touches 6 input rows, 4 output rows and 3 weight rows).
+
+
+@njit()
+def _fma3x2(d0, d1, x0, x1, x2, x3, k0, k1, k2):  # pragma: no cover - JIT
+    """Three taps on two output rows whose input rows overlap: ``d1`` reads ``x1..x3``."""
+    for t in range(d0.shape[0]):
+        d0[t] = d0[t] + x0[t] * k0[t] + x1[t] * k1[t] + x2[t] * k2[t]
+        d1[t] = d1[t] + x1[t] * k0[t] + x2[t] * k1[t] + x3[t] * k2[t]
+
+
+@njit()
+def _fma2x2(d0, d1, x0, x1, x2, k0, k1):  # pragma: no cover - JIT
+    """Two taps on two output rows: ``d0 += x0*k0 + x1*k1``, ``d1 += x1*k0 + x2*k1``."""
+    for t in range(d0.shape[0]):
+        d0[t] = d0[t] + x0[t] * k0[t] + x1[t] * k1[t]
+        d1[t] = d1[t] + x1[t] * k0[t] + x2[t] * k1[t]
+
+
+@njit()
+def _fma1x2(d0, d1, x0, x1, k0):  # pragma: no cover - JIT
+    """One tap on two output rows: ``d0 += x0*k0``, ``d1 += x1*k0``."""
+    for t in range(d0.shape[0]):
+        d0[t] += x0[t] * k0[t]
+        d1[t] += x1[t] * k0[t]
+
+
+@njit()
+def _row_pair(xph, ktile, o0, o1, n, y, spans, channels, sw, dh, dw, pl):  # pragma: no cover
+    """Two output rows whose kernel windows start at input rows ``y`` and ``y + dh``.
+
+    ``spans`` ``(a0, a1, b0, b1)``: the kernel rows inside the image for the first row
+    (``a0 <= a < a1``) and for the second (``b0 <= a < b1``). Row ``i + 1``'s tap ``a`` reads the
+    input row of row ``i``'s tap ``a + 1``, so for the kernel rows both have, one pass serves
+    both rows: each input row and each weight is loaded once for two FMAs.
+    """
+    row_len = xph.shape[3]
+    _, kw, _ = ktile.shape
+    a0, a1, b0, b1 = spans[0], spans[1], spans[2], spans[3]
+    c0, c1 = max(a0, b0), min(a1, b1)  # shared kernel rows
+    phase_w = row_len // channels
+    out_w = o0.shape[0] // channels
+    o0[:] = 0
+    o1[:] = 0
+    for b in range(kw):
+        phase, offset, j0, j1 = _tap_span(b, dw, pl, sw, out_w, phase_w)
+        if j1 <= j0:
+            continue
+        lo, hi, off = j0 * channels, j1 * channels, offset * channels
+        xs, xe = lo + off, hi + off
+        d0, d1 = o0[lo:hi], o1[lo:hi]
+        q = c0
+        while q < c1:
+            yq = y + q * dh
+            if q + 2 < c1:
+                _fma3x2(
+                    d0,
+                    d1,
+                    xph[phase, n, yq, xs:xe],
+                    xph[phase, n, yq + dh, xs:xe],
+                    xph[phase, n, yq + 2 * dh, xs:xe],
+                    xph[phase, n, yq + 3 * dh, xs:xe],
+                    ktile[q, b, lo:hi],
+                    ktile[q + 1, b, lo:hi],
+                    ktile[q + 2, b, lo:hi],
+                )
+                q += 3
+            elif q + 1 < c1:
+                _fma2x2(
+                    d0,
+                    d1,
+                    xph[phase, n, yq, xs:xe],
+                    xph[phase, n, yq + dh, xs:xe],
+                    xph[phase, n, yq + 2 * dh, xs:xe],
+                    ktile[q, b, lo:hi],
+                    ktile[q + 1, b, lo:hi],
+                )
+                q += 2
+            else:
+                _fma1x2(
+                    d0,
+                    d1,
+                    xph[phase, n, yq, xs:xe],
+                    xph[phase, n, yq + dh, xs:xe],
+                    ktile[q, b, lo:hi],
+                )
+                q += 1
+        # The kernel rows only one of the two has (near the top and bottom of the image).
+        for q in range(a0, a1):
+            if q < c0 or q >= c1:
+                _fma(d0, xph[phase, n, y + q * dh, xs:xe], ktile[q, b, lo:hi])
+        for q in range(b0, b1):
+            if q < c0 or q >= c1:
+                _fma(d1, xph[phase, n, y + (q + 1) * dh, xs:xe], ktile[q, b, lo:hi])
 
 
 @njit()
@@ -93,9 +211,25 @@ def _forward_rows(xph, ktile, out, r0, r1, channels, sh, sw, dh, dw, pt, pl):  #
     phase_w = row_len // channels
     out_w = length // channels
     rows = np.empty(kh, np.int64)  # scratch, once per call: an allocation per row cost 10-20%
-    for r in range(r0, r1):
+    spans = np.empty(4, np.int64)
+    r = r0
+    while r < r1:
         n = r // out_h
         i = r - n * out_h
+        y = i * sh - pt
+        if sh == dh and r + 1 < r1 and i + 1 < out_h:
+            # kernel rows inside the image: a with 0 <= y + a*dh < height (y + dh: next row)
+            spans[0] = max(0, (-y + dh - 1) // dh)
+            spans[1] = min(kh, (height - y + dh - 1) // dh)
+            spans[2] = max(0, (-y - dh + dh - 1) // dh)
+            spans[3] = min(kh, (height - y - dh + dh - 1) // dh)
+            if min(spans[1], spans[3]) - max(spans[0], spans[2]) >= 2:
+                _row_pair(
+                    xph, ktile, out[n, i], out[n, i + 1], n, y, spans, channels, sw, dh, dw, pl
+                )
+                r += 2
+                continue
+        r += 1
         orow = out[n, i]
         orow[:] = 0
         # The kernel rows that land inside the image. Taps (a, b) and (a', b) share the column
@@ -145,6 +279,74 @@ def _forward_rows(xph, ktile, out, r0, r1, channels, sh, sw, dh, dw, pt, pl):  #
                     q += 1
 
 
+# The input gradient pairs its rows the same way (row stride and dilation 1). One thread,
+# alternated runs: W2 3.0-3.5 -> 2.2-2.6 ms, W4 1.3-1.5 -> 0.85-1.16 ms; W1 1.8-2.0 -> 1.6-1.9.
+
+
+@njit()
+def _grad_input_pair(g, ktile, gxph, n, y, spans, channels, sw, dw, pt, pl):  # pragma: no cover
+    """Input-gradient rows ``y`` and ``y + 1`` (stride and dilation 1 along the rows).
+
+    ``spans`` ``(a0, a1, b0, b1)``: the kernel rows that reach row ``y`` (``a0 <= a < a1``) and
+    row ``y + 1``. Row ``y + 1``'s kernel row ``a`` reads gradient row ``y + pt - a + 1``, the
+    one row ``y``'s kernel row ``a - 1`` reads: as in the forward pass (:func:`_row_pair`), one
+    pass over both rows, the kernel rows taken in descending order.
+    """
+    row_len = gxph.shape[3]
+    _, out_h, length = g.shape
+    _, kw, _ = ktile.shape
+    a0, a1, b0, b1 = spans[0], spans[1], spans[2], spans[3]
+    c0, c1 = max(a0, b0), min(a1, b1)
+    phase_w = row_len // channels
+    out_w = length // channels
+    for p in range(sw):
+        gxph[p, n, y, :] = 0
+        gxph[p, n, y + 1, :] = 0
+    top = y + pt  # gradient row read by kernel row a for input row y: top - a
+    for b in range(kw):
+        phase, offset, j0, j1 = _tap_span(b, dw, pl, sw, out_w, phase_w)
+        if j1 <= j0:
+            continue
+        lo, hi, off = j0 * channels, j1 * channels, offset * channels
+        d0 = gxph[phase, n, y, lo + off : hi + off]
+        d1 = gxph[phase, n, y + 1, lo + off : hi + off]
+        q = c0
+        while q < c1:
+            if q + 2 < c1:
+                _fma3x2(
+                    d0,
+                    d1,
+                    g[n, top - q - 2, lo:hi],
+                    g[n, top - q - 1, lo:hi],
+                    g[n, top - q, lo:hi],
+                    g[n, top - q + 1, lo:hi],
+                    ktile[q + 2, b, lo:hi],
+                    ktile[q + 1, b, lo:hi],
+                    ktile[q, b, lo:hi],
+                )
+                q += 3
+            elif q + 1 < c1:
+                _fma2x2(
+                    d0,
+                    d1,
+                    g[n, top - q - 1, lo:hi],
+                    g[n, top - q, lo:hi],
+                    g[n, top - q + 1, lo:hi],
+                    ktile[q + 1, b, lo:hi],
+                    ktile[q, b, lo:hi],
+                )
+                q += 2
+            else:
+                _fma1x2(d0, d1, g[n, top - q, lo:hi], g[n, top - q + 1, lo:hi], ktile[q, b, lo:hi])
+                q += 1
+        for q in range(a0, a1):
+            if q < c0 or q >= c1:
+                _fma(d0, g[n, top - q, lo:hi], ktile[q, b, lo:hi])
+        for q in range(b0, b1):
+            if q < c0 or q >= c1:
+                _fma(d1, g[n, top - q + 1, lo:hi], ktile[q, b, lo:hi])
+
+
 @njit()
 def _grad_input_rows(g, ktile, gxph, r0, r1, channels, sh, sw, dh, dw, pt, pl):  # pragma: no cover
     """Input-gradient rows ``r0 <= r < r1`` (row ``r``: image ``r // H``, row ``r % H`` of it)."""
@@ -154,9 +356,22 @@ def _grad_input_rows(g, ktile, gxph, r0, r1, channels, sh, sw, dh, dw, pt, pl): 
     phase_w = row_len // channels
     out_w = length // channels
     rows = np.empty(kh, np.int64)
-    for r in range(r0, r1):
+    spans = np.empty(4, np.int64)
+    r = r0
+    while r < r1:
         n = r // height
         y = r - n * height
+        if sh == 1 and dh == 1 and r + 1 < r1 and y + 1 < height:
+            # kernel rows a with 0 <= y + pt - a < Ho (for row y), and for row y + 1
+            spans[0] = max(0, y + pt - out_h + 1)
+            spans[1] = min(kh, y + pt + 1)
+            spans[2] = max(0, y + pt - out_h + 2)
+            spans[3] = min(kh, y + pt + 2)
+            if min(spans[1], spans[3]) - max(spans[0], spans[2]) >= 2:
+                _grad_input_pair(g, ktile, gxph, n, y, spans, channels, sw, dw, pt, pl)
+                r += 2
+                continue
+        r += 1
         for p in range(sw):
             gxph[p, n, y, :] = 0
         # The kernel rows a that read input row y, each from output row i = (y + pt - a*dh) / sh;
@@ -306,6 +521,155 @@ def _forward_direct_parallel(x, kernel, out, chunks, *geometry):  # pragma: no c
         _forward_rows_direct(
             x, kernel, out, ch * rows // chunks, (ch + 1) * rows // chunks, *geometry
         )
+
+
+# Strided or multiplier > 1 forward, without a phase copy of the whole input. That copy (with
+# each channel repeated dm times in it) was most of W3's time: 0.8-1.4 ms of 1.5-2 ms, as the
+# scatter of x.size*dm numbers went through memory. Here each output row splits the input rows it
+# needs into a small ring (each input row once, while it is in cache), and the multiplier is
+# handled on the output side instead: one set of streams per m over Wo*C numbers, then dm rows
+# interleaved into the output row (W3: splits ~0.2 ms, streams ~0.5 ms, interleave ~0.05 ms).
+
+_U1, _U2, _U3, _U4, _U5, _U6, _U7 = (np.uint64(u) for u in range(1, 8))
+
+
+@njit()
+def _split_row(src, dst, channels, sw):  # pragma: no cover - JIT
+    """Split one flat input row into its ``sw`` phase rows ``dst[p]`` (zero-filled at the end)."""
+    width = src.shape[0] // channels
+    row_len = dst.shape[1]
+    for p in range(sw):
+        d = dst[p]
+        n_cols = (width - p + sw - 1) // sw
+        if channels % 8 == 0:
+            # Blocks of eight numbers, all loaded before any is stored, at unsigned indices:
+            # then LLVM merges them into one vector load and store. A plain loop over the C
+            # channels stays scalar (C is shorter than its vector body), and with signed indices
+            # numba's negative-index wraparound gets between the loads. Measured for W3's rows
+            # (C=16): 0.19 ms, against 0.29 (plain loop), 0.7 (slice assignment), 1.0 (signed).
+            for q in range(n_cols):
+                s0 = (p + q * sw) * channels
+                d0 = q * channels
+                for c in range(0, channels, 8):
+                    s, e = np.uint64(s0 + c), np.uint64(d0 + c)
+                    v0, v1, v2, v3 = src[s], src[s + _U1], src[s + _U2], src[s + _U3]
+                    v4, v5, v6, v7 = src[s + _U4], src[s + _U5], src[s + _U6], src[s + _U7]
+                    d[e], d[e + _U1], d[e + _U2], d[e + _U3] = v0, v1, v2, v3
+                    d[e + _U4], d[e + _U5], d[e + _U6], d[e + _U7] = v4, v5, v6, v7
+        else:
+            for q in range(n_cols):
+                s0 = (p + q * sw) * channels
+                d0 = q * channels
+                for c in range(channels):
+                    d[d0 + c] = src[s0 + c]
+        for t in range(n_cols * channels, row_len):
+            d[t] = 0
+
+
+@njit()
+def _row_taps(dst, ring, slots, rows, n_rows, kt, channels, sw, dh, dw, pl):  # pragma: no cover
+    """``dst += `` all taps of one output row; kernel row ``rows[q]`` reads ring slot ``slots[q]``.
+
+    ``ring`` ``(R, sw, Wq*C)``: phase rows; ``kt`` ``(kh, kw, Wo*C)``: tiled weights.
+    """
+    phase_w = ring.shape[2] // channels
+    out_w = dst.shape[0] // channels
+    kw = kt.shape[1]
+    for b in range(kw):
+        phase, offset, j0, j1 = _tap_span(b, dw, pl, sw, out_w, phase_w)
+        if j1 <= j0:
+            continue
+        lo, hi, off = j0 * channels, j1 * channels, offset * channels
+        xs, xe = lo + off, hi + off
+        d = dst[lo:hi]
+        q = 0
+        while q < n_rows:
+            a0, s0 = rows[q], slots[q]
+            if q + 2 < n_rows:
+                a1, a2, s1, s2 = rows[q + 1], rows[q + 2], slots[q + 1], slots[q + 2]
+                _fma3(
+                    d,
+                    ring[s0, phase, xs:xe],
+                    kt[a0, b, lo:hi],
+                    ring[s1, phase, xs:xe],
+                    kt[a1, b, lo:hi],
+                    ring[s2, phase, xs:xe],
+                    kt[a2, b, lo:hi],
+                )
+                q += 3
+            elif q + 1 < n_rows:
+                a1, s1 = rows[q + 1], slots[q + 1]
+                _fma2(
+                    d,
+                    ring[s0, phase, xs:xe],
+                    kt[a0, b, lo:hi],
+                    ring[s1, phase, xs:xe],
+                    kt[a1, b, lo:hi],
+                )
+                q += 2
+            else:
+                _fma(d, ring[s0, phase, xs:xe], kt[a0, b, lo:hi])
+                q += 1
+
+
+@njit(nogil=True)
+def _forward_rows_ring(  # pragma: no cover - JIT
+    x, ktm, out, r0, r1, channels, dm, sh, sw, dh, dw, pt, pl
+):
+    """Output rows ``r0 <= r < r1`` from plain input rows, split into phases a few rows at a time.
+
+    ``x`` ``(N, H, W*C)``; ``ktm`` ``(dm, kh, kw, Wo*C)``: the weights of multiplier ``m``,
+    tiled; ``out`` ``(N, Ho, Wo*C*dm)``.
+    """
+    n_img, height, row_len = x.shape
+    _, out_h, length = out.shape
+    _, kh, kw, short = ktm.shape
+    width = row_len // channels
+    phase_w = (width + sw - 1) // sw
+    span = (kh - 1) * dh + 1
+    ring = np.empty((span, sw, phase_w * channels), x.dtype)
+    tags = np.full(span, -1, np.int64)  # which input row (n*H + y) each ring slot holds
+    rows = np.empty(kh, np.int64)
+    slots = np.empty(kh, np.int64)
+    acc = np.empty((dm, short), out.dtype)
+    for r in range(r0, r1):
+        n = r // out_h
+        i = r - n * out_h
+        n_rows = 0
+        for a in range(kh):
+            y = i * sh + a * dh - pt
+            if 0 <= y < height:
+                s = y % span
+                if tags[s] != n * height + y:
+                    _split_row(x[n, y], ring[s], channels, sw)
+                    tags[s] = n * height + y
+                rows[n_rows] = a
+                slots[n_rows] = s
+                n_rows += 1
+        orow = out[n, i]
+        if dm == 1:
+            orow[:] = 0
+            _row_taps(orow, ring, slots, rows, n_rows, ktm[0], channels, sw, dh, dw, pl)
+            continue
+        for m in range(dm):
+            acc[m, :] = 0
+            _row_taps(acc[m], ring, slots, rows, n_rows, ktm[m], channels, sw, dh, dw, pl)
+        if dm == 2:
+            a0, a1 = acc[0], acc[1]
+            for t in range(short):
+                orow[2 * t] = a0[t]
+                orow[2 * t + 1] = a1[t]
+        else:
+            for t in range(short):
+                for m in range(dm):
+                    orow[t * dm + m] = acc[m, t]
+
+
+@njit(parallel=True)
+def _forward_ring_parallel(x, ktm, out, chunks, *geometry):  # pragma: no cover - JIT
+    rows = out.shape[0] * out.shape[1]
+    for ch in prange(chunks):
+        _forward_rows_ring(x, ktm, out, ch * rows // chunks, (ch + 1) * rows // chunks, *geometry)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -519,14 +883,21 @@ def depthwise_conv2d_forward(
         out[...] = 0
         return out
     rows_fn, arrays, geometry = _forward_setup(x, kernel, out, strides, dilation, pads)
-    parallel = _forward_parallel if rows_fn is _forward_rows else _forward_direct_parallel
+    parallel = {
+        _forward_rows: _forward_parallel,
+        _forward_rows_direct: _forward_direct_parallel,
+        _forward_rows_ring: _forward_ring_parallel,
+    }[rows_fn]
     work = out.size * kh * kw
     _run(rows_fn, parallel, arrays, n_img * out_h, work, geometry)
     return out
 
 
-#: Strided forward passes (multiplier 1) over at least this many channels skip the phases and
-#: run :func:`_forward_rows_direct` (see there).
+#: Strided forward passes (multiplier 1) over at least this many channels run
+#: :func:`_forward_rows_direct` (see there) rather than :func:`_forward_rows_ring`, which was
+#: slower there (one thread, stride 2: 64x32x32x32 0.94-1.09 ms against 0.88-0.90, 64x16x16x128
+#: 0.76-1.26 against 0.59-0.81) but faster with 16 channels (64x32x32x16: 0.45-0.64 against
+#: 1.0-2.4 with the old whole-input phase copy).
 DIRECT_STRIDED_CHANNELS = 32
 
 
@@ -542,6 +913,18 @@ def _forward_setup(x, kernel, out, strides, dilation, pads):
     if strides[1] > 1 and dm == 1 and channels >= DIRECT_STRIDED_CHANNELS:
         geometry = (*strides, *dilation, pads[0][0], pads[1][0])
         return _forward_rows_direct, (x, kernel.reshape(kh, kw, channels), out), geometry
+    if strides[1] > 1 or dm > 1:
+        height, width = x.shape[1:3]
+        ktm = np.ascontiguousarray(
+            np.tile(kernel.transpose(3, 0, 1, 2), (1, 1, 1, out_w))
+        )
+        arrays = (
+            x.reshape(n_img, height, width * channels),
+            ktm,
+            out.reshape(n_img, out_h, out_w * channels * dm),
+        )
+        geometry = (channels, dm, *strides, *dilation, pads[0][0], pads[1][0])
+        return _forward_rows_ring, arrays, geometry
     arrays = (
         _phases(x, strides[1], dm),
         _tiled(kernel, out_w),

@@ -50,7 +50,7 @@ def _depthwise(dtype: type, shape: tuple[int, int, int, int]) -> None:
     depthwise.depthwise_conv2d_grad_kernel(x, y, k.shape, pads=SAME3)
 
 
-def _direct_strided(shape: tuple[int, int, int, int]) -> None:
+def _strided(shape: tuple[int, int, int, int]) -> None:
     x = _rand(shape, F32)
     k = _rand((3, 3, shape[3], 1), F32)
     depthwise.depthwise_conv2d_forward(x, k, (2, 2), pads=((0, 1), (0, 1)))
@@ -105,8 +105,12 @@ VARIANTS: list[tuple[str, Callable[[], None]]] = [
     ("depthwise, float32, parallel", lambda: _depthwise(F32, (2, 32, 32, 64))),
     ("depthwise, float64 (gradient checks)", lambda: _depthwise(F64, (2, 6, 6, 8))),
     # stride 2 over 32+ channels (a MobileNet-style lab): the pixel-by-pixel forward
-    ("depthwise, strided, 32+ channels", lambda: _direct_strided((2, 6, 6, 32))),
-    ("depthwise, strided, 32+ channels, parallel", lambda: _direct_strided((8, 64, 64, 32))),
+    ("depthwise, strided, 32+ channels", lambda: _strided((2, 6, 6, 32))),
+    ("depthwise, strided, 32+ channels, parallel", lambda: _strided((8, 64, 64, 32))),
+    # stride 2 over fewer channels (the README example's second layer, 8x8x16): the forward
+    # that splits rows into phases as it goes
+    ("depthwise, strided, under 32 channels", lambda: _strided((2, 6, 6, 16))),
+    ("depthwise, strided, under 32 channels, parallel", lambda: _strided((8, 32, 32, 16))),
     ("1x1 products of 1-4 channels", _narrow),
     ("convolution", _conv),
     ("max pooling, serial", lambda: _max_pool((2, 6, 6, 4), train=True)),

@@ -192,6 +192,8 @@ PARALLEL_CASES = [
     ((2, 11, 10, 3), (3, 2), (2, 3), (1, 1), ((0, 1), (1, 0)), 2),
     ((2, 9, 9, 4), (2, 3), (1, 1), (2, 2), ((1, 1), (2, 2)), 3),
     ((5, 4, 4, 2), (4, 4), (1, 1), (1, 1), ((0, 0), (0, 0)), 1),
+    # row stride = row dilation: output rows in pairs that share input rows, with dilation
+    ((2, 13, 9, 3), (3, 3), (2, 1), (2, 1), ((2, 2), (1, 1)), 1),
 ]
 
 
@@ -244,6 +246,23 @@ def test_direct_strided_forward_matches_twin(p, threshold):
         kh, kw = p["kernel_hw"]
         x = _data(p, p["shape"])
         k = _data(p, (kh, kw, p["shape"][3], 1))
+        geo = _geometry(p)
+        _close(kernels.depthwise_conv2d_forward(x, k, *geo),
+               ref.depthwise_conv2d_forward(x, k, *geo), p["dtype"])
+
+
+@SETTINGS
+@given(window_problems(), st.integers(1, 3), st.sampled_from([0, 1]))
+def test_ring_forward_whole_vectors_matches_twin(p, eighths, threshold):
+    # A column stride or a multiplier takes the forward that splits input rows into phases as it
+    # goes; with channels a multiple of 8 that split copies blocks of eight numbers (a separate
+    # branch, which the problems above, of at most 4 channels, never reach).
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_jit, "SERIAL_BELOW", threshold)
+        kh, kw = p["kernel_hw"]
+        shape = (*p["shape"][:3], 8 * eighths)
+        x = _data(p, shape)
+        k = _data(p, (kh, kw, shape[3], p["dm"]))
         geo = _geometry(p)
         _close(kernels.depthwise_conv2d_forward(x, k, *geo),
                ref.depthwise_conv2d_forward(x, k, *geo), p["dtype"])
