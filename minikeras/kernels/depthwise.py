@@ -672,6 +672,146 @@ def _forward_ring_parallel(x, ktm, out, chunks, *geometry):  # pragma: no cover 
         _forward_rows_ring(x, ktm, out, ch * rows // chunks, (ch + 1) * rows // chunks, *geometry)
 
 
+# The two gradients of a convolution with a multiplier > 1, without the whole-array phase
+# copies either (W3, one thread: the copy of x, each channel repeated, for the kernel gradient
+# and the gather of the input gradient's phases were 4.3 ms of an 11 ms forward+backward step;
+# alternated runs: input gradient 2.5-2.8 -> 0.8-1.0 ms, kernel gradient 2.3-2.5 -> 0.7-0.9 ms;
+# 32x32x32x8 with dm 3: 4.9-5.4 -> 1.5-1.6 ms and 1.4-2.0 -> 1.5-1.9 ms). As in the forward
+# pass, input rows are split into phases a few at a time in a ring, and the multiplier is
+# handled on the gradient's side: each gradient row is de-interleaved into its dm rows. With
+# dm = 1 and a column stride the whole-array phases stay (no repeat to save there, and they
+# measured faster).
+
+
+@njit()
+def _deinterleave(src, dst):  # pragma: no cover - JIT
+    """``dst[m, t] = src[t*dm + m]``: one gradient row's ``dm`` multipliers as ``dm`` rows."""
+    dm, short = dst.shape
+    if dm == 2:
+        d0, d1 = dst[0], dst[1]
+        for t in range(short):
+            d0[t] = src[2 * t]
+            d1[t] = src[2 * t + 1]
+    else:
+        for t in range(short):
+            for m in range(dm):
+                dst[m, t] = src[t * dm + m]
+
+
+@njit(nogil=True)
+def _grad_kernel_rows_ring(  # pragma: no cover - JIT
+    x, g, acc, r0, r1, channels, dm, sh, sw, dh, dw, pt, pl
+):
+    """Add the kernel gradient of output rows ``r0 <= r < r1`` to ``acc`` ``(dm, kh, kw, Wo*C)``.
+
+    ``x`` ``(N, H, W*C)``, split into phases a few rows at a time; ``g`` ``(N, Ho, Wo*C*dm)``.
+    """
+    n_img, height, row_len = x.shape
+    _, out_h, _ = g.shape
+    _, kh, kw, short = acc.shape
+    width = row_len // channels
+    phase_w = (width + sw - 1) // sw
+    out_w = short // channels
+    span = (kh - 1) * dh + 1  # the rows one output row reads are distinct modulo this
+    ring = np.empty((span, sw, phase_w * channels), x.dtype)
+    tags = np.full(span, -1, np.int64)  # which input row (n*H + y) each ring slot holds
+    gm = np.empty((dm, short), g.dtype)
+    for r in range(r0, r1):
+        n = r // out_h
+        i = r - n * out_h
+        _deinterleave(g[n, i], gm)
+        for a in range(kh):
+            y = i * sh + a * dh - pt
+            if y < 0 or y >= height:
+                continue
+            s = y % span
+            if tags[s] != n * height + y:
+                _split_row(x[n, y], ring[s], channels, sw)
+                tags[s] = n * height + y
+            for b in range(kw):
+                phase, offset, j0, j1 = _tap_span(b, dw, pl, sw, out_w, phase_w)
+                if j1 <= j0:
+                    continue
+                lo, hi, off = j0 * channels, j1 * channels, offset * channels
+                for m in range(dm):
+                    _fma(acc[m, a, b, lo:hi], gm[m, lo:hi], ring[s, phase, lo + off : hi + off])
+
+
+@njit(parallel=True)
+def _grad_kernel_ring_parallel(x, g, acc, *geometry):  # pragma: no cover - JIT
+    # acc: (chunks, dm, kh, kw, Wo*C), one private slab per chunk; the caller sums.
+    chunks = acc.shape[0]
+    rows = g.shape[0] * g.shape[1]
+    for ch in prange(chunks):
+        _grad_kernel_rows_ring(
+            x, g, acc[ch], ch * rows // chunks, (ch + 1) * rows // chunks, *geometry
+        )
+
+
+@njit()
+def _merge_phases(src, dst, channels, sw):  # pragma: no cover - JIT
+    """Inverse of :func:`_split_row`: interleave ``sw`` phase rows into one flat row."""
+    width = dst.shape[0] // channels
+    for p in range(sw):
+        d = src[p]
+        n_cols = (width - p + sw - 1) // sw
+        for q in range(n_cols):
+            s0 = q * channels
+            d0 = (p + q * sw) * channels
+            for c in range(channels):
+                dst[d0 + c] = d[s0 + c]
+
+
+@njit(nogil=True)
+def _grad_input_rows_ring(  # pragma: no cover - JIT
+    g, ktm, gx, r0, r1, channels, dm, sh, sw, dh, dw, pt, pl
+):
+    """Input-gradient rows ``r0 <= r < r1`` of ``gx`` ``(N, H, W*C)``, in gather form.
+
+    Each row is made as its ``sw`` phase rows in a scratch (every multiplier adding into the
+    same channels), then interleaved into ``gx``. ``g`` ``(N, Ho, Wo*C*dm)``, its rows
+    de-interleaved into a ring; ``ktm`` ``(dm, kh, kw, Wo*C)``: tiled weights per multiplier.
+    """
+    _, out_h, _ = g.shape
+    _, height, row_len = gx.shape
+    _, kh, kw, short = ktm.shape
+    width = row_len // channels
+    phase_w = (width + sw - 1) // sw
+    out_w = short // channels
+    span = ((kh - 1) * dh) // sh + 2  # the gradient rows one input row reads fit in this
+    gring = np.empty((span, dm, short), g.dtype)
+    tags = np.full(span, -1, np.int64)
+    ph = np.empty((sw, phase_w * channels), gx.dtype)
+    for r in range(r0, r1):
+        n = r // height
+        y = r - n * height
+        ph[:, :] = 0
+        for a in range(kh):
+            q = y + pt - a * dh
+            if q < 0 or q % sh != 0 or q // sh >= out_h:
+                continue
+            i = q // sh
+            s = i % span
+            if tags[s] != n * out_h + i:
+                _deinterleave(g[n, i], gring[s])
+                tags[s] = n * out_h + i
+            for b in range(kw):
+                phase, offset, j0, j1 = _tap_span(b, dw, pl, sw, out_w, phase_w)
+                if j1 <= j0:
+                    continue
+                lo, hi, off = j0 * channels, j1 * channels, offset * channels
+                for m in range(dm):
+                    _fma(ph[phase, lo + off : hi + off], gring[s, m, lo:hi], ktm[m, a, b, lo:hi])
+        _merge_phases(ph, gx[n, y], channels, sw)
+
+
+@njit(parallel=True)
+def _grad_input_ring_parallel(g, ktm, gx, chunks, *geometry):  # pragma: no cover - JIT
+    rows = gx.shape[0] * gx.shape[1]
+    for ch in prange(chunks):
+        _grad_input_rows_ring(g, ktm, gx, ch * rows // chunks, (ch + 1) * rows // chunks, *geometry)
+
+
 # ---------------------------------------------------------------------------------------------
 # Public kernels (plain Python: rearrangements, dispatch, allocation).
 # ---------------------------------------------------------------------------------------------
@@ -803,6 +943,11 @@ def _tiled(kernel: np.ndarray, out_w: int) -> np.ndarray:
     return np.ascontiguousarray(np.tile(kernel.reshape(kh, kw, channels * dm), (1, 1, out_w)))
 
 
+def _tiled_per_multiplier(kernel: np.ndarray, out_w: int) -> np.ndarray:
+    """Each tap's ``C`` weights of multiplier ``m`` repeated along a row: ``(dm, kh, kw, Wo*C)``."""
+    return np.ascontiguousarray(np.tile(kernel.transpose(3, 0, 1, 2), (1, 1, 1, out_w)))
+
+
 #: Output rows shorter than this many numbers (``Wo * C * dm``) are too short for the streams to
 #: pay: the batch is folded into the channels first (module docstring). The digits model's first
 #: layer (8x8x1, rows of 8 numbers) took 0.48 ms per batch of 256 unfolded and 0.08 ms folded,
@@ -915,12 +1060,9 @@ def _forward_setup(x, kernel, out, strides, dilation, pads):
         return _forward_rows_direct, (x, kernel.reshape(kh, kw, channels), out), geometry
     if strides[1] > 1 or dm > 1:
         height, width = x.shape[1:3]
-        ktm = np.ascontiguousarray(
-            np.tile(kernel.transpose(3, 0, 1, 2), (1, 1, 1, out_w))
-        )
         arrays = (
             x.reshape(n_img, height, width * channels),
-            ktm,
+            _tiled_per_multiplier(kernel, out_w),
             out.reshape(n_img, out_h, out_w * channels * dm),
         )
         geometry = (channels, dm, *strides, *dilation, pads[0][0], pads[1][0])
@@ -1059,20 +1201,27 @@ def depthwise_conv2d_grad_input(
             pads,
         )
         return _unfold(wide, n_img)
-    if sw == 1 and dm == 1:
-        # Write straight into the result (an array that owns its memory, so the tape need not
-        # copy it): its flat rows are the only phase.
-        gx = np.empty(tuple(input_shape), dtype=grad.dtype)
+    # Written straight into the result where it can be (an array that owns its memory, so the
+    # tape need not copy it).
+    gx = np.empty(tuple(input_shape), dtype=grad.dtype) if dm > 1 or sw == 1 else None
+    g = grad.reshape(n_img, out_h, out_w * channels * dm)
+    work = grad.size * kernel.shape[0] * kernel.shape[1]
+    if dm > 1:  # phases and multipliers a few rows at a time (_grad_input_rows_ring); with
+        # dm = 1 the whole-array phases stayed faster (64x32x32x32, stride 2: 1.7 vs 2.1-2.7 ms)
+        arrays = (g, _tiled_per_multiplier(kernel, out_w),
+                  gx.reshape(n_img, height, width * channels))
+        geometry = (channels, dm, *strides, *dilation, pads[0][0], pads[1][0])
+        _run(_grad_input_rows_ring, _grad_input_ring_parallel, arrays, n_img * height, work,
+             geometry)
+        return gx
+    if sw == 1:  # the flat rows of gx are its only phase
         gph = gx.reshape(1, n_img, height, width * channels)
     else:
-        gx = None
-        phase_w = -(-width // sw)
-        gph = np.empty((sw, n_img, height, phase_w * channels * dm), dtype=grad.dtype)
-    arrays = (grad.reshape(n_img, out_h, out_w * channels * dm), _tiled(kernel, out_w), gph)
-    geometry = _geometry(channels * dm, strides, dilation, pads)
-    work = grad.size * kernel.shape[0] * kernel.shape[1]
+        gph = np.empty((sw, n_img, height, -(-width // sw) * channels), dtype=grad.dtype)
+    arrays = (g, _tiled(kernel, out_w), gph)
+    geometry = _geometry(channels, strides, dilation, pads)
     _run(_grad_input_rows, _grad_input_parallel, arrays, n_img * height, work, geometry)
-    return gx if gx is not None else _unphase(gph, input_shape, dm)
+    return gx if gx is not None else _unphase(gph, input_shape, 1)
 
 
 def depthwise_conv2d_grad_kernel(
@@ -1111,9 +1260,21 @@ def depthwise_conv2d_grad_kernel(
         return wide.reshape(kh, kw, n_img, channels, dm).sum(axis=2)
     rows = n_img * out_h
     chunks = split(grad.size * kh * kw, rows)
+    g = grad.reshape(n_img, out_h, out_w * channels * dm)
+    if dm > 1:  # phases and multipliers a few rows at a time; with dm = 1 the whole-array
+        # phases stayed faster (64x32x32x32, stride 2: 1.5-1.7 vs 2.0-2.2 ms, one thread)
+        acc = np.zeros((chunks, dm, kh, kw, out_w * channels), dtype=x.dtype)
+        xr = x.reshape(n_img, height, width * channels)
+        geometry = (channels, dm, *strides, *dilation, pads[0][0], pads[1][0])
+        if chunks == 1:
+            _grad_kernel_rows_ring(xr, g, acc[0], 0, rows, *geometry)
+        else:
+            _grad_kernel_ring_parallel(xr, g, acc, *geometry)
+        # sum the chunks and the output columns; (dm, kh, kw, C) -> (kh, kw, C, dm)
+        total = acc.sum(axis=0).reshape(dm, kh, kw, out_w, channels).sum(axis=3)
+        return np.ascontiguousarray(total.transpose(1, 2, 3, 0))
     acc = np.zeros((chunks, kh, kw, out_w * channels * dm), dtype=x.dtype)
     xph = _phases(x, strides[1], dm)
-    g = grad.reshape(n_img, out_h, out_w * channels * dm)
     geometry = _geometry(channels * dm, strides, dilation, pads)
     if chunks == 1:
         _grad_kernel_rows(xph, g, acc[0], 0, rows, *geometry)

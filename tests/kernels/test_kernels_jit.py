@@ -254,9 +254,9 @@ def test_direct_strided_forward_matches_twin(p, threshold):
 @SETTINGS
 @given(window_problems(), st.integers(1, 3), st.sampled_from([0, 1]))
 def test_ring_forward_whole_vectors_matches_twin(p, eighths, threshold):
-    # A column stride or a multiplier takes the forward that splits input rows into phases as it
-    # goes; with channels a multiple of 8 that split copies blocks of eight numbers (a separate
-    # branch, which the problems above, of at most 4 channels, never reach).
+    # A column stride or a multiplier takes the forward and gradients that split input rows into
+    # phases as they go; with channels a multiple of 8 that split copies blocks of eight numbers
+    # (a separate branch, which the problems above, of at most 4 channels, never reach).
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_jit, "SERIAL_BELOW", threshold)
         kh, kw = p["kernel_hw"]
@@ -264,8 +264,13 @@ def test_ring_forward_whole_vectors_matches_twin(p, eighths, threshold):
         x = _data(p, shape)
         k = _data(p, (kh, kw, shape[3], p["dm"]))
         geo = _geometry(p)
-        _close(kernels.depthwise_conv2d_forward(x, k, *geo),
-               ref.depthwise_conv2d_forward(x, k, *geo), p["dtype"])
+        out = kernels.depthwise_conv2d_forward(x, k, *geo)
+        _close(out, ref.depthwise_conv2d_forward(x, k, *geo), p["dtype"])
+        g = _data(p, out.shape)
+        _close(kernels.depthwise_conv2d_grad_input(g, k, x.shape, *geo),
+               ref.depthwise_conv2d_grad_input(g, k, x.shape, *geo), p["dtype"])
+        _close(kernels.depthwise_conv2d_grad_kernel(x, g, k.shape, *geo),
+               ref.depthwise_conv2d_grad_kernel(x, g, k.shape, *geo), p["dtype"])
 
 
 @pytest.mark.parametrize("relu", [False, True], ids=["", "relu"])
