@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minikeras.kernels import _jit
 from minikeras.kernels import matmul as mm
 from minikeras.kernels._jit import njit, prange, split
 from minikeras.kernels.affine import epilogue
@@ -201,6 +202,12 @@ def _tap_span(b, dw, pl, sw, out_w, phase_w):  # pragma: no cover - JIT
     return phase, offset, max(0, -offset), min(out_w, phase_w - offset)
 
 
+# Why two row functions: the paired one (two output rows per pass, below) is 1.35x faster on
+# W2 and W4 but costs three times the compile time, which a small model's first epoch on a
+# fresh install would pay (the README example: 8 s instead of 3); so problems under
+# PAIRED_FROM numbers of work run the plain one.
+
+
 # nogil: the fused separable forward (below) runs this from the matmul pool's Python threads.
 @njit(nogil=True)
 def _forward_rows(xph, ktile, out, r0, r1, channels, sh, sw, dh, dw, pt, pl):  # pragma: no cover
@@ -211,25 +218,9 @@ def _forward_rows(xph, ktile, out, r0, r1, channels, sh, sw, dh, dw, pt, pl):  #
     phase_w = row_len // channels
     out_w = length // channels
     rows = np.empty(kh, np.int64)  # scratch, once per call: an allocation per row cost 10-20%
-    spans = np.empty(4, np.int64)
-    r = r0
-    while r < r1:
+    for r in range(r0, r1):
         n = r // out_h
         i = r - n * out_h
-        y = i * sh - pt
-        if sh == dh and r + 1 < r1 and i + 1 < out_h:
-            # kernel rows inside the image: a with 0 <= y + a*dh < height (y + dh: next row)
-            spans[0] = max(0, (-y + dh - 1) // dh)
-            spans[1] = min(kh, (height - y + dh - 1) // dh)
-            spans[2] = max(0, (-y - dh + dh - 1) // dh)
-            spans[3] = min(kh, (height - y - dh + dh - 1) // dh)
-            if min(spans[1], spans[3]) - max(spans[0], spans[2]) >= 2:
-                _row_pair(
-                    xph, ktile, out[n, i], out[n, i + 1], n, y, spans, channels, sw, dh, dw, pl
-                )
-                r += 2
-                continue
-        r += 1
         orow = out[n, i]
         orow[:] = 0
         # The kernel rows that land inside the image. Taps (a, b) and (a', b) share the column
@@ -277,6 +268,36 @@ def _forward_rows(xph, ktile, out, r0, r1, channels, sh, sw, dh, dw, pt, pl):  #
                 else:
                     _fma(dst, xph[phase, n, y0, xs:xe], ktile[a0, b, lo:hi])
                     q += 1
+
+
+@njit(nogil=True)
+def _forward_rows_paired(  # pragma: no cover - JIT
+    xph, ktile, out, r0, r1, channels, sh, sw, dh, dw, pt, pl
+):
+    """:func:`_forward_rows`, two output rows per pass where they share input rows."""
+    _, n_img, height, _ = xph.shape
+    _, out_h, _ = out.shape
+    kh = ktile.shape[0]
+    spans = np.empty(4, np.int64)
+    r = r0
+    while r < r1:
+        n = r // out_h
+        i = r - n * out_h
+        y = i * sh - pt
+        if sh == dh and r + 1 < r1 and i + 1 < out_h:
+            # kernel rows inside the image: a with 0 <= y + a*dh < height (y + dh: next row)
+            spans[0] = max(0, (-y + dh - 1) // dh)
+            spans[1] = min(kh, (height - y + dh - 1) // dh)
+            spans[2] = max(0, (-y - dh + dh - 1) // dh)
+            spans[3] = min(kh, (height - y - dh + dh - 1) // dh)
+            if min(spans[1], spans[3]) - max(spans[0], spans[2]) >= 2:
+                _row_pair(
+                    xph, ktile, out[n, i], out[n, i + 1], n, y, spans, channels, sw, dh, dw, pl
+                )
+                r += 2
+                continue
+        _forward_rows(xph, ktile, out, r, r + 1, channels, sh, sw, dh, dw, pt, pl)
+        r += 1
 
 
 # The input gradient pairs its rows the same way (row stride and dilation 1). One thread,
@@ -356,22 +377,9 @@ def _grad_input_rows(g, ktile, gxph, r0, r1, channels, sh, sw, dh, dw, pt, pl): 
     phase_w = row_len // channels
     out_w = length // channels
     rows = np.empty(kh, np.int64)
-    spans = np.empty(4, np.int64)
-    r = r0
-    while r < r1:
+    for r in range(r0, r1):
         n = r // height
         y = r - n * height
-        if sh == 1 and dh == 1 and r + 1 < r1 and y + 1 < height:
-            # kernel rows a with 0 <= y + pt - a < Ho (for row y), and for row y + 1
-            spans[0] = max(0, y + pt - out_h + 1)
-            spans[1] = min(kh, y + pt + 1)
-            spans[2] = max(0, y + pt - out_h + 2)
-            spans[3] = min(kh, y + pt + 2)
-            if min(spans[1], spans[3]) - max(spans[0], spans[2]) >= 2:
-                _grad_input_pair(g, ktile, gxph, n, y, spans, channels, sw, dw, pt, pl)
-                r += 2
-                continue
-        r += 1
         for p in range(sw):
             gxph[p, n, y, :] = 0
         # The kernel rows a that read input row y, each from output row i = (y + pt - a*dh) / sh;
@@ -422,6 +430,33 @@ def _grad_input_rows(g, ktile, gxph, r0, r1, channels, sh, sw, dh, dw, pt, pl): 
 
 
 @njit()
+def _grad_input_rows_paired(  # pragma: no cover - JIT
+    g, ktile, gxph, r0, r1, channels, sh, sw, dh, dw, pt, pl
+):
+    """:func:`_grad_input_rows`, two rows per pass where they share gradient rows."""
+    _, n_img, height, _ = gxph.shape
+    _, out_h, _ = g.shape
+    kh = ktile.shape[0]
+    spans = np.empty(4, np.int64)
+    r = r0
+    while r < r1:
+        n = r // height
+        y = r - n * height
+        if sh == 1 and dh == 1 and r + 1 < r1 and y + 1 < height:
+            # kernel rows a with 0 <= y + pt - a < Ho (for row y), and for row y + 1
+            spans[0] = max(0, y + pt - out_h + 1)
+            spans[1] = min(kh, y + pt + 1)
+            spans[2] = max(0, y + pt - out_h + 2)
+            spans[3] = min(kh, y + pt + 2)
+            if min(spans[1], spans[3]) - max(spans[0], spans[2]) >= 2:
+                _grad_input_pair(g, ktile, gxph, n, y, spans, channels, sw, dw, pt, pl)
+                r += 2
+                continue
+        _grad_input_rows(g, ktile, gxph, r, r + 1, channels, sh, sw, dh, dw, pt, pl)
+        r += 1
+
+
+@njit()
 def _grad_kernel_rows(xph, g, acc, r0, r1, channels, sh, sw, dh, dw, pt, pl):  # pragma: no cover
     """Add the kernel gradient of output rows r0 <= r < r1 to ``acc`` ``(kh, kw, Wo*C)``."""
     _, n_img, height, row_len = xph.shape
@@ -452,15 +487,19 @@ def _grad_kernel_rows(xph, g, acc, r0, r1, channels, sh, sw, dh, dw, pt, pl):  #
 @njit(parallel=True)
 def _forward_parallel(xph, ktile, out, chunks, *geometry):  # pragma: no cover - JIT
     rows = out.shape[0] * out.shape[1]
-    for ch in prange(chunks):
-        _forward_rows(xph, ktile, out, ch * rows // chunks, (ch + 1) * rows // chunks, *geometry)
+    for ch in prange(chunks):  # (only big problems run in parallel: the paired rows)
+        _forward_rows_paired(
+            xph, ktile, out, ch * rows // chunks, (ch + 1) * rows // chunks, *geometry
+        )
 
 
 @njit(parallel=True)
 def _grad_input_parallel(g, ktile, gxph, chunks, *geometry):  # pragma: no cover - JIT
     rows = gxph.shape[1] * gxph.shape[2]
-    for ch in prange(chunks):
-        _grad_input_rows(g, ktile, gxph, ch * rows // chunks, (ch + 1) * rows // chunks, *geometry)
+    for ch in prange(chunks):  # (only big problems run in parallel: the paired rows)
+        _grad_input_rows_paired(
+            g, ktile, gxph, ch * rows // chunks, (ch + 1) * rows // chunks, *geometry
+        )
 
 
 @njit(parallel=True)
@@ -1029,7 +1068,8 @@ def depthwise_conv2d_forward(
         return out
     rows_fn, arrays, geometry = _forward_setup(x, kernel, out, strides, dilation, pads)
     parallel = {
-        _forward_rows: _forward_parallel,
+        _forward_rows: _forward_parallel,  # (a small problem: it runs serially anyway)
+        _forward_rows_paired: _forward_parallel,
         _forward_rows_direct: _forward_direct_parallel,
         _forward_rows_ring: _forward_ring_parallel,
     }[rows_fn]
@@ -1055,10 +1095,11 @@ def _forward_setup(x, kernel, out, strides, dilation, pads):
     n_img, _, _, channels = x.shape
     kh, kw, _, dm = kernel.shape
     _, out_h, out_w, _ = out.shape
+    big = _big(out.size * kh * kw)
     if strides[1] > 1 and dm == 1 and channels >= DIRECT_STRIDED_CHANNELS:
         geometry = (*strides, *dilation, pads[0][0], pads[1][0])
         return _forward_rows_direct, (x, kernel.reshape(kh, kw, channels), out), geometry
-    if strides[1] > 1 or dm > 1:
+    if big and (strides[1] > 1 or dm > 1):
         height, width = x.shape[1:3]
         arrays = (
             x.reshape(n_img, height, width * channels),
@@ -1072,7 +1113,19 @@ def _forward_setup(x, kernel, out, strides, dilation, pads):
         _tiled(kernel, out_w),
         out.reshape(n_img, out_h, out_w * channels * dm),
     )
-    return _forward_rows, arrays, _geometry(channels * dm, strides, dilation, pads)
+    rows_fn = _forward_rows_paired if big else _forward_rows
+    return rows_fn, arrays, _geometry(channels * dm, strides, dilation, pads)
+
+
+def _big(work: int) -> bool:
+    """Whether a problem is big enough for the kernels that are dearer to compile.
+
+    The paired-row and ring kernels are faster on big problems but take 2-3x longer to
+    compile; below the serial threshold (:data:`minikeras.kernels._jit.SERIAL_BELOW`, read at
+    each call) the plain ones run, so a small model's first epoch on a fresh install compiles
+    only those (the README example: 3 s instead of 8).
+    """
+    return work >= _jit.SERIAL_BELOW
 
 
 #: The fused separable forward makes the depthwise rows and their 1x1 product in steps of about
@@ -1204,27 +1257,32 @@ def depthwise_conv2d_grad_input(
             pads,
         )
         return _unfold(wide, n_img)
-    # Written straight into the result where it can be (an array that owns its memory, so the
-    # tape need not copy it).
-    gx = np.empty(tuple(input_shape), dtype=grad.dtype) if dm > 1 or sw == 1 else None
     g = grad.reshape(n_img, out_h, out_w * channels * dm)
     work = grad.size * kernel.shape[0] * kernel.shape[1]
-    if dm > 1:  # phases and multipliers a few rows at a time (_grad_input_rows_ring); with
-        # dm = 1 the whole-array phases stayed faster (64x32x32x32, stride 2: 1.7 vs 2.1-2.7 ms)
+    if dm > 1 and _big(work):
+        # phases and multipliers a few rows at a time (_grad_input_rows_ring); with dm = 1 the
+        # whole-array phases stayed faster (64x32x32x32, stride 2: 1.7 vs 2.1-2.7 ms)
+        gx = np.empty(tuple(input_shape), dtype=grad.dtype)
         arrays = (g, _tiled_per_multiplier(kernel, out_w),
                   gx.reshape(n_img, height, width * channels))
         geometry = (channels, dm, *strides, *dilation, pads[0][0], pads[1][0])
         _run(_grad_input_rows_ring, _grad_input_ring_parallel, arrays, n_img * height, work,
              geometry)
         return gx
-    if sw == 1:  # the flat rows of gx are its only phase
+    if sw == 1 and dm == 1:
+        # Write straight into the result (an array that owns its memory, so the tape need not
+        # copy it): its flat rows are the only phase.
+        gx = np.empty(tuple(input_shape), dtype=grad.dtype)
         gph = gx.reshape(1, n_img, height, width * channels)
     else:
-        gph = np.empty((sw, n_img, height, -(-width // sw) * channels), dtype=grad.dtype)
+        gx = None
+        phase_w = -(-width // sw)
+        gph = np.empty((sw, n_img, height, phase_w * channels * dm), dtype=grad.dtype)
     arrays = (g, _tiled(kernel, out_w), gph)
-    geometry = _geometry(channels, strides, dilation, pads)
-    _run(_grad_input_rows, _grad_input_parallel, arrays, n_img * height, work, geometry)
-    return gx if gx is not None else _unphase(gph, input_shape, 1)
+    geometry = _geometry(channels * dm, strides, dilation, pads)
+    rows_fn = _grad_input_rows_paired if _big(work) else _grad_input_rows
+    _run(rows_fn, _grad_input_parallel, arrays, n_img * height, work, geometry)
+    return gx if gx is not None else _unphase(gph, input_shape, dm)
 
 
 def depthwise_conv2d_grad_kernel(
@@ -1264,8 +1322,9 @@ def depthwise_conv2d_grad_kernel(
     rows = n_img * out_h
     chunks = split(grad.size * kh * kw, rows)
     g = grad.reshape(n_img, out_h, out_w * channels * dm)
-    if dm > 1:  # phases and multipliers a few rows at a time; with dm = 1 the whole-array
-        # phases stayed faster (64x32x32x32, stride 2: 1.5-1.7 vs 2.0-2.2 ms, one thread)
+    if dm > 1 and _big(grad.size * kh * kw):
+        # phases and multipliers a few rows at a time; with dm = 1 the whole-array phases
+        # stayed faster (64x32x32x32, stride 2: 1.5-1.7 vs 2.0-2.2 ms, one thread)
         acc = np.zeros((chunks, dm, kh, kw, out_w * channels), dtype=x.dtype)
         xr = x.reshape(n_img, height, width * channels)
         geometry = (channels, dm, *strides, *dilation, pads[0][0], pads[1][0])
