@@ -80,11 +80,6 @@ class FusedStep:
 
     steps: tuple
 
-    @property
-    def layer(self) -> Any:
-        """The head layer (the one that runs, with the others' epilogue)."""
-        return self.steps[0].layer
-
 
 def set_inference_fusion(enabled: bool) -> None:
     """Switch inference fusion on (the default) or off, for every model.

@@ -787,20 +787,6 @@ def _grad_kernel_ring_parallel(x, g, acc, *geometry):  # pragma: no cover - JIT
         )
 
 
-@njit()
-def _merge_phases(src, dst, channels, sw):  # pragma: no cover - JIT
-    """Inverse of :func:`_split_row`: interleave ``sw`` phase rows into one flat row."""
-    width = dst.shape[0] // channels
-    for p in range(sw):
-        d = src[p]
-        n_cols = (width - p + sw - 1) // sw
-        for q in range(n_cols):
-            s0 = q * channels
-            d0 = (p + q * sw) * channels
-            for c in range(channels):
-                dst[d0 + c] = d[s0 + c]
-
-
 @njit(nogil=True)
 def _grad_input_rows_ring(  # pragma: no cover - JIT
     g, ktm, gx, r0, r1, channels, dm, sh, sw, dh, dw, pt, pl
@@ -821,6 +807,7 @@ def _grad_input_rows_ring(  # pragma: no cover - JIT
     gring = np.empty((span, dm, short), g.dtype)
     tags = np.full(span, -1, np.int64)
     ph = np.empty((sw, phase_w * channels), gx.dtype)
+    ph4 = ph.reshape(sw, 1, 1, phase_w * channels)  # the layout _row_from_phases reads
     for r in range(r0, r1):
         n = r // height
         y = r - n * height
@@ -841,7 +828,8 @@ def _grad_input_rows_ring(  # pragma: no cover - JIT
                 lo, hi, off = j0 * channels, j1 * channels, offset * channels
                 for m in range(dm):
                     _fma(ph[phase, lo + off : hi + off], gring[s, m, lo:hi], ktm[m, a, b, lo:hi])
-        _merge_phases(ph, gx[n, y], channels, sw)
+        # interleave the phases into the row (the whole-array path's gather, multiplier 1)
+        _row_from_phases(ph4, gx[n, y], 0, 0, channels, 1)
 
 
 @njit(parallel=True)
