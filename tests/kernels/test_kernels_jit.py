@@ -291,3 +291,41 @@ def test_separable_forward_direct_strided_matches_twin(monkeypatch, strides, rel
     _close(y, y_ref, np.float32)
     z_ref = y_ref.reshape(-1, 32) @ pw + b
     _close(z, np.maximum(z_ref, 0) if relu else z_ref, np.float32)
+
+
+@SETTINGS
+@given(window_problems(depth_multiplier=False), st.integers(1, 3), st.sampled_from([0, 1]))
+def test_lanes_forward_matches_twin(p, sixteenths, threshold):
+    # Stride 1, multiplier 1 and channels a multiple of 16: on big problems the forward keeps
+    # four output pixels in registers (_forward_rows_lanes); SERIAL_BELOW 0 makes every problem
+    # big (and 1 goes through the serial function), the strides are set to 1.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_jit, "SERIAL_BELOW", threshold)
+        mp.setattr(depthwise, "FOLD_BELOW", 0)
+        kh, kw = p["kernel_hw"]
+        shape = (*p["shape"][:3], 16 * sixteenths)
+        x = _data(p, shape)
+        k = _data(p, (kh, kw, shape[3], 1))
+        geo = ((1, 1), p["dilation"], p["pads"])
+        out = np.empty((shape[0], *kernels.output_hw(shape[1:3], (kh, kw), *geo), shape[3]))
+        if out.size:
+            rows_fn = depthwise._forward_setup(x, k, out, *geo)[0]
+            assert rows_fn is depthwise._forward_rows_lanes
+        _close(kernels.depthwise_conv2d_forward(x, k, *geo),
+               ref.depthwise_conv2d_forward(x, k, *geo), p["dtype"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_separable_forward_through_lanes_matches_twin(monkeypatch, dtype):
+    # the fused separable pass runs the lanes rows step by step from the matmul pool's threads
+    monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((64, 9, 11, 32)).astype(dtype)
+    k = rng.standard_normal((3, 3, 32, 1)).astype(dtype)
+    pw = rng.standard_normal((32, 24)).astype(dtype)
+    bias = rng.standard_normal(24).astype(dtype)
+    pads = ((1, 1), (1, 1))
+    y, z = kernels.separable_forward(x, k, pw, bias, pads=pads)
+    y_ref = ref.depthwise_conv2d_forward(x, k, (1, 1), (1, 1), pads)
+    _close(y, y_ref, dtype)
+    _close(z, y_ref.reshape(-1, 32) @ pw + bias, dtype)

@@ -1,0 +1,131 @@
+"""Short vectors of :data:`LANES` numbers that a kernel keeps in registers.
+
+numba vectorises a loop only when it is innermost and LLVM can prove its arrays do not
+overlap, and it has no way to say "keep these sums in registers across the next loop". A
+depthwise convolution wants exactly that: four output pixels' sums of 16 channels each, held
+while the kernel taps go by, so that each input vector loaded feeds one FMA and each weight
+vector four (the scheme of hand-written CPU convolution libraries). Written as plain numba loops,
+the sums went through memory or the loop ran scalar (measured in ``benchmarks/README.md``).
+
+These four functions make that explicit: a *lanes* value is an LLVM vector ``<16 x float>``
+(or ``double``), which LLVM keeps in one AVX-512 register (two AVX2 ones), and
+
+* :func:`load` ``(a, i)`` is ``a[i : i + LANES]``,
+* :func:`store` ``(a, i, v)`` is ``a[i : i + LANES] = v``,
+* :func:`fma` ``(x, w, s)`` is ``x * w + s``, lane by lane, one FMA instruction per register,
+* :func:`zeros` ``(a)`` is ``LANES`` zeros of ``a``'s dtype.
+
+No bounds are checked: the caller indexes inside its 1-D contiguous arrays. With
+``NUMBA_DISABLE_JIT=1`` the same names are the numpy expressions above, so the kernels that use
+them still run (slowly) as plain Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+
+# numba through _jit, which applies the threading defaults before importing it (and with it
+# numba.extending and numba.core.types)
+from minikeras.kernels._jit import numba
+
+types = numba.core.types
+intrinsic, models, register_model = (
+    numba.extending.intrinsic,
+    numba.extending.models,
+    numba.extending.register_model,
+)
+
+#: Numbers per lanes value: one 512-bit register of float32.
+LANES = 16
+
+
+class Lanes(types.Type):
+    """numba type of :data:`LANES` numbers of one dtype, held as an LLVM vector.
+
+    Args:
+        dtype: numba type of each lane (``float32`` or ``float64``).
+    """
+
+    def __init__(self, dtype: types.Type) -> None:
+        self.dtype = dtype
+        super().__init__(name=f"Lanes{LANES}({dtype})")
+
+
+@register_model(Lanes)
+class _LanesModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        lane = dmm.lookup(fe_type.dtype).get_value_type()
+        super().__init__(dmm, fe_type, ir.VectorType(lane, LANES))
+
+
+def _address(context, builder, array_type, array, index):
+    """Pointer to ``array[index]`` as a pointer to a whole lanes vector."""
+    data = context.make_array(array_type)(context, builder, array).data
+    vector = context.get_value_type(Lanes(array_type.dtype))
+    return builder.bitcast(builder.gep(data, [index]), vector.as_pointer())
+
+
+@intrinsic
+def _load(typingctx, array, index):
+    lanes = Lanes(array.dtype)
+
+    def codegen(context, builder, signature, args):
+        # align=1: rows start anywhere; unaligned vector loads cost the same on current CPUs
+        return builder.load(_address(context, builder, signature.args[0], *args), align=1)
+
+    return lanes(array, index), codegen
+
+
+@intrinsic
+def _store(typingctx, array, index, value):
+    def codegen(context, builder, signature, args):
+        array_value, index_value, lanes_value = args
+        address = _address(context, builder, signature.args[0], array_value, index_value)
+        builder.store(lanes_value, address, align=1)
+        return context.get_dummy_value()
+
+    return types.none(array, index, value), codegen
+
+
+@intrinsic
+def _fma(typingctx, x, w, s):
+    def codegen(context, builder, signature, args):
+        a, b, c = args
+        # "contract" lets LLVM fuse the two into one FMA instruction, as in every kernel here
+        product = builder.fmul(a, b, flags=("contract",))
+        return builder.fadd(product, c, flags=("contract",))
+
+    return x(x, w, s), codegen
+
+
+@intrinsic
+def _zeros(typingctx, array):
+    lanes = Lanes(array.dtype)
+
+    def codegen(context, builder, signature, args):
+        return ir.Constant(context.get_value_type(lanes), None)  # zeroinitializer
+
+    return lanes(array), codegen
+
+
+def _py_load(a: np.ndarray, i: int) -> np.ndarray:
+    return a[i : i + LANES].copy()
+
+
+def _py_store(a: np.ndarray, i: int, v: np.ndarray) -> None:
+    a[i : i + LANES] = v
+
+
+def _py_fma(x: np.ndarray, w: np.ndarray, s: np.ndarray) -> np.ndarray:
+    return x * w + s
+
+
+def _py_zeros(a: np.ndarray) -> np.ndarray:
+    return np.zeros(LANES, a.dtype)
+
+
+if numba.config.DISABLE_JIT:
+    load, store, fma, zeros = _py_load, _py_store, _py_fma, _py_zeros
+else:
+    load, store, fma, zeros = _load, _store, _fma, _zeros

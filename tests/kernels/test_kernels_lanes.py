@@ -1,0 +1,51 @@
+"""The lanes primitives: compiled, they do what their plain-Python twins do."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from minikeras.kernels import lanes
+from minikeras.kernels._jit import njit
+
+
+@njit()
+def _axpy_lanes(x, w, s, out, i):
+    """out[i:i+LANES] = x[i:i+LANES] * w[0:LANES] + s[i:i+LANES], through the primitives."""
+    lanes.store(out, i, lanes.fma(lanes.load(x, i), lanes.load(w, 0), lanes.load(s, i)))
+
+
+@njit()
+def _zero_lanes(out, i):
+    lanes.store(out, i, lanes.zeros(out))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("start", [0, 3])  # unaligned starts too
+def test_primitives_match_plain_python(dtype, start):
+    rng = np.random.default_rng(start)
+    n = lanes.LANES + 8
+    x, s = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+    w = rng.standard_normal(lanes.LANES).astype(dtype)
+    out = np.full(n, 7.0, dtype)
+    _axpy_lanes(x, w, s, out, start)
+    expected = np.full(n, 7.0, dtype)
+    lanes._py_store(
+        expected, start, lanes._py_fma(lanes._py_load(x, start), w, lanes._py_load(s, start))
+    )
+    np.testing.assert_allclose(out, expected, rtol=1e-6 if dtype == np.float32 else 1e-14)
+    # only LANES numbers were written
+    assert (out[:start] == 7.0).all() and (out[start + lanes.LANES :] == 7.0).all()
+    _zero_lanes(out, start)
+    assert (out[start : start + lanes.LANES] == 0).all()
+    assert out.dtype == dtype
+
+
+def test_plain_python_twins_are_numpy_slices():
+    a = np.arange(40, dtype=np.float32)
+    v = lanes._py_load(a, 5)
+    np.testing.assert_array_equal(v, a[5 : 5 + lanes.LANES])
+    v[0] = -1  # a copy, like a register
+    assert a[5] == 5
+    lanes._py_store(a, 0, lanes._py_zeros(a))
+    assert (a[: lanes.LANES] == 0).all() and a[lanes.LANES] == lanes.LANES
