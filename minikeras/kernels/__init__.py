@@ -6,8 +6,9 @@ definition. Modules:
 * :mod:`.padding` — ``"valid"``/``"same"`` to explicit pads, Keras's ``conv_output_length``.
 * :mod:`.depthwise` — depthwise convolution, forward and both gradients, and the separable
   forward that runs each thread's depthwise rows and their 1x1 product back to back.
-* :mod:`.lanes` — vectors of 16 numbers held in registers (load, store, FMA, zeros), for the
-  depthwise forward that keeps four output pixels' sums in registers.
+* :mod:`.depthwise_lanes` — the depthwise kernels that keep four output pixels' sums in
+  registers (stride-1 forward, and the gradients of 5x5 and larger windows), written with
+  :mod:`.lanes` — vectors of 16 numbers held in registers (load, store, FMA, zeros).
 * :mod:`.conv` — general convolution (im2col + BLAS), forward and both gradients.
 * :mod:`.pool` — max and average pooling, forward and input gradient (max: also from the
   argmax its forward pass recorded, and the gather at that argmax that forward mode needs).

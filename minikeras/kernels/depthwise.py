@@ -18,8 +18,9 @@ How it is made fast (measurements in ``benchmarks/README.md`` and the design pag
   One thread: W2 (64x16x16x128, 3x3) 2.5-2.7 -> 1.7-2.2 ms, W4 (128x8x8x64, 5x5) 1.1 -> 0.7-0.8
   ms; W1 (32x32x32x32) gained little (0.82-1.09 -> 0.72-0.88 ms, within the noise).
 * With stride 1, multiplier 1 and channels a multiple of 16, big problems skip the streams:
-  :func:`_forward_rows_lanes` keeps four output pixels' sums of 16 channels in registers
-  (:mod:`.lanes`) while the taps go by, reading the input from a ring of zero-padded rows.
+  :mod:`.depthwise_lanes` keeps four output pixels' sums of 16 channels in registers
+  (:mod:`.lanes`) while the taps go by, reading the input from a ring of zero-padded rows
+  (the input gradient and the kernel gradient likewise).
   One thread: W4 0.72-0.81 -> 0.53-0.54 ms; the separable W4 forward 2.7 -> 1.75 ms.
 * Everything else is reduced to that one case by cheap numpy rearrangements of the input:
 
@@ -55,7 +56,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minikeras.kernels import _jit, lanes
+from minikeras.kernels import _jit, depthwise_lanes, lanes
 from minikeras.kernels import matmul as mm
 from minikeras.kernels._jit import njit, prange, split
 from minikeras.kernels.affine import epilogue
@@ -566,99 +567,6 @@ def _forward_direct_parallel(x, kernel, out, chunks, *geometry):  # pragma: no c
         )
 
 
-# Stride-1 forward in registers (multiplier 1, channels a multiple of LANES). The stream kernels
-# above load an input vector and a weight vector for every FMA and read and write the output row
-# once per tap. Here four neighbouring output pixels' sums of LANES channels stay in registers
-# (lanes values, see :mod:`.lanes`) while the taps go by: per tap one weight vector and four input
-# vectors are loaded for four FMAs, and each output vector is stored once. The input rows are
-# first copied, each once, into a ring of zero-padded rows, so that no tap needs a bounds test.
-# One thread, alternated: W4 (128x8x8x64, 5x5) 0.72-0.81 -> 0.53-0.54 ms, W2 (64x16x16x128)
-# 2.2-2.4 -> 1.65-2.2 ms, W1 (32x32x32x32) 0.70-0.79 -> 0.68 ms. Without the ring copy the
-# arithmetic alone took 0.46 ms on W1: the copy is where the rest of the time goes.
-
-
-@njit(nogil=True)
-def _forward_rows_lanes(x, kernel, out, r0, r1, sh, sw, dh, dw, pt, pl):  # pragma: no cover
-    """Output rows ``r0 <= r < r1``, four output pixels of LANES channels at a time.
-
-    ``x`` ``(N, H, W*C)``, ``kernel`` ``(kh, kw, C)``, ``out`` ``(N, Ho, Wo*C)``, with ``C`` a
-    multiple of :data:`.lanes.LANES` and multiplier 1.
-    """
-    _, height, row_len = x.shape
-    kh, kw, channels = kernel.shape
-    _, out_h, out_len = out.shape
-    width = row_len // channels
-    out_w = out_len // channels
-    span = (kh - 1) * dh + 1  # input rows one output row reads
-    padded_w = (out_w - 1) * sw + (kw - 1) * dw + 1
-    ring = np.zeros((span, padded_w * channels), x.dtype)
-    flat_ring = ring.reshape(-1)
-    held = np.full(span, -1, np.int64)  # which (image, row) each ring row holds
-    c_lo = min(pl, padded_w) * channels
-    c_hi = min(padded_w, pl + width) * channels
-    weights = kernel.reshape(-1)
-    # per tap inside the image: where its input pixel sits in the ring, where its weights are
-    x_at = np.empty(kh * kw, np.int64)
-    w_at = np.empty(kh * kw, np.int64)
-    step = sw * channels
-    quads = out_w - out_w % 4
-    for r in range(r0, r1):
-        n = r // out_h
-        i = r - n * out_h
-        y0 = i * sh - pt
-        a0 = max(0, (-y0 + dh - 1) // dh)
-        a1 = min(kh, (height - y0 + dh - 1) // dh)
-        taps = 0
-        for a in range(a0, a1):
-            y = y0 + a * dh
-            slot = y % span
-            if held[slot] != n * height + y:
-                held[slot] = n * height + y
-                ring[slot, c_lo:c_hi] = x[n, y, : c_hi - c_lo]
-            for b in range(kw):
-                x_at[taps] = slot * padded_w * channels + b * dw * channels
-                w_at[taps] = (a * kw + b) * channels
-                taps += 1
-        # (Tap tables rather than loops over a and b: with those LLVM unrolled the tap loop and
-        # gave every input stream its own pointer, spilled to the stack: 2x slower.)
-        orow = out[n, i]
-        for cb in range(0, channels, lanes.LANES):
-            for j in range(0, quads, 4):
-                s0 = lanes.zeros(weights)
-                s1 = lanes.zeros(weights)
-                s2 = lanes.zeros(weights)
-                s3 = lanes.zeros(weights)
-                at = j * step + cb
-                for t in range(taps):
-                    w = lanes.load(weights, w_at[t] + cb)
-                    p = x_at[t] + at
-                    s0 = lanes.fma(lanes.load(flat_ring, p), w, s0)
-                    s1 = lanes.fma(lanes.load(flat_ring, p + step), w, s1)
-                    s2 = lanes.fma(lanes.load(flat_ring, p + 2 * step), w, s2)
-                    s3 = lanes.fma(lanes.load(flat_ring, p + 3 * step), w, s3)
-                q = j * channels + cb
-                lanes.store(orow, q, s0)
-                lanes.store(orow, q + channels, s1)
-                lanes.store(orow, q + 2 * channels, s2)
-                lanes.store(orow, q + 3 * channels, s3)
-            for j in range(quads, out_w):
-                s0 = lanes.zeros(weights)
-                at = j * step + cb
-                for t in range(taps):
-                    s0 = lanes.fma(lanes.load(flat_ring, x_at[t] + at),
-                                   lanes.load(weights, w_at[t] + cb), s0)
-                lanes.store(orow, j * channels + cb, s0)
-
-
-@njit(parallel=True)
-def _forward_lanes_parallel(x, kernel, out, chunks, *geometry):  # pragma: no cover - JIT
-    rows = out.shape[0] * out.shape[1]
-    for ch in prange(chunks):
-        _forward_rows_lanes(
-            x, kernel, out, ch * rows // chunks, (ch + 1) * rows // chunks, *geometry
-        )
-
-
 # Strided or multiplier > 1 forward, without a phase copy of the whole input. That copy (with
 # each channel repeated dm times in it) was most of W3's time: 0.8-1.4 ms of 1.5-2 ms, as the
 # scatter of x.size*dm numbers went through memory. Here each output row splits the input rows it
@@ -1157,7 +1065,7 @@ def depthwise_conv2d_forward(
         _forward_rows_paired: _forward_parallel,
         _forward_rows_direct: _forward_direct_parallel,
         _forward_rows_ring: _forward_ring_parallel,
-        _forward_rows_lanes: _forward_lanes_parallel,
+        depthwise_lanes.forward_rows: depthwise_lanes.forward_rows_parallel,
     }[rows_fn]
     work = out.size * kh * kw
     _run(rows_fn, parallel, arrays, n_img * out_h, work, geometry)
@@ -1189,7 +1097,7 @@ def _forward_setup(x, kernel, out, strides, dilation, pads):
             kernel.reshape(kh, kw, channels),
             out.reshape(n_img, out_h, out_w * channels),
         )
-        return _forward_rows_lanes, arrays, (*strides, *dilation, pads[0][0], pads[1][0])
+        return depthwise_lanes.forward_rows, arrays, (*strides, *dilation, pads[0][0], pads[1][0])
     if strides[1] > 1 and dm == 1 and channels >= DIRECT_STRIDED_CHANNELS:
         geometry = (*strides, *dilation, pads[0][0], pads[1][0])
         return _forward_rows_direct, (x, kernel.reshape(kh, kw, channels), out), geometry
@@ -1220,6 +1128,24 @@ def _big(work: int) -> bool:
     only those (the README example: 3 s instead of 8).
     """
     return work >= _jit.SERIAL_BELOW
+
+
+#: The gradients take the register kernels of :mod:`.depthwise_lanes` from this many taps on
+#: (a 5x5 kernel has 25). One thread, alternated, 128x8x8x64 5x5: input gradient 0.77-1.26 ->
+#: 0.57-0.69 ms, kernel gradient 1.36-1.84 -> 0.61-0.98 ms; 64x8x8x128 5x5 likewise. With 3x3
+#: kernels they were no faster (32 and 64 channels) or slower (64x16x16x128: input gradient
+#: 2.0-2.6 -> 2.4-3.0 ms), so those keep the streams.
+LANES_GRADIENT_TAPS = 16
+
+
+def _lanes_gradients(kh: int, kw: int, dm: int, strides, channels: int) -> bool:
+    """Whether the depthwise gradients of a big problem take :mod:`.depthwise_lanes`."""
+    return (
+        kh * kw >= LANES_GRADIENT_TAPS
+        and dm == 1
+        and tuple(strides) == (1, 1)
+        and channels % lanes.LANES == 0
+    )
 
 
 #: The fused separable forward makes the depthwise rows and their 1x1 product in steps of about
@@ -1352,7 +1278,28 @@ def depthwise_conv2d_grad_input(
         )
         return _unfold(wide, n_img)
     g = grad.reshape(n_img, out_h, out_w * channels * dm)
-    work = grad.size * kernel.shape[0] * kernel.shape[1]
+    kh, kw = kernel.shape[:2]
+    work = grad.size * kh * kw
+    (pt, _), (pl, _) = pads
+    dh, dw = dilation
+    if (
+        _big(work)
+        and _lanes_gradients(kh, kw, dm, strides, channels)
+        and pt <= (kh - 1) * dh
+        and pl <= (kw - 1) * dw
+    ):
+        # With stride 1 the input gradient is a forward pass over the output gradient with the
+        # kernel turned by 180 degrees and the complementary pads: the register kernel again.
+        gx = np.empty(tuple(input_shape), dtype=grad.dtype)
+        arrays = (
+            g,
+            np.ascontiguousarray(kernel[::-1, ::-1, :, 0]),
+            gx.reshape(n_img, height, width * channels),
+        )
+        geometry = (1, 1, dh, dw, (kh - 1) * dh - pt, (kw - 1) * dw - pl)
+        rows_fns = (depthwise_lanes.forward_rows, depthwise_lanes.forward_rows_parallel)
+        _run(*rows_fns, arrays, n_img * height, work, geometry)
+        return gx
     if dm > 1 and _big(work):
         # phases and multipliers a few rows at a time (_grad_input_rows_ring); with dm = 1 the
         # whole-array phases stayed faster (64x32x32x32, stride 2: 1.7 vs 2.1-2.7 ms)
@@ -1416,6 +1363,16 @@ def depthwise_conv2d_grad_kernel(
     rows = n_img * out_h
     chunks = split(grad.size * kh * kw, rows)
     g = grad.reshape(n_img, out_h, out_w * channels * dm)
+    if _big(grad.size * kh * kw) and _lanes_gradients(kh, kw, dm, strides, channels):
+        # four output pixels' gradients held in registers while the taps go by
+        acc = np.zeros((chunks, kh, kw, channels), dtype=x.dtype)
+        xr = x.reshape(n_img, height, width * channels)
+        geometry = (*strides, *dilation, pads[0][0], pads[1][0])
+        if chunks == 1:
+            depthwise_lanes.grad_kernel_rows(xr, g, acc[0], 0, rows, *geometry)
+        else:
+            depthwise_lanes.grad_kernel_rows_parallel(xr, g, acc, *geometry)
+        return acc.sum(axis=0).reshape(kh, kw, channels, 1)
     if dm > 1 and _big(grad.size * kh * kw):
         # phases and multipliers a few rows at a time; with dm = 1 the whole-array phases
         # stayed faster (64x32x32x32, stride 2: 1.5-1.7 vs 2.0-2.2 ms, one thread)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from kernel_cases import tolerance, window_problems
 
 from minikeras import kernels
-from minikeras.kernels import _jit, depthwise
+from minikeras.kernels import _jit, depthwise, depthwise_lanes
 from minikeras.kernels import reference as ref
 
 # Few examples when the kernels run as plain Python (slow), more under the JIT.
@@ -297,11 +297,12 @@ def test_separable_forward_direct_strided_matches_twin(monkeypatch, strides, rel
 @given(window_problems(depth_multiplier=False), st.integers(1, 3), st.sampled_from([0, 1]))
 def test_lanes_forward_matches_twin(p, sixteenths, threshold):
     # Stride 1, multiplier 1 and channels a multiple of 16: on big problems the forward keeps
-    # four output pixels in registers (_forward_rows_lanes); SERIAL_BELOW 0 makes every problem
-    # big (and 1 goes through the serial function), the strides are set to 1.
+    # four output pixels in registers (depthwise_lanes.forward_rows); SERIAL_BELOW 0 makes
+    # every problem big (and 1 goes through the serial function), the strides are set to 1.
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_jit, "SERIAL_BELOW", threshold)
         mp.setattr(depthwise, "FOLD_BELOW", 0)
+        mp.setattr(depthwise, "LANES_GRADIENT_TAPS", 1)  # the gradients too, whatever the size
         kh, kw = p["kernel_hw"]
         shape = (*p["shape"][:3], 16 * sixteenths)
         x = _data(p, shape)
@@ -310,9 +311,30 @@ def test_lanes_forward_matches_twin(p, sixteenths, threshold):
         out = np.empty((shape[0], *kernels.output_hw(shape[1:3], (kh, kw), *geo), shape[3]))
         if out.size:
             rows_fn = depthwise._forward_setup(x, k, out, *geo)[0]
-            assert rows_fn is depthwise._forward_rows_lanes
+            assert rows_fn is depthwise_lanes.forward_rows
         _close(kernels.depthwise_conv2d_forward(x, k, *geo),
                ref.depthwise_conv2d_forward(x, k, *geo), p["dtype"])
+        # the input gradient: a forward pass over the output gradient, turned kernel
+        g = _data(p, out.shape)
+        _close(kernels.depthwise_conv2d_grad_input(g, k, x.shape, *geo),
+               ref.depthwise_conv2d_grad_input(g, k, x.shape, *geo), p["dtype"])
+        # the kernel gradient: four output pixels' gradients held while the taps go by
+        _close(kernels.depthwise_conv2d_grad_kernel(x, g, k.shape, *geo),
+               ref.depthwise_conv2d_grad_kernel(x, g, k.shape, *geo), p["dtype"])
+
+
+@pytest.mark.parametrize("pads", [((0, 0), (0, 0)), ((2, 1), (0, 2)), ((3, 0), (1, 3))])
+def test_lanes_input_gradient_pads(monkeypatch, pads):
+    # valid, asymmetric, and pads past the window (3 > kh - 1: the streams take those)
+    monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)
+    monkeypatch.setattr(depthwise, "LANES_GRADIENT_TAPS", 1)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 7, 9, 32))
+    k = rng.standard_normal((3, 3, 32, 1))
+    geo = ((1, 1), (1, 1), pads)
+    g = rng.standard_normal(kernels.depthwise_conv2d_forward(x, k, *geo).shape)
+    _close(kernels.depthwise_conv2d_grad_input(g, k, x.shape, *geo),
+           ref.depthwise_conv2d_grad_input(g, k, x.shape, *geo), np.float64)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -329,3 +351,25 @@ def test_separable_forward_through_lanes_matches_twin(monkeypatch, dtype):
     y_ref = ref.depthwise_conv2d_forward(x, k, (1, 1), (1, 1), pads)
     _close(y, y_ref, dtype)
     _close(z, y_ref.reshape(-1, 32) @ pw + bias, dtype)
+
+
+def test_lanes_gradients_only_from_enough_taps(monkeypatch):
+    # which kernels the gradients take is a measured choice: 5x5 yes, 3x3 no, strided no
+    assert depthwise._lanes_gradients(5, 5, 1, (1, 1), 64)
+    assert not depthwise._lanes_gradients(3, 3, 1, (1, 1), 64)
+    assert not depthwise._lanes_gradients(5, 5, 1, (2, 2), 64)
+    assert not depthwise._lanes_gradients(5, 5, 2, (1, 1), 64)
+    assert not depthwise._lanes_gradients(5, 5, 1, (1, 1), 24)
+    monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)
+    calls = []
+    real = depthwise_lanes.grad_kernel_rows_parallel
+    monkeypatch.setattr(depthwise_lanes, "grad_kernel_rows_parallel",
+                        lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 6, 6, 16))
+    g = rng.standard_normal((4, 6, 6, 16))
+    pads = ((2, 2), (2, 2))
+    got = kernels.depthwise_conv2d_grad_kernel(x, g, (5, 5, 16, 1), (1, 1), (1, 1), pads)
+    assert calls  # the register kernel ran
+    _close(got, ref.depthwise_conv2d_grad_kernel(x, g, (5, 5, 16, 1), (1, 1), (1, 1), pads),
+           np.float64)
