@@ -1090,14 +1090,14 @@ def _forward_setup(x, kernel, out, strides, dilation, pads):
     kh, kw, _, dm = kernel.shape
     _, out_h, out_w, _ = out.shape
     big = _big(out.size * kh * kw)
-    if big and dm == 1 and strides == (1, 1) and channels % lanes.LANES == 0:
+    if big and _lanes_forward(dm, strides, dilation, channels):
         height, width = x.shape[1:3]
         arrays = (
             x.reshape(n_img, height, width * channels),
             kernel.reshape(kh, kw, channels),
             out.reshape(n_img, out_h, out_w * channels),
         )
-        return depthwise_lanes.forward_rows, arrays, (*strides, *dilation, pads[0][0], pads[1][0])
+        return depthwise_lanes.forward_rows, arrays, (pads[0][0], pads[1][0])
     if strides[1] > 1 and dm == 1 and channels >= DIRECT_STRIDED_CHANNELS:
         geometry = (*strides, *dilation, pads[0][0], pads[1][0])
         return _forward_rows_direct, (x, kernel.reshape(kh, kw, channels), out), geometry
@@ -1130,20 +1130,17 @@ def _big(work: int) -> bool:
     return work >= _jit.SERIAL_BELOW
 
 
-#: The gradients take the register kernels of :mod:`.depthwise_lanes` from this many taps on
-#: (a 5x5 kernel has 25). One thread, alternated, 128x8x8x64 5x5: input gradient 0.77-1.26 ->
-#: 0.57-0.69 ms, kernel gradient 1.36-1.84 -> 0.61-0.98 ms; 64x8x8x128 5x5 likewise. With 3x3
-#: kernels they were no faster (32 and 64 channels) or slower (64x16x16x128: input gradient
-#: 2.0-2.6 -> 2.4-3.0 ms), so those keep the streams.
-LANES_GRADIENT_TAPS = 16
+def _lanes_forward(dm: int, strides, dilation, channels: int) -> bool:
+    """Whether a big problem takes :mod:`.depthwise_lanes` (forward and both gradients).
 
-
-def _lanes_gradients(kh: int, kw: int, dm: int, strides, channels: int) -> bool:
-    """Whether the depthwise gradients of a big problem take :mod:`.depthwise_lanes`."""
+    Measured one thread, alternated, before -> after, 32x32x32x32 3x3: forward 0.70 -> 0.49
+    ms, input gradient 0.9-1.2 -> 0.6-0.8 ms, kernel gradient 1.0-1.3 -> 0.6-0.8 ms; 5x5 on
+    128x8x8x64: kernel gradient 1.36 -> 0.66 ms; 64x16x16x128 3x3 unchanged.
+    """
     return (
-        kh * kw >= LANES_GRADIENT_TAPS
-        and dm == 1
+        dm == 1
         and tuple(strides) == (1, 1)
+        and tuple(dilation) == (1, 1)
         and channels % lanes.LANES == 0
     )
 
@@ -1281,12 +1278,11 @@ def depthwise_conv2d_grad_input(
     kh, kw = kernel.shape[:2]
     work = grad.size * kh * kw
     (pt, _), (pl, _) = pads
-    dh, dw = dilation
     if (
         _big(work)
-        and _lanes_gradients(kh, kw, dm, strides, channels)
-        and pt <= (kh - 1) * dh
-        and pl <= (kw - 1) * dw
+        and _lanes_forward(dm, strides, dilation, channels)
+        and pt <= kh - 1
+        and pl <= kw - 1
     ):
         # With stride 1 the input gradient is a forward pass over the output gradient with the
         # kernel turned by 180 degrees and the complementary pads: the register kernel again.
@@ -1296,7 +1292,7 @@ def depthwise_conv2d_grad_input(
             np.ascontiguousarray(kernel[::-1, ::-1, :, 0]),
             gx.reshape(n_img, height, width * channels),
         )
-        geometry = (1, 1, dh, dw, (kh - 1) * dh - pt, (kw - 1) * dw - pl)
+        geometry = (kh - 1 - pt, kw - 1 - pl)
         rows_fns = (depthwise_lanes.forward_rows, depthwise_lanes.forward_rows_parallel)
         _run(*rows_fns, arrays, n_img * height, work, geometry)
         return gx
@@ -1363,11 +1359,11 @@ def depthwise_conv2d_grad_kernel(
     rows = n_img * out_h
     chunks = split(grad.size * kh * kw, rows)
     g = grad.reshape(n_img, out_h, out_w * channels * dm)
-    if _big(grad.size * kh * kw) and _lanes_gradients(kh, kw, dm, strides, channels):
+    if _big(grad.size * kh * kw) and _lanes_forward(dm, strides, dilation, channels):
         # four output pixels' gradients held in registers while the taps go by
         acc = np.zeros((chunks, kh, kw, channels), dtype=x.dtype)
         xr = x.reshape(n_img, height, width * channels)
-        geometry = (*strides, *dilation, pads[0][0], pads[1][0])
+        geometry = (pads[0][0], pads[1][0])
         if chunks == 1:
             depthwise_lanes.grad_kernel_rows(xr, g, acc[0], 0, rows, *geometry)
         else:

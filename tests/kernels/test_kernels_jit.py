@@ -296,18 +296,17 @@ def test_separable_forward_direct_strided_matches_twin(monkeypatch, strides, rel
 @SETTINGS
 @given(window_problems(depth_multiplier=False), st.integers(1, 3), st.sampled_from([0, 1]))
 def test_lanes_forward_matches_twin(p, sixteenths, threshold):
-    # Stride 1, multiplier 1 and channels a multiple of 16: on big problems the forward keeps
-    # four output pixels in registers (depthwise_lanes.forward_rows); SERIAL_BELOW 0 makes
-    # every problem big (and 1 goes through the serial function), the strides are set to 1.
+    # Stride 1, no dilation, multiplier 1 and channels a multiple of 16: on big problems the
+    # forward keeps four output pixels in registers (depthwise_lanes.forward_rows); SERIAL_BELOW
+    # 0 makes every problem big (and 1 goes through the serial function).
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_jit, "SERIAL_BELOW", threshold)
         mp.setattr(depthwise, "FOLD_BELOW", 0)
-        mp.setattr(depthwise, "LANES_GRADIENT_TAPS", 1)  # the gradients too, whatever the size
         kh, kw = p["kernel_hw"]
         shape = (*p["shape"][:3], 16 * sixteenths)
         x = _data(p, shape)
         k = _data(p, (kh, kw, shape[3], 1))
-        geo = ((1, 1), p["dilation"], p["pads"])
+        geo = ((1, 1), (1, 1), p["pads"])
         out = np.empty((shape[0], *kernels.output_hw(shape[1:3], (kh, kw), *geo), shape[3]))
         if out.size:
             rows_fn = depthwise._forward_setup(x, k, out, *geo)[0]
@@ -318,7 +317,7 @@ def test_lanes_forward_matches_twin(p, sixteenths, threshold):
         g = _data(p, out.shape)
         _close(kernels.depthwise_conv2d_grad_input(g, k, x.shape, *geo),
                ref.depthwise_conv2d_grad_input(g, k, x.shape, *geo), p["dtype"])
-        # the kernel gradient: four output pixels' gradients held while the taps go by
+        # the kernel gradient: four pixels' gradients held in registers
         _close(kernels.depthwise_conv2d_grad_kernel(x, g, k.shape, *geo),
                ref.depthwise_conv2d_grad_kernel(x, g, k.shape, *geo), p["dtype"])
 
@@ -327,7 +326,6 @@ def test_lanes_forward_matches_twin(p, sixteenths, threshold):
 def test_lanes_input_gradient_pads(monkeypatch, pads):
     # valid, asymmetric, and pads past the window (3 > kh - 1: the streams take those)
     monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)
-    monkeypatch.setattr(depthwise, "LANES_GRADIENT_TAPS", 1)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((3, 7, 9, 32))
     k = rng.standard_normal((3, 3, 32, 1))
@@ -353,23 +351,27 @@ def test_separable_forward_through_lanes_matches_twin(monkeypatch, dtype):
     _close(z, y_ref.reshape(-1, 32) @ pw + bias, dtype)
 
 
-def test_lanes_gradients_only_from_enough_taps(monkeypatch):
-    # which kernels the gradients take is a measured choice: 5x5 yes, 3x3 no, strided no
-    assert depthwise._lanes_gradients(5, 5, 1, (1, 1), 64)
-    assert not depthwise._lanes_gradients(3, 3, 1, (1, 1), 64)
-    assert not depthwise._lanes_gradients(5, 5, 1, (2, 2), 64)
-    assert not depthwise._lanes_gradients(5, 5, 2, (1, 1), 64)
-    assert not depthwise._lanes_gradients(5, 5, 1, (1, 1), 24)
+def test_lanes_kernels_are_the_ones_that_run(monkeypatch):
+    # stride 1, no dilation, 16k channels: both gradients go through depthwise_lanes; a stride,
+    # a dilation or 24 channels keep the streams
+    assert depthwise._lanes_forward(1, (1, 1), (1, 1), 64)
+    assert not depthwise._lanes_forward(1, (2, 2), (1, 1), 64)
+    assert not depthwise._lanes_forward(1, (1, 1), (2, 1), 64)
+    assert not depthwise._lanes_forward(2, (1, 1), (1, 1), 64)
+    assert not depthwise._lanes_forward(1, (1, 1), (1, 1), 24)
     monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)
     calls = []
-    real = depthwise_lanes.grad_kernel_rows_parallel
-    monkeypatch.setattr(depthwise_lanes, "grad_kernel_rows_parallel",
-                        lambda *a: calls.append(1) or real(*a))
+    for name in ("grad_kernel_rows_parallel", "forward_rows_parallel"):
+        real = getattr(depthwise_lanes, name)
+        monkeypatch.setattr(depthwise_lanes, name,
+                            lambda *a, real=real, name=name: calls.append(name) or real(*a))
     rng = np.random.default_rng(2)
     x = rng.standard_normal((4, 6, 6, 16))
     g = rng.standard_normal((4, 6, 6, 16))
-    pads = ((2, 2), (2, 2))
-    got = kernels.depthwise_conv2d_grad_kernel(x, g, (5, 5, 16, 1), (1, 1), (1, 1), pads)
-    assert calls  # the register kernel ran
-    _close(got, ref.depthwise_conv2d_grad_kernel(x, g, (5, 5, 16, 1), (1, 1), (1, 1), pads),
-           np.float64)
+    k = rng.standard_normal((5, 5, 16, 1))
+    geo = ((1, 1), (1, 1), ((2, 2), (2, 2)))
+    _close(kernels.depthwise_conv2d_grad_kernel(x, g, k.shape, *geo),
+           ref.depthwise_conv2d_grad_kernel(x, g, k.shape, *geo), np.float64)
+    _close(kernels.depthwise_conv2d_grad_input(g, k, x.shape, *geo),
+           ref.depthwise_conv2d_grad_input(g, k, x.shape, *geo), np.float64)
+    assert calls == ["grad_kernel_rows_parallel", "forward_rows_parallel"]
