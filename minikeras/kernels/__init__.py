@@ -13,7 +13,8 @@ definition. Modules:
 * :mod:`.pool` — max and average pooling, forward and input gradient (max: also from the
   argmax its forward pass recorded, and the gather at that argmax that forward mode needs).
 * :mod:`.matmul` — the 1x1-convolution products, split by rows over threads; :mod:`.narrow` —
-  those with an inner dimension of 1-4, as a plain loop.
+  those with an inner dimension of 1-4, as a plain loop; :mod:`.lanes_product` — big ones
+  whose weights fit in L1, with the sums in registers.
 * :mod:`.affine` — ``x * scale + shift`` per channel in one pass (batch normalisation).
 * :mod:`.optimizer_updates` — SGD-momentum, RMSprop/Adagrad and Adam updates as one loop.
 * :mod:`.reference` — the numpy twins.
@@ -53,6 +54,8 @@ _LAZY = {
     "channel_affine2": "affine",
     "epilogue": "affine",
     "narrow_product": "narrow",
+    "lanes_product_rows": "lanes_product",
+    "lanes_product_tn": "lanes_product",
     "channel_sums": "affine",
     "sgd_momentum_update": "optimizer_updates",
     "rms_update": "optimizer_updates",

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minikeras.kernels import _jit, depthwise_lanes, lanes
+from minikeras.kernels import _jit, depthwise_lanes, lanes, lanes_product
 from minikeras.kernels import matmul as mm
 from minikeras.kernels._jit import njit, prange, split
 from minikeras.kernels.affine import epilogue
@@ -1219,12 +1219,19 @@ def separable_forward(
     y2 = y.reshape(-1, channels * dm)
     step = max(1, FUSED_STEP_BYTES // (y2.shape[1] * y2.itemsize * out_w))  # output rows per step
 
+    # a short inner dimension: the product in registers (lanes_product), not BLAS
+    product = (
+        lanes_product.lanes_product_rows
+        if mm.fits_lanes_product(y2, pointwise, z) and pointwise.flags.c_contiguous
+        else lambda a, b, out: np.matmul(a, b, out=out)
+    )
+
     def block(r0: int, r1: int) -> None:
         for lo in range(r0, r1, step):
             hi = min(lo + step, r1)
             rows_fn(*arrays, lo, hi, *geometry)
             part = z[lo * out_w : hi * out_w]
-            np.matmul(y2[lo * out_w : hi * out_w], pointwise, out=part)
+            product(y2[lo * out_w : hi * out_w], pointwise, part)
             epilogue(part, bias, scale, shift, relu)
 
     blocks = mm._blocks(rows, mm._workers())

@@ -7,13 +7,14 @@ while the kernel taps go by, so that each input vector loaded feeds one FMA and 
 vector four (the scheme of hand-written CPU convolution libraries). Written as plain numba loops,
 the sums went through memory or the loop ran scalar (measured in ``benchmarks/README.md``).
 
-These four functions make that explicit: a *lanes* value is an LLVM vector ``<16 x float>``
+These five functions make that explicit: a *lanes* value is an LLVM vector ``<16 x float>``
 (or ``double``), which LLVM keeps in one AVX-512 register (two AVX2 ones), and
 
 * :func:`load` ``(a, i)`` is ``a[i : i + LANES]``,
 * :func:`store` ``(a, i, v)`` is ``a[i : i + LANES] = v``,
 * :func:`fma` ``(x, w, s)`` is ``x * w + s``, lane by lane, one FMA instruction per register,
-* :func:`zeros` ``(a)`` is ``LANES`` zeros of ``a``'s dtype.
+* :func:`zeros` ``(a)`` is ``LANES`` zeros of ``a``'s dtype,
+* :func:`broadcast` ``(a, i)`` is ``LANES`` copies of ``a[i]``.
 
 No bounds are checked: the caller indexes inside its 1-D contiguous arrays. With
 ``NUMBA_DISABLE_JIT=1`` the same names are the numpy expressions above, so the kernels that use
@@ -109,6 +110,22 @@ def _zeros(typingctx, array):
     return lanes(array), codegen
 
 
+@intrinsic
+def _broadcast(typingctx, array, index):
+    lanes = Lanes(array.dtype)
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        value = builder.load(builder.gep(data, [args[1]]))
+        vector = context.get_value_type(lanes)
+        undefined = ir.Constant(vector, ir.Undefined)
+        first = builder.insert_element(undefined, value, ir.Constant(ir.IntType(32), 0))
+        everywhere = ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES)
+        return builder.shuffle_vector(first, undefined, everywhere)  # one vbroadcastss
+
+    return lanes(array, index), codegen
+
+
 def _py_load(a: np.ndarray, i: int) -> np.ndarray:
     return a[i : i + LANES].copy()
 
@@ -125,7 +142,11 @@ def _py_zeros(a: np.ndarray) -> np.ndarray:
     return np.zeros(LANES, a.dtype)
 
 
+def _py_broadcast(a: np.ndarray, i: int) -> np.ndarray:
+    return np.full(LANES, a[i], a.dtype)
+
+
 if numba.config.DISABLE_JIT:
-    load, store, fma, zeros = _py_load, _py_store, _py_fma, _py_zeros
+    load, store, fma, zeros, broadcast = _py_load, _py_store, _py_fma, _py_zeros, _py_broadcast
 else:
-    load, store, fma, zeros = _load, _store, _fma, _zeros
+    load, store, fma, zeros, broadcast = _load, _store, _fma, _zeros, _broadcast

@@ -29,6 +29,7 @@ from minikeras.kernels import (
     compile_notice,
     conv,
     depthwise,
+    matmul,
     narrow,
     optimizer_updates,
     pool,
@@ -91,6 +92,13 @@ def _narrow() -> None:
     narrow.narrow_product(a, b, np.empty((16, 8), F32), _rand((8,), F32))
 
 
+def _register_products() -> None:
+    # big enough for matmul to take the register kernels (and the fused separable forward)
+    a, b = _rand((2048, 32), F32), _rand((32, 64), F32)
+    matmul.matmul(a, b)
+    matmul.matmul_tn(a, _rand((2048, 64), F32))
+
+
 def _optimizers() -> None:
     p, g, m, v, w = (_rand((8,), F32) for _ in range(5))
     optimizer_updates.sgd_momentum_update(p, g, v, 0.1, 0.9, False)
@@ -112,6 +120,7 @@ VARIANTS: list[tuple[str, Callable[[], None]]] = [
     ("depthwise, strided, under 32 channels", lambda: _strided((2, 6, 6, 16))),
     ("depthwise, strided, under 32 channels, parallel", lambda: _strided((8, 32, 32, 16))),
     ("1x1 products of 1-4 channels", _narrow),
+    ("1x1 products in registers", _register_products),
     ("convolution", _conv),
     ("max pooling, serial", lambda: _max_pool((2, 6, 6, 4), train=True)),
     # predict in batches of 256 on the demo's 8x8x32 maps

@@ -1,0 +1,190 @@
+"""Matrix products with a short inner dimension, their sums held in registers.
+
+A 1x1 convolution is ``z = y @ w`` with one row per pixel: tens of thousands of rows, an inner
+dimension ``K`` of the input channels (32, 64) and ``N`` output channels. OpenBLAS copies
+("packs") both operands into its own layout before every call, which a long product with a
+short ``K`` does not earn back: W1's ``(32768 x 32) @ (32 x 64)`` ran at 33-37 GMAC/s here, on a
+machine whose sgemm peak is 51.6.
+
+:func:`lanes_product_rows` needs no packing: ``w`` (``K x N``, at most
+:data:`.matmul.LANES_MAX_B_BYTES`) stays in
+L1, and each step holds a 4-row x 64-column block of ``z`` in 16 lanes registers (:mod:`.lanes`)
+while ``k`` runs, so one ``K`` loop loads four vectors of ``w`` and broadcasts four numbers of
+``y`` for sixteen FMAs (4 x 32 blocks with eight registers when ``N`` is an odd multiple of 32).
+:func:`lanes_product_tn` makes ``y.T @ g``, a 1x1 convolution's kernel gradient, the same way.
+One thread, alternated: W1 2.0 -> 1.36-1.44 ms (50 GMAC/s), W4's
+``(8192 x 64) @ (64 x 64)`` 0.76 -> 0.62 ms, ``(16384 x 64) @ (64 x 128)`` 3.45 -> 2.8-3.0 ms;
+with ``K = N = 128`` it lost (6.8 -> 7.5 ms), hence the size limit. Compiled for AVX2 it
+gained alike.
+"""
+
+from __future__ import annotations
+
+from minikeras.kernels import lanes
+from minikeras.kernels._jit import njit
+
+
+@njit(nogil=True)
+def _block4x4(af, ra, ta, bf, of, m, n0, k_len, n_len):  # pragma: no cover - JIT
+    """Rows ``m..m+3`` x columns ``n0..n0+63`` of the product, in 16 registers.
+
+    Row ``r``'s ``t``-th number is ``af[r * ra + t * ta]`` (``ra = K, ta = 1`` for ``a``,
+    ``ra = 1, ta = K`` for a transposed ``a``).
+    """
+    c00 = lanes.zeros(af)
+    c01 = lanes.zeros(af)
+    c02 = lanes.zeros(af)
+    c03 = lanes.zeros(af)
+    c10 = lanes.zeros(af)
+    c11 = lanes.zeros(af)
+    c12 = lanes.zeros(af)
+    c13 = lanes.zeros(af)
+    c20 = lanes.zeros(af)
+    c21 = lanes.zeros(af)
+    c22 = lanes.zeros(af)
+    c23 = lanes.zeros(af)
+    c30 = lanes.zeros(af)
+    c31 = lanes.zeros(af)
+    c32 = lanes.zeros(af)
+    c33 = lanes.zeros(af)
+    L = lanes.LANES
+    for k in range(k_len):
+        bp = k * n_len + n0
+        b0 = lanes.load(bf, bp)
+        b1 = lanes.load(bf, bp + L)
+        b2 = lanes.load(bf, bp + 2 * L)
+        b3 = lanes.load(bf, bp + 3 * L)
+        at = k * ta
+        a0 = lanes.broadcast(af, m * ra + at)
+        c00 = lanes.fma(a0, b0, c00)
+        c01 = lanes.fma(a0, b1, c01)
+        c02 = lanes.fma(a0, b2, c02)
+        c03 = lanes.fma(a0, b3, c03)
+        a1 = lanes.broadcast(af, (m + 1) * ra + at)
+        c10 = lanes.fma(a1, b0, c10)
+        c11 = lanes.fma(a1, b1, c11)
+        c12 = lanes.fma(a1, b2, c12)
+        c13 = lanes.fma(a1, b3, c13)
+        a2 = lanes.broadcast(af, (m + 2) * ra + at)
+        c20 = lanes.fma(a2, b0, c20)
+        c21 = lanes.fma(a2, b1, c21)
+        c22 = lanes.fma(a2, b2, c22)
+        c23 = lanes.fma(a2, b3, c23)
+        a3 = lanes.broadcast(af, (m + 3) * ra + at)
+        c30 = lanes.fma(a3, b0, c30)
+        c31 = lanes.fma(a3, b1, c31)
+        c32 = lanes.fma(a3, b2, c32)
+        c33 = lanes.fma(a3, b3, c33)
+    o = m * n_len + n0
+    lanes.store(of, o, c00)
+    lanes.store(of, o + L, c01)
+    lanes.store(of, o + 2 * L, c02)
+    lanes.store(of, o + 3 * L, c03)
+    o += n_len
+    lanes.store(of, o, c10)
+    lanes.store(of, o + L, c11)
+    lanes.store(of, o + 2 * L, c12)
+    lanes.store(of, o + 3 * L, c13)
+    o += n_len
+    lanes.store(of, o, c20)
+    lanes.store(of, o + L, c21)
+    lanes.store(of, o + 2 * L, c22)
+    lanes.store(of, o + 3 * L, c23)
+    o += n_len
+    lanes.store(of, o, c30)
+    lanes.store(of, o + L, c31)
+    lanes.store(of, o + 2 * L, c32)
+    lanes.store(of, o + 3 * L, c33)
+
+
+@njit(nogil=True)
+def _block4x2(af, ra, ta, bf, of, m, n0, k_len, n_len):  # pragma: no cover - JIT
+    """Rows ``m..m+3`` x columns ``n0..n0+31`` of the product, in 8 registers.
+
+    Row ``r``'s ``t``-th number is ``af[r * ra + t * ta]`` (``ra = K, ta = 1`` for ``a``,
+    ``ra = 1, ta = K`` for a transposed ``a``).
+    """
+    c00 = lanes.zeros(af)
+    c01 = lanes.zeros(af)
+    c10 = lanes.zeros(af)
+    c11 = lanes.zeros(af)
+    c20 = lanes.zeros(af)
+    c21 = lanes.zeros(af)
+    c30 = lanes.zeros(af)
+    c31 = lanes.zeros(af)
+    L = lanes.LANES
+    for k in range(k_len):
+        bp = k * n_len + n0
+        b0 = lanes.load(bf, bp)
+        b1 = lanes.load(bf, bp + L)
+        at = k * ta
+        a0 = lanes.broadcast(af, m * ra + at)
+        c00 = lanes.fma(a0, b0, c00)
+        c01 = lanes.fma(a0, b1, c01)
+        a1 = lanes.broadcast(af, (m + 1) * ra + at)
+        c10 = lanes.fma(a1, b0, c10)
+        c11 = lanes.fma(a1, b1, c11)
+        a2 = lanes.broadcast(af, (m + 2) * ra + at)
+        c20 = lanes.fma(a2, b0, c20)
+        c21 = lanes.fma(a2, b1, c21)
+        a3 = lanes.broadcast(af, (m + 3) * ra + at)
+        c30 = lanes.fma(a3, b0, c30)
+        c31 = lanes.fma(a3, b1, c31)
+    o = m * n_len + n0
+    lanes.store(of, o, c00)
+    lanes.store(of, o + L, c01)
+    o += n_len
+    lanes.store(of, o, c10)
+    lanes.store(of, o + L, c11)
+    o += n_len
+    lanes.store(of, o, c20)
+    lanes.store(of, o + L, c21)
+    o += n_len
+    lanes.store(of, o, c30)
+    lanes.store(of, o + L, c31)
+
+
+@njit(nogil=True)
+def _product(af, ra, ta, m_len, k_len, bf, of, n_len):  # pragma: no cover - JIT
+    """``of = a @ bf`` with ``a``'s numbers at ``af[r * ra + t * ta]``; ``N`` a multiple of 32.
+
+    Blocks of 4 rows x 64 columns (then 4 x 32) in registers; the rows past the last multiple
+    of 4 go one row and 16 columns at a time.
+    """
+    L = lanes.LANES
+    n_wide = n_len - n_len % (4 * L)
+    m_quad = m_len - m_len % 4
+    for m in range(0, m_quad, 4):
+        for n0 in range(0, n_wide, 4 * L):
+            _block4x4(af, ra, ta, bf, of, m, n0, k_len, n_len)
+        if n_wide < n_len:
+            _block4x2(af, ra, ta, bf, of, m, n_wide, k_len, n_len)
+    for m in range(m_quad, m_len):
+        for n0 in range(0, n_len, L):
+            c = lanes.zeros(af)
+            for k in range(k_len):
+                c = lanes.fma(
+                    lanes.broadcast(af, m * ra + k * ta), lanes.load(bf, k * n_len + n0), c
+                )
+            lanes.store(of, m * n_len + n0, c)
+
+
+@njit(nogil=True)
+def lanes_product_rows(a, b, out):  # pragma: no cover - JIT
+    """``out = a @ b`` for the shapes :func:`.matmul.fits_lanes_product` accepts.
+
+    (nogil: :mod:`.matmul` runs it from its pool's Python threads.)
+    """
+    m_len, k_len = a.shape
+    _product(a.reshape(-1), k_len, 1, m_len, k_len, b.reshape(-1), out.reshape(-1), b.shape[1])
+
+
+@njit(nogil=True)
+def lanes_product_tn(a, b, out):  # pragma: no cover - JIT
+    """``out = a.T @ b`` (``a`` ``(M, K)``, ``b`` ``(M, N)``, both C-contiguous), as above.
+
+    The kernel gradient of a 1x1 convolution: ``K`` and ``N`` are channel counts, ``M`` the
+    pixels, so each 4 x 64 block of ``out`` runs one long loop over the pixels.
+    """
+    m_len, k_len = a.shape
+    _product(a.reshape(-1), 1, k_len, k_len, m_len, b.reshape(-1), out.reshape(-1), b.shape[1])

@@ -1,0 +1,104 @@
+"""The register product (kernels.lanes_product) against numpy, and when matmul takes it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from minikeras import kernels
+from minikeras.kernels import _jit, lanes_product
+from minikeras.kernels import matmul as mm
+from minikeras.kernels import reference as ref
+
+
+@pytest.mark.parametrize(
+    "m, k, n",
+    [(7, 3, 64), (9, 5, 128), (13, 32, 64), (33, 64, 96), (5, 1, 32), (0, 4, 64), (4, 0, 64),
+     (12, 40, 160)],  # rows past the last 4, 32 columns past the last 64, K = 0, M = 0
+)
+def test_product_matches_numpy(m, k, n):
+    rng = np.random.default_rng(m * 100 + k)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    out = np.full((m, n), np.nan, np.float32)
+    lanes_product.lanes_product_rows(a, b, out)
+    np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
+    # and the transposed product: a (m, k) and g (m, n) give a.T @ g, (k, n)
+    g = rng.standard_normal((m, n), dtype=np.float32)
+    out_tn = np.full((k, n), np.nan, np.float32)
+    lanes_product.lanes_product_tn(a, g, out_tn)
+    np.testing.assert_allclose(out_tn, a.T.astype(np.float64) @ g, rtol=1e-5, atol=1e-4)
+
+
+def test_which_products_fit():
+    a = np.zeros((100, 32), np.float32)
+    fits = mm.fits_lanes_product
+    assert fits(a, np.zeros((32, 64), np.float32), np.zeros((100, 64), np.float32))
+    assert fits(a, np.zeros((64, 32), np.float32).T, np.zeros((100, 64), np.float32))
+    assert fits(a, np.zeros((32, 96), np.float32), np.zeros((100, 96), np.float32))
+    assert not fits(a, np.zeros((32, 48), np.float32), np.zeros((100, 48), np.float32))
+    assert not fits(a, np.zeros((32, 320), np.float32), np.zeros((100, 320), np.float32))
+    assert not fits(a.astype(np.float64), np.zeros((32, 64)), np.zeros((100, 64)))
+    assert not fits(np.zeros((32, 100), np.float32).T, np.zeros((32, 64), np.float32),
+                    np.zeros((100, 64), np.float32))
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_matmul_takes_it_for_big_products(monkeypatch, relu):
+    calls = []
+    real = kernels.lanes_product_rows
+    monkeypatch.setattr(kernels, "lanes_product_rows",
+                        lambda *args: calls.append(args[0].shape) or real(*args))
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((4096, 32), dtype=np.float32)  # 8.4M multiply-adds: big
+    b = rng.standard_normal((64, 32), dtype=np.float32).T  # transposed: copied, then used
+    bias = rng.standard_normal(64).astype(np.float32)
+    scale = rng.standard_normal(64).astype(np.float32)
+    shift = rng.standard_normal(64).astype(np.float32)
+    got = mm.matmul(a, b, bias=bias, relu=relu, scale=scale, shift=shift)
+    expected = (a.astype(np.float64) @ b + bias) * scale + shift
+    if relu:
+        expected = np.maximum(expected, 0)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    assert calls, "the register product did not run"
+    calls.clear()
+    mm.matmul(a[:16], b)  # small: BLAS, nothing compiled for it
+    assert not calls
+
+
+def test_separable_forward_uses_it(monkeypatch):
+    monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)
+    calls = []
+    real = lanes_product.lanes_product_rows
+    monkeypatch.setattr(lanes_product, "lanes_product_rows",
+                        lambda *args: calls.append(1) or real(*args))
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((16, 12, 12, 32)).astype(np.float32)
+    k = rng.standard_normal((3, 3, 32, 1)).astype(np.float32)
+    pw = rng.standard_normal((32, 64)).astype(np.float32)
+    assert mm.fits_lanes_product(x.reshape(-1, 32), pw, np.empty((16 * 144, 64), np.float32))
+    pads = ((1, 1), (1, 1))
+    y, z = kernels.separable_forward(x, k, pw, None, pads=pads)
+    y_ref = ref.depthwise_conv2d_forward(x, k, (1, 1), (1, 1), pads)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(z, y_ref.reshape(-1, 32).astype(np.float64) @ pw, rtol=1e-4,
+                               atol=1e-4)
+    assert calls, "the fused forward did not take the register product"
+
+
+def test_matmul_tn_takes_it_for_big_products(monkeypatch):
+    calls = []
+    real = kernels.lanes_product_tn
+    monkeypatch.setattr(kernels, "lanes_product_tn",
+                        lambda *args: calls.append(args[0].shape) or real(*args))
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((8192, 32), dtype=np.float32)
+    b = rng.standard_normal((8192, 64), dtype=np.float32)
+    np.testing.assert_allclose(mm.matmul_tn(a, b), a.T.astype(np.float64) @ b, rtol=1e-4,
+                               atol=1e-3)
+    assert calls
+    calls.clear()
+    wide = rng.standard_normal((8192, 256), dtype=np.float32)  # a 64 KiB result: BLAS
+    np.testing.assert_allclose(mm.matmul_tn(wide, wide), wide.T.astype(np.float64) @ wide,
+                               rtol=1e-4, atol=1e-2)
+    assert not calls
