@@ -20,17 +20,25 @@ gained alike.
 
 from __future__ import annotations
 
+import numpy as np
+
 from minikeras.kernels import lanes
 from minikeras.kernels._jit import njit
 
 
 @njit(nogil=True)
-def _block4x4(af, ra, ta, bf, of, m, n0, k_len, n_len):  # pragma: no cover - JIT
+def _block4x4(af, ra, ta, bf, of, m, n0, k_len, n_len, sums, ones):  # noqa: E501  # pragma: no cover
     """Rows ``m..m+3`` x columns ``n0..n0+63`` of the product, in 16 registers.
 
     Row ``r``'s ``t``-th number is ``af[r * ra + t * ta]`` (``ra = K, ta = 1`` for ``a``,
     ``ra = 1, ta = K`` for a transposed ``a``).
     """
+    with_sums = sums.shape[0] > 0  # also the column sums of b (a bias gradient)
+    one = lanes.load(ones, 0)
+    s0 = lanes.zeros(af)
+    s1 = lanes.zeros(af)
+    s2 = lanes.zeros(af)
+    s3 = lanes.zeros(af)
     c00 = lanes.zeros(af)
     c01 = lanes.zeros(af)
     c02 = lanes.zeros(af)
@@ -54,6 +62,11 @@ def _block4x4(af, ra, ta, bf, of, m, n0, k_len, n_len):  # pragma: no cover - JI
         b1 = lanes.load(bf, bp + L)
         b2 = lanes.load(bf, bp + 2 * L)
         b3 = lanes.load(bf, bp + 3 * L)
+        if with_sums:
+            s0 = lanes.fma(b0, one, s0)
+            s1 = lanes.fma(b1, one, s1)
+            s2 = lanes.fma(b2, one, s2)
+            s3 = lanes.fma(b3, one, s3)
         at = k * ta
         a0 = lanes.broadcast(af, m * ra + at)
         c00 = lanes.fma(a0, b0, c00)
@@ -95,15 +108,24 @@ def _block4x4(af, ra, ta, bf, of, m, n0, k_len, n_len):  # pragma: no cover - JI
     lanes.store(of, o + L, c31)
     lanes.store(of, o + 2 * L, c32)
     lanes.store(of, o + 3 * L, c33)
+    if with_sums:
+        lanes.store(sums, n0, s0)
+        lanes.store(sums, n0 + L, s1)
+        lanes.store(sums, n0 + 2 * L, s2)
+        lanes.store(sums, n0 + 3 * L, s3)
 
 
 @njit(nogil=True)
-def _block4x2(af, ra, ta, bf, of, m, n0, k_len, n_len):  # pragma: no cover - JIT
+def _block4x2(af, ra, ta, bf, of, m, n0, k_len, n_len, sums, ones):  # noqa: E501  # pragma: no cover
     """Rows ``m..m+3`` x columns ``n0..n0+31`` of the product, in 8 registers.
 
     Row ``r``'s ``t``-th number is ``af[r * ra + t * ta]`` (``ra = K, ta = 1`` for ``a``,
     ``ra = 1, ta = K`` for a transposed ``a``).
     """
+    with_sums = sums.shape[0] > 0  # also the column sums of b (a bias gradient)
+    one = lanes.load(ones, 0)
+    s0 = lanes.zeros(af)
+    s1 = lanes.zeros(af)
     c00 = lanes.zeros(af)
     c01 = lanes.zeros(af)
     c10 = lanes.zeros(af)
@@ -117,6 +139,9 @@ def _block4x2(af, ra, ta, bf, of, m, n0, k_len, n_len):  # pragma: no cover - JI
         bp = k * n_len + n0
         b0 = lanes.load(bf, bp)
         b1 = lanes.load(bf, bp + L)
+        if with_sums:
+            s0 = lanes.fma(b0, one, s0)
+            s1 = lanes.fma(b1, one, s1)
         at = k * ta
         a0 = lanes.broadcast(af, m * ra + at)
         c00 = lanes.fma(a0, b0, c00)
@@ -142,10 +167,13 @@ def _block4x2(af, ra, ta, bf, of, m, n0, k_len, n_len):  # pragma: no cover - JI
     o += n_len
     lanes.store(of, o, c30)
     lanes.store(of, o + L, c31)
+    if with_sums:
+        lanes.store(sums, n0, s0)
+        lanes.store(sums, n0 + L, s1)
 
 
 @njit(nogil=True)
-def _product(af, ra, ta, m_len, k_len, bf, of, n_len):  # pragma: no cover - JIT
+def _product(af, ra, ta, m_len, k_len, bf, of, n_len, sums):  # pragma: no cover - JIT
     """``of = a @ bf`` with ``a``'s numbers at ``af[r * ra + t * ta]``; ``N`` a multiple of 32.
 
     Blocks of 4 rows x 64 columns (then 4 x 32) in registers; the rows past the last multiple
@@ -154,11 +182,20 @@ def _product(af, ra, ta, m_len, k_len, bf, of, n_len):  # pragma: no cover - JIT
     L = lanes.LANES
     n_wide = n_len - n_len % (4 * L)
     m_quad = m_len - m_len % 4
+    ones = np.ones(L, af.dtype)
+    no_sums = sums[:0]
     for m in range(0, m_quad, 4):
+        with_sums = sums if m == 0 else no_sums  # the first blocks' pass over b sums it too
         for n0 in range(0, n_wide, 4 * L):
-            _block4x4(af, ra, ta, bf, of, m, n0, k_len, n_len)
+            _block4x4(af, ra, ta, bf, of, m, n0, k_len, n_len, with_sums, ones)
         if n_wide < n_len:
-            _block4x2(af, ra, ta, bf, of, m, n_wide, k_len, n_len)
+            _block4x2(af, ra, ta, bf, of, m, n_wide, k_len, n_len, with_sums, ones)
+    if m_quad == 0 and sums.shape[0] > 0:  # (fewer than four rows: a pass of its own)
+        for n0 in range(0, n_len, L):
+            c = lanes.zeros(af)
+            for k in range(k_len):
+                c = lanes.fma(lanes.load(bf, k * n_len + n0), lanes.load(ones, 0), c)
+            lanes.store(sums, n0, c)
     for m in range(m_quad, m_len):
         for n0 in range(0, n_len, L):
             c = lanes.zeros(af)
@@ -176,15 +213,22 @@ def lanes_product_rows(a, b, out):  # pragma: no cover - JIT
     (nogil: :mod:`.matmul` runs it from its pool's Python threads.)
     """
     m_len, k_len = a.shape
-    _product(a.reshape(-1), k_len, 1, m_len, k_len, b.reshape(-1), out.reshape(-1), b.shape[1])
+    af, bf, of = a.reshape(-1), b.reshape(-1), out.reshape(-1)
+    _product(af, k_len, 1, m_len, k_len, bf, of, b.shape[1], of[:0])
 
 
 @njit(nogil=True)
-def lanes_product_tn(a, b, out):  # pragma: no cover - JIT
+def lanes_product_tn(a, b, out, sums):  # pragma: no cover - JIT
     """``out = a.T @ b`` (``a`` ``(M, K)``, ``b`` ``(M, N)``, both C-contiguous), as above.
+
+    If ``sums`` has ``N`` numbers, they become ``b.sum(axis=0)``, made in the same pass over
+    ``b`` (a 1x1 convolution's bias gradient beside its kernel gradient); give an empty
+    array for none.
 
     The kernel gradient of a 1x1 convolution: ``K`` and ``N`` are channel counts, ``M`` the
     pixels, so each 4 x 64 block of ``out`` runs one long loop over the pixels.
     """
     m_len, k_len = a.shape
-    _product(a.reshape(-1), 1, k_len, k_len, m_len, b.reshape(-1), out.reshape(-1), b.shape[1])
+    _product(
+        a.reshape(-1), 1, k_len, k_len, m_len, b.reshape(-1), out.reshape(-1), b.shape[1], sums
+    )

@@ -179,25 +179,30 @@ def matmul(
     return out
 
 
-def _tn_blas(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return a.T @ b
+def _tn_blas(a: np.ndarray, b: np.ndarray, sums: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    return a.T @ b, (b.sum(axis=0) if sums else None)
 
 
-def _tn_lanes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _tn_lanes(a: np.ndarray, b: np.ndarray, sums: bool) -> tuple[np.ndarray, np.ndarray | None]:
     out = np.empty((a.shape[1], b.shape[1]), dtype=a.dtype)
-    kernels.lanes_product_tn(a, b, out)
-    return out
+    column = np.empty(b.shape[1] if sums else 0, dtype=b.dtype)
+    kernels.lanes_product_tn(a, b, out, column)
+    return out, (column if sums else None)
 
 
-def matmul_tn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def matmul_tn(
+    a: np.ndarray, b: np.ndarray, with_column_sums: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """``a.T @ b`` for 2-D arrays with many rows: the sum over row blocks of ``a_blk.T @ b_blk``.
 
     Args:
         a: ``(M, K)``.
         b: ``(M, N)``.
+        with_column_sums: Also return ``b.sum(axis=0)`` (a bias gradient beside a 1x1 kernel
+            gradient); the register kernel makes it in the same pass over ``b``.
 
     Returns:
-        ``(K, N)``, a new array.
+        ``(K, N)``, a new array; with ``with_column_sums``, the pair of it and the ``(N,)`` sums.
     """
     big = a.shape[0] * a.shape[1] * b.shape[1] >= MIN_SPLIT_FLOPS
     product = _tn_blas
@@ -213,15 +218,20 @@ def matmul_tn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         product = _tn_lanes
     parts = _workers() if big else 1
     blocks = _blocks(a.shape[0], parts)
+    sums = with_column_sums
     if len(blocks) <= 1:
-        return product(a, b)
-    futures = [_pool.submit(lambda lo, hi: product(a[lo:hi], b[lo:hi]), lo, hi)
-               for lo, hi in blocks[1:]]
-    lo, hi = blocks[0]
-    total = product(a[lo:hi], b[lo:hi])
-    for f in futures:
-        total += f.result()
-    return total
+        total, column = product(a, b, sums)
+    else:
+        futures = [_pool.submit(lambda lo, hi: product(a[lo:hi], b[lo:hi], sums), lo, hi)
+                   for lo, hi in blocks[1:]]
+        lo, hi = blocks[0]
+        total, column = product(a[lo:hi], b[lo:hi], sums)
+        for f in futures:
+            part, part_column = f.result()
+            total += part
+            if sums:
+                column += part_column
+    return (total, column) if sums else total
 
 
 def column_sums(a: np.ndarray) -> np.ndarray:

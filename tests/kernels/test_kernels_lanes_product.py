@@ -26,7 +26,11 @@ def test_product_matches_numpy(m, k, n):
     # and the transposed product: a (m, k) and g (m, n) give a.T @ g, (k, n)
     g = rng.standard_normal((m, n), dtype=np.float32)
     out_tn = np.full((k, n), np.nan, np.float32)
-    lanes_product.lanes_product_tn(a, g, out_tn)
+    sums = np.full(n, np.nan, np.float32)
+    lanes_product.lanes_product_tn(a, g, out_tn, sums)
+    np.testing.assert_allclose(out_tn, a.T.astype(np.float64) @ g, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(sums, g.astype(np.float64).sum(axis=0), rtol=1e-5, atol=1e-4)
+    lanes_product.lanes_product_tn(a, g, out_tn, sums[:0])  # no sums asked: none made
     np.testing.assert_allclose(out_tn, a.T.astype(np.float64) @ g, rtol=1e-5, atol=1e-4)
 
 
@@ -97,8 +101,13 @@ def test_matmul_tn_takes_it_for_big_products(monkeypatch):
     np.testing.assert_allclose(mm.matmul_tn(a, b), a.T.astype(np.float64) @ b, rtol=1e-4,
                                atol=1e-3)
     assert calls
+    product, sums = mm.matmul_tn(a, b, with_column_sums=True)  # one pass makes both
+    np.testing.assert_allclose(product, a.T.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(sums, b.astype(np.float64).sum(axis=0), rtol=1e-4, atol=1e-3)
     calls.clear()
     wide = rng.standard_normal((8192, 256), dtype=np.float32)  # a 64 KiB result: BLAS
     np.testing.assert_allclose(mm.matmul_tn(wide, wide), wide.T.astype(np.float64) @ wide,
                                rtol=1e-4, atol=1e-2)
+    product, sums = mm.matmul_tn(wide, wide, with_column_sums=True)
+    np.testing.assert_allclose(sums, wide.astype(np.float64).sum(axis=0), rtol=1e-4, atol=1e-2)
     assert not calls

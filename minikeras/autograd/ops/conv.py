@@ -207,13 +207,18 @@ class SeparableConv2D(Function):
             g = g * (out > 0)
         if ctx.scale is not None:
             g = g * ctx.scale
-        gx = gd = gp = None
+        gx = gd = gp = gb = None
+        with_bias = bool(bias) and needs[3]
         if needs[2]:
-            gp = matmul_tn(y.reshape(-1, channels), g).reshape(pointwise.shape)
-            gp = gp.astype(pointwise.dtype, copy=False)
-        grads_bias = []
-        if bias:
-            grads_bias = [column_sums(g).astype(bias[0].dtype, copy=False) if needs[3] else None]
+            y2 = y.reshape(-1, channels)
+            if with_bias:  # the bias gradient (g's column sums) in the same pass over g
+                gp, gb = matmul_tn(y2, g, with_column_sums=True)
+            else:
+                gp = matmul_tn(y2, g)
+            gp = gp.reshape(pointwise.shape).astype(pointwise.dtype, copy=False)
+        if with_bias and gb is None:
+            gb = column_sums(g)
+        grads_bias = [gb.astype(bias[0].dtype, copy=False) if with_bias else None] if bias else []
         if needs[0] or needs[1]:
             p = pointwise.reshape(channels, filters).astype(x.dtype, copy=False)
             gy = matmul(g, p.T).reshape(y.shape)
