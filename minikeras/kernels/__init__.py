@@ -56,6 +56,7 @@ _LAZY = {
     "narrow_product": "narrow",
     "lanes_product_rows": "lanes_product",
     "lanes_product_tn": "lanes_product",
+    "wide_registers": "lanes",
     "channel_sums": "affine",
     "sgd_momentum_update": "optimizer_updates",
     "rms_update": "optimizer_updates",

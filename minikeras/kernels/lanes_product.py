@@ -14,8 +14,9 @@ while ``k`` runs, so one ``K`` loop loads four vectors of ``w`` and broadcasts f
 :func:`lanes_product_tn` makes ``y.T @ g``, a 1x1 convolution's kernel gradient, the same way.
 One thread, alternated: W1 2.0 -> 1.36-1.44 ms (50 GMAC/s), W4's
 ``(8192 x 64) @ (64 x 64)`` 0.76 -> 0.62 ms, ``(16384 x 64) @ (64 x 128)`` 3.45 -> 2.8-3.0 ms;
-with ``K = N = 128`` it lost (6.8 -> 7.5 ms), hence the size limit. Compiled for AVX2 it
-gained alike.
+with ``K = N = 128`` it lost (6.8 -> 7.5 ms), hence the size limit. It needs AVX-512's 32
+registers: compiled for AVX2 it spilled and lost to OpenBLAS 1.4-2x, so :mod:`.matmul` takes it
+only on AVX-512 (:func:`.lanes.wide_registers`).
 """
 
 from __future__ import annotations

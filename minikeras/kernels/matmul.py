@@ -28,6 +28,7 @@ NARROW_K = 4
 #: Big float32 products whose ``b`` (``K x N``) fits in L1 next to the streaming rows of ``a``
 #: and whose ``N`` is a multiple of 32 (two 16-float registers) skip BLAS too
 #: (see :mod:`.lanes_product`); so do ``a.T @ b`` products with a ``K x N`` result that small.
+#: Only with AVX-512: with AVX2 the kernel spills its registers and BLAS is faster.
 LANES_MAX_B_BYTES = 32 * 1024
 LANES_COLUMNS = 32
 
@@ -109,7 +110,8 @@ def fits_lanes_product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
 
     Returns:
         True for float32 with ``a`` and ``out`` C-contiguous, ``N`` a multiple of
-        :data:`LANES_COLUMNS` and ``b`` of at most :data:`LANES_MAX_B_BYTES`. (16-column blocks
+        :data:`LANES_COLUMNS` and ``b`` of at most :data:`LANES_MAX_B_BYTES`, on a CPU the
+        kernels compile for with AVX-512 (:func:`.lanes.wide_registers`). (16-column blocks
         measured slower than BLAS: ``(65536 x 32) @ (32 x 32)`` 1.7-1.9 -> 3.1 ms; 32-column
         ones faster: 1.2 ms.)
     """
@@ -119,6 +121,7 @@ def fits_lanes_product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
         and b.nbytes <= LANES_MAX_B_BYTES
         and a.flags.c_contiguous
         and out.flags.c_contiguous
+        and kernels.wide_registers()  # (last: it loads numba)
     )
 
 
@@ -213,6 +216,7 @@ def matmul_tn(
         and b.flags.c_contiguous
         and b.shape[1] % LANES_COLUMNS == 0
         and a.shape[1] * b.shape[1] * a.itemsize <= LANES_MAX_B_BYTES
+        and kernels.wide_registers()
     ):
         # W1's (32768 x 32).T @ (32768 x 64), one thread: BLAS 2.4 ms, the registers 1.2 ms
         product = _tn_lanes

@@ -70,6 +70,22 @@ def _blocks_model(shape, blocks, use_bias, dm=1, dtype=None):
     return Model(inputs, Dense(3, **kw)(GlobalAveragePooling2D(**kw)(h)))
 
 
+def _blas_splits_rows_exactly() -> bool:
+    """Whether this BLAS gives every row of a product the same bits however the rows are cut.
+
+    OpenBLAS's AVX-512 kernels do; its Haswell kernel (``OPENBLAS_CORETYPE=Haswell``, or an
+    AVX2 machine) differs in the last bits between a 4001-row call and two halves. Fused and
+    unfused passes make the same arithmetic except for how they cut the 1x1 products into row
+    blocks, so they agree to the last bit exactly when this holds.
+    """
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4001, 64)).astype(np.float32)
+    b = rng.standard_normal((64, 24)).astype(np.float32)
+    whole = a @ b
+    halves = np.concatenate([a[:2000] @ b, a[2000:] @ b])
+    return bool(np.array_equal(whole, halves))
+
+
 @pytest.mark.parametrize("use_bias", [False, True])
 @pytest.mark.parametrize("dm", [1, 2])
 def test_predict_fused_equals_unfused_to_the_last_bit(monkeypatch, use_bias, dm):
@@ -83,7 +99,10 @@ def test_predict_fused_equals_unfused_to_the_last_bit(monkeypatch, use_bias, dm)
     calls = _count_fused(monkeypatch)
     got = model.predict(x, batch_size=12)
     assert got.dtype == expected.dtype
-    np.testing.assert_array_equal(got, expected)
+    if _blas_splits_rows_exactly():
+        np.testing.assert_array_equal(got, expected)
+    else:  # the fused pass cuts the 1x1 products into other row blocks than the unfused one
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     assert len(calls) == 3 * 2  # three chains, two batches
     assert all(c[1] and c[2] and c[3] for c in calls)
 

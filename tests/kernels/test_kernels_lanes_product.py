@@ -34,7 +34,14 @@ def test_product_matches_numpy(m, k, n):
     np.testing.assert_allclose(out_tn, a.T.astype(np.float64) @ g, rtol=1e-5, atol=1e-4)
 
 
-def test_which_products_fit():
+@pytest.fixture
+def avx512(monkeypatch):
+    """Pretend the kernels compile for AVX-512, so dispatch is tested on any machine (the
+    kernel itself is correct either way: only its speed needs the 32 registers)."""
+    monkeypatch.setattr(kernels, "wide_registers", lambda: True)
+
+
+def test_which_products_fit(avx512):
     a = np.zeros((100, 32), np.float32)
     fits = mm.fits_lanes_product
     assert fits(a, np.zeros((32, 64), np.float32), np.zeros((100, 64), np.float32))
@@ -48,7 +55,7 @@ def test_which_products_fit():
 
 
 @pytest.mark.parametrize("relu", [False, True])
-def test_matmul_takes_it_for_big_products(monkeypatch, relu):
+def test_matmul_takes_it_for_big_products(monkeypatch, avx512, relu):
     calls = []
     real = kernels.lanes_product_rows
     monkeypatch.setattr(kernels, "lanes_product_rows",
@@ -70,7 +77,7 @@ def test_matmul_takes_it_for_big_products(monkeypatch, relu):
     assert not calls
 
 
-def test_separable_forward_uses_it(monkeypatch):
+def test_separable_forward_uses_it(monkeypatch, avx512):
     monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)
     calls = []
     real = lanes_product.lanes_product_rows
@@ -90,7 +97,7 @@ def test_separable_forward_uses_it(monkeypatch):
     assert calls, "the fused forward did not take the register product"
 
 
-def test_matmul_tn_takes_it_for_big_products(monkeypatch):
+def test_matmul_tn_takes_it_for_big_products(monkeypatch, avx512):
     calls = []
     real = kernels.lanes_product_tn
     monkeypatch.setattr(kernels, "lanes_product_tn",
@@ -111,3 +118,30 @@ def test_matmul_tn_takes_it_for_big_products(monkeypatch):
     product, sums = mm.matmul_tn(wide, wide, with_column_sums=True)
     np.testing.assert_allclose(sums, wide.astype(np.float64).sum(axis=0), rtol=1e-4, atol=1e-2)
     assert not calls
+
+
+def test_not_without_avx512(monkeypatch):
+    # with AVX2 the kernel spills its 16 registers and loses to BLAS: matmul keeps BLAS
+    monkeypatch.setattr(kernels, "wide_registers", lambda: False)
+    calls = []
+    for name in ("lanes_product_rows", "lanes_product_tn"):
+        real = getattr(kernels, name)
+        monkeypatch.setattr(kernels, name, lambda *args, real=real: calls.append(1) or real(*args))
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((4096, 32), dtype=np.float32)
+    b = rng.standard_normal((32, 64), dtype=np.float32)
+    assert not mm.fits_lanes_product(a, b, np.empty((4096, 64), np.float32))
+    np.testing.assert_allclose(mm.matmul(a, b), a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
+    g = rng.standard_normal((4096, 64), dtype=np.float32)
+    np.testing.assert_allclose(mm.matmul_tn(a, g), a.T.astype(np.float64) @ g, rtol=1e-4,
+                               atol=1e-3)
+    assert not calls
+
+
+def test_wide_registers_reads_the_compile_features(monkeypatch):
+    from minikeras.kernels import lanes
+
+    monkeypatch.setattr(lanes.numba.config, "CPU_FEATURES", "+avx2,+fma,-avx512f")
+    assert not lanes.wide_registers()
+    monkeypatch.setattr(lanes.numba.config, "CPU_FEATURES", "+avx2,+avx512f,+avx512bw")
+    assert lanes.wide_registers()
