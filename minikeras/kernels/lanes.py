@@ -23,6 +23,8 @@ them still run (slowly) as plain Python.
 
 from __future__ import annotations
 
+import functools
+
 import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
@@ -159,7 +161,12 @@ def wide_registers() -> bool:
     Returns:
         True if ``avx512f`` is among them.
     """
-    features = numba.config.CPU_FEATURES
+    return _has_avx512f(numba.config.CPU_FEATURES)
+
+
+# Cached: asking LLVM for the host's features took 170 us, and every big product asks.
+@functools.cache
+def _has_avx512f(features: str | None) -> bool:
     if features is None:
         features = llvm.get_host_cpu_features().flatten()
     return "+avx512f" in features.split(",")
