@@ -38,32 +38,39 @@ from minikeras.kernels._jit import njit, prange
 
 
 @njit()
-def _edge_plan(width, out_w, kw, pl):  # pragma: no cover - JIT
-    """Which groups of four output pixels read the input row itself, and what the ring holds.
+def _edge_plan(x, kh, kw, channels, out_w, pl):  # pragma: no cover - JIT
+    """Which groups of four output pixels read the input row itself, and an empty ring.
 
-    Returns ``(quads, jl, jr, left_end, padded_w)``: pixels ``j < quads`` go in fours;
-    ``jl <= j < jr`` have their whole window inside the row; the ring's zero-padded rows
-    (``padded_w`` pixels, padded column ``P`` holding input column ``P - pl``) need only the
-    columns ``[0, left_end)`` and ``[jr, padded_w)``.
+    Returns ``(quads, jl, jr, left_end, ring, held, tables)``: pixels ``j < quads`` go in fours;
+    ``jl <= j < jr`` have their whole window inside the row; the ring's ``kh`` zero-padded rows
+    (``Wo + kw - 1`` pixels, padded column ``P`` holding input column ``P - pl``) need only the
+    columns ``[0, left_end)`` and ``[jr, ...)``. ``held[s]`` is the ``n*H + y`` of the input
+    row in ring row ``s`` (-1: none yet); ``tables`` is :func:`_kernel_rows`'s scratch.
     """
+    width = x.shape[2] // channels
     quads = out_w - out_w % 4
     jl = min(quads, -(-pl // 4) * 4)
     j_last = width - kw - 3 + pl  # the first pixel of the last group inside the row
     jr = jl if j_last < jl else min(quads, (j_last // 4) * 4 + 4)
     padded_w = out_w + kw - 1
     left_end = min(padded_w, jl + kw - 1) if jl > 0 else 0
-    return quads, jl, jr, left_end, padded_w
+    ring = np.zeros((kh, padded_w * channels), x.dtype)
+    held = np.full(kh, -1, np.int64)
+    tables = np.empty((3, kh), np.int64)
+    return quads, jl, jr, left_end, ring, held, tables
 
 
 @njit()
-def _kernel_rows(x, ring, held, tables, n, i, pt, kw, pl, channels, left_end, jr):  # noqa: E501  # pragma: no cover
-    """Table the kernel rows that land inside the image, for output row ``i`` of image ``n``.
+def _kernel_rows(x, ring, held, tables, r, out_h, pt, kw, pl, channels, left_end, jr):  # noqa: E501  # pragma: no cover
+    """Table the kernel rows that land inside the image, for output row ``r`` (flat over images).
 
     ``tables[0, t]`` and ``tables[1, t]`` are where kernel row ``t``'s input row starts in the
     flat input and in the flat ring, ``tables[2, t]`` where its weights start in a flat
     ``(kh, kw, C)`` array. Input rows not in the ring yet get their edge columns copied there.
-    Returns the number of kernel rows.
+    Returns ``(n, i, rows)``: image, row in it, and the number of kernel rows.
     """
+    n = r // out_h
+    i = r - n * out_h
     _, height, row_len = x.shape
     kh = held.shape[0]
     padded_len = ring.shape[1]
@@ -87,7 +94,7 @@ def _kernel_rows(x, ring, held, tables, n, i, pt, kw, pl, channels, left_end, jr
         tables[1, count] = slot * padded_len
         tables[2, count] = a * kw * channels
         count += 1
-    return count
+    return n, i, count
 
 
 @njit()
@@ -161,20 +168,16 @@ def forward_rows(x, kernel, out, r0, r1, pt, pl):  # pragma: no cover - JIT
     ``x`` ``(N, H, W*C)``, ``kernel`` ``(kh, kw, C)``, ``out`` ``(N, Ho, Wo*C)``, with ``C`` a
     multiple of :data:`.lanes.LANES` and multiplier 1; ``pt``, ``pl`` the top and left pads.
     """
-    width = x.shape[2] // kernel.shape[2]
     kh, kw, channels = kernel.shape
     _, out_h, out_len = out.shape
     out_w = out_len // channels
-    quads, jl, jr, left_end, padded_w = _edge_plan(width, out_w, kw, pl)
-    ring = np.zeros((kh, padded_w * channels), x.dtype)
-    held = np.full(kh, -1, np.int64)  # which n*H + y each ring row holds
-    tables = np.empty((3, kh), np.int64)
+    quads, jl, jr, left_end, ring, held, tables = _edge_plan(x, kh, kw, channels, out_w, pl)
     flat_x, flat_ring, weights = x.reshape(-1), ring.reshape(-1), kernel.reshape(-1)
+    x_at, ring_at, w_at = tables[0], tables[1], tables[2]
     for r in range(r0, r1):
-        n = r // out_h
-        i = r - n * out_h
-        rows = _kernel_rows(x, ring, held, tables, n, i, pt, kw, pl, channels, left_end, jr)
-        x_at, ring_at, w_at = tables[0], tables[1], tables[2]
+        n, i, rows = _kernel_rows(
+            x, ring, held, tables, r, out_h, pt, kw, pl, channels, left_end, jr
+        )
         orow = out[n, i]
         _quads(flat_ring, ring_at, rows, weights, w_at, orow, 0, jl, 0, channels, kw)
         _quads(flat_x, x_at, rows, weights, w_at, orow, jl, jr, -pl, channels, kw)
@@ -243,19 +246,15 @@ def grad_kernel_rows(x, g, acc, r0, r1, pt, pl):  # pragma: no cover - JIT
     stride 1, no dilation, multiplier 1; ``pt``, ``pl`` the top and left pads.
     """
     kh, kw, channels = acc.shape
-    width = x.shape[2] // channels
     _, out_h, out_len = g.shape
     out_w = out_len // channels
-    quads, jl, jr, left_end, padded_w = _edge_plan(width, out_w, kw, pl)
-    ring = np.zeros((kh, padded_w * channels), x.dtype)
-    held = np.full(kh, -1, np.int64)
-    tables = np.empty((3, kh), np.int64)
+    quads, jl, jr, left_end, ring, held, tables = _edge_plan(x, kh, kw, channels, out_w, pl)
     flat_x, flat_ring, sums = x.reshape(-1), ring.reshape(-1), acc.reshape(-1)
+    x_at, ring_at, w_at = tables[0], tables[1], tables[2]
     for r in range(r0, r1):
-        n = r // out_h
-        i = r - n * out_h
-        rows = _kernel_rows(x, ring, held, tables, n, i, pt, kw, pl, channels, left_end, jr)
-        x_at, ring_at, w_at = tables[0], tables[1], tables[2]
+        n, i, rows = _kernel_rows(
+            x, ring, held, tables, r, out_h, pt, kw, pl, channels, left_end, jr
+        )
         grow = g[n, i]
         _grad_quads(flat_ring, ring_at, rows, grow, sums, w_at, 0, jl, 0, channels, kw)
         _grad_quads(flat_x, x_at, rows, grow, sums, w_at, jl, jr, -pl, channels, kw)
