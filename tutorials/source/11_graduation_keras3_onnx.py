@@ -28,15 +28,20 @@
 #
 # JAX reads its settings once, when it starts. `XLA_FLAGS=--xla_force_host_platform_device_count=2`
 # asks XLA to present the CPU as two separate devices, so data parallelism can be shown (and
-# tested) on a laptop. (Two, not more: each device is a thread that must reach every gradient
-# average in time, and on a busy two-core machine four of them once waited 40 s for the last
-# one and XLA stopped the process.) `KERAS_BACKEND` picks the engine Keras 3 runs on. Both must
-# be set before Keras or JAX is imported, so they come first.
+# tested) on a laptop. Each device is a thread that must reach every gradient average; XLA
+# waits 40 s for the last one, then stops the process, which a busy two-core machine (a test
+# run beside other tests) once hit. Recent jaxlib releases take a longer wait as a flag.
+# `KERAS_BACKEND` picks the engine Keras 3 runs on. Both must be set before Keras or JAX is
+# imported, so they come first.
 
 # %%
 import os
+from importlib.metadata import version
 
-os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+flags = ["--xla_force_host_platform_device_count=2"]
+if tuple(int(part) for part in version("jaxlib").split(".")[:2]) >= (0, 9):
+    flags.append("--xla_cpu_collective_timeout_seconds=600")  # (older XLA rejects the flag)
+os.environ["XLA_FLAGS"] = " ".join(flags)
 os.environ["KERAS_BACKEND"] = "jax"
 os.environ["JAX_PLATFORMS"] = "cpu"
 
