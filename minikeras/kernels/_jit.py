@@ -42,12 +42,16 @@ compile_notice.install(numba.core.event)
 prange = numba.prange
 
 
-def njit(parallel: bool = False, nogil: bool = False):
+def njit(parallel: bool = False, nogil: bool = False, inline: bool = False):
     """``numba.njit`` with the options every minikeras kernel uses.
 
     Args:
         parallel: Whether ``prange`` loops run on numba's thread pool.
         nogil: Release the GIL while the kernel runs, so Python threads can run it side by side.
+        inline: Inline the function into its callers in numba's own IR. For small helpers
+            called while values sit in vector registers: a real call makes the caller save
+            every live vector register first (the calling convention keeps none), and LLVM
+            does not always inline across numba's functions itself.
 
     Returns:
         A decorator turning a plain Python function into a cached, lazily compiled kernel.
@@ -57,7 +61,12 @@ def njit(parallel: bool = False, nogil: bool = False):
     # fastmath "contract" only lets LLVM fuse a*b+c into one FMA instruction (without it no FMA
     # is emitted at all); it does not allow reassociation, so sums keep their order.
     return numba.njit(
-        cache=True, parallel=parallel, nogil=nogil, error_model="numpy", fastmath={"contract"}
+        cache=True,
+        parallel=parallel,
+        nogil=nogil,
+        error_model="numpy",
+        fastmath={"contract"},
+        inline="always" if inline else "never",
     )
 
 

@@ -1219,20 +1219,21 @@ def separable_forward(
     y2 = y.reshape(-1, channels * dm)
     step = max(1, FUSED_STEP_BYTES // (y2.shape[1] * y2.itemsize * out_w))  # output rows per step
 
-    # a short inner dimension: the product in registers (lanes_product), not BLAS
-    product = (
-        lanes_product.lanes_product_rows
-        if mm.fits_lanes_product(y2, pointwise, z) and pointwise.flags.c_contiguous
-        else lambda a, b, out: np.matmul(a, b, out=out)
-    )
+    # a short inner dimension: the product in registers (lanes_product), not BLAS, with the
+    # epilogue applied to its registers before they are stored
+    in_registers = mm.fits_lanes_product(y2, pointwise, z) and pointwise.flags.c_contiguous
 
     def block(r0: int, r1: int) -> None:
         for lo in range(r0, r1, step):
             hi = min(lo + step, r1)
             rows_fn(*arrays, lo, hi, *geometry)
             part = z[lo * out_w : hi * out_w]
-            product(y2[lo * out_w : hi * out_w], pointwise, part)
-            epilogue(part, bias, scale, shift, relu)
+            if in_registers:
+                lanes_product.lanes_product_rows(y2[lo * out_w : hi * out_w], pointwise, part,
+                                                 bias, scale, shift, relu)
+            else:
+                np.matmul(y2[lo * out_w : hi * out_w], pointwise, out=part)
+                epilogue(part, bias, scale, shift, relu)
 
     blocks = mm._blocks(rows, mm._workers())
     futures = [mm._pool.submit(block, lo, hi) for lo, hi in blocks[1:]]

@@ -7,14 +7,17 @@ while the kernel taps go by, so that each input vector loaded feeds one FMA and 
 vector four (the scheme of hand-written CPU convolution libraries). Written as plain numba loops,
 the sums went through memory or the loop ran scalar (measured in ``benchmarks/README.md``).
 
-These five functions make that explicit: a *lanes* value is an LLVM vector ``<16 x float>``
+These functions make that explicit: a *lanes* value is an LLVM vector ``<16 x float>``
 (or ``double``), which LLVM keeps in one AVX-512 register (two AVX2 ones), and
 
 * :func:`load` ``(a, i)`` is ``a[i : i + LANES]``,
 * :func:`store` ``(a, i, v)`` is ``a[i : i + LANES] = v``,
 * :func:`fma` ``(x, w, s)`` is ``x * w + s``, lane by lane, one FMA instruction per register,
 * :func:`zeros` ``(a)`` is ``LANES`` zeros of ``a``'s dtype,
-* :func:`broadcast` ``(a, i)`` is ``LANES`` copies of ``a[i]``.
+* :func:`broadcast` ``(a, i)`` is ``LANES`` copies of ``a[i]``,
+* :func:`add` ``(x, y)`` is ``x + y``, lane by lane,
+* :func:`relu` ``(x)`` is ``x`` with every lane ``<= 0`` set to ``+0.0`` (a NaN stays NaN, as
+  with ``np.maximum(x, 0)``).
 
 No bounds are checked: the caller indexes inside its 1-D contiguous arrays. With
 ``NUMBA_DISABLE_JIT=1`` the same names are the numpy expressions above, so the kernels that use
@@ -129,6 +132,26 @@ def _broadcast(typingctx, array, index):
     return lanes(array, index), codegen
 
 
+@intrinsic
+def _add(typingctx, x, y):
+    def codegen(context, builder, signature, args):
+        return builder.fadd(*args)
+
+    return x(x, y), codegen
+
+
+@intrinsic
+def _relu(typingctx, x):
+    def codegen(context, builder, signature, args):
+        (value,) = args
+        zero = ir.Constant(value.type, None)
+        # "ole" is false for NaN, so a NaN lane keeps its NaN; -0.0 <= 0 becomes +0.0
+        at_most_zero = builder.fcmp_ordered("<=", value, zero)
+        return builder.select(at_most_zero, zero, value)
+
+    return x(x), codegen
+
+
 def _py_load(a: np.ndarray, i: int) -> np.ndarray:
     return a[i : i + LANES].copy()
 
@@ -147,6 +170,14 @@ def _py_zeros(a: np.ndarray) -> np.ndarray:
 
 def _py_broadcast(a: np.ndarray, i: int) -> np.ndarray:
     return np.full(LANES, a[i], a.dtype)
+
+
+def _py_add(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return x + y
+
+
+def _py_relu(x: np.ndarray) -> np.ndarray:
+    return np.where(x <= 0, np.zeros_like(x), x)
 
 
 def wide_registers() -> bool:
@@ -174,5 +205,7 @@ def _has_avx512f(features: str | None) -> bool:
 
 if numba.config.DISABLE_JIT:
     load, store, fma, zeros, broadcast = _py_load, _py_store, _py_fma, _py_zeros, _py_broadcast
+    add, relu = _py_add, _py_relu
 else:
     load, store, fma, zeros, broadcast = _load, _store, _fma, _zeros, _broadcast
+    add, relu = _add, _relu

@@ -91,13 +91,8 @@ def _block_narrow(a, b, out, bias, relu=False, scale=None, shift=None):
 
 
 def _block_lanes(a, b, out, bias, relu=False, scale=None, shift=None):
-    """One thread's rows by the register kernel, the epilogue on each block while in cache."""
-    step = max(1, BIAS_BLOCK_BYTES // (out.shape[1] * out.itemsize))
-    for lo in range(0, a.shape[0], step):
-        block = out[lo : lo + step]
-        kernels.lanes_product_rows(a[lo : lo + step], b, block)
-        if bias is not None or relu or scale is not None:
-            kernels.epilogue(block, bias, scale, shift, relu)
+    """One thread's rows by the register kernel, the epilogue applied in its registers."""
+    kernels.lanes_product_rows(a, b, out, bias, scale, shift, relu)
 
 
 def fits_lanes_product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:

@@ -20,6 +20,12 @@ def _zero_lanes(out, i):
     lanes.store(out, i, lanes.zeros(out))
 
 
+@njit()
+def _add_relu_lanes(x, y, added, clamped):
+    lanes.store(added, 0, lanes.add(lanes.load(x, 0), lanes.load(y, 0)))
+    lanes.store(clamped, 0, lanes.relu(lanes.load(x, 0)))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("start", [0, 3])  # unaligned starts too
 def test_primitives_match_plain_python(dtype, start):
@@ -49,3 +55,21 @@ def test_plain_python_twins_are_numpy_slices():
     assert a[5] == 5
     lanes._py_store(a, 0, lanes._py_zeros(a))
     assert (a[: lanes.LANES] == 0).all() and a[lanes.LANES] == lanes.LANES
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_add_and_relu_match_numpy_bit_for_bit(dtype):
+    # relu follows np.maximum(x, 0) where it matters: -0.0 becomes +0.0, NaN stays NaN
+    x = np.array([1.5, -2.0, 0.0, -0.0, np.nan, np.inf, -np.inf, 3e-39, -3e-39, 7.0, -7.0,
+                  0.25, -0.25, 1e30, -1e30, 2.0], dtype)
+    y = np.linspace(-3, 3, lanes.LANES).astype(dtype)
+    added, clamped = np.empty_like(x), np.empty_like(x)
+    _add_relu_lanes(x, y, added, clamped)
+    np.testing.assert_array_equal(added, x + y)
+    expected = np.maximum(x, 0)
+    np.testing.assert_array_equal(clamped, expected)  # NaNs compare equal here
+    np.testing.assert_array_equal(np.signbit(clamped), np.signbit(expected))
+    # and the plain-Python twins say the same
+    np.testing.assert_array_equal(lanes._py_add(x, y), x + y)
+    np.testing.assert_array_equal(np.signbit(lanes._py_relu(x)), np.signbit(expected))
+    np.testing.assert_array_equal(lanes._py_relu(x), expected)

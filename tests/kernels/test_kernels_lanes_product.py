@@ -34,6 +34,32 @@ def test_product_matches_numpy(m, k, n):
     np.testing.assert_allclose(out_tn, a.T.astype(np.float64) @ g, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("m, n", [(4099, 64), (37, 96), (3, 32), (1024, 32)])
+@pytest.mark.parametrize(
+    "parts", [("bias",), ("bias", "relu"), ("affine",), ("bias", "affine", "relu"), ("relu",)]
+)
+def test_epilogue_in_registers_is_affine_epilogue_bit_for_bit(m, n, parts):
+    # the epilogue applied to the registers before they are stored gives the same numbers as
+    # the product stored, then kernels.epilogue over it: NaN rows and -0.0 sums included
+    rng = np.random.default_rng(m + n)
+    a = rng.standard_normal((m, 32), dtype=np.float32)
+    a[1] = np.nan
+    a[2] = 0.0  # sums of +-0.0: -0.0 + bias, relu(-0.0)
+    b = rng.standard_normal((32, n), dtype=np.float32)
+    b[:, 0] = -0.0
+    bias = rng.standard_normal(n, dtype=np.float32) if "bias" in parts else None
+    scale = rng.standard_normal(n, dtype=np.float32) if "affine" in parts else None
+    shift = rng.standard_normal(n, dtype=np.float32) if "affine" in parts else None
+    relu = "relu" in parts
+    fused = np.full((m, n), 7.0, np.float32)
+    lanes_product.lanes_product_rows(a, b, fused, bias, scale, shift, relu)
+    separate = np.full((m, n), 7.0, np.float32)
+    lanes_product.lanes_product_rows(a, b, separate)
+    kernels.epilogue(separate, bias, scale, shift, relu)
+    np.testing.assert_array_equal(fused, separate)
+    np.testing.assert_array_equal(np.signbit(fused), np.signbit(separate))
+
+
 @pytest.fixture
 def avx512(monkeypatch):
     """Pretend the kernels compile for AVX-512, so dispatch is tested on any machine (the
