@@ -17,6 +17,7 @@ from kernel_cases import tolerance, window_problems
 from minikeras import kernels
 from minikeras.kernels import _jit, depthwise, depthwise_lanes
 from minikeras.kernels import reference as ref
+from minikeras.kernels.padding import explicit_pads
 
 # Few examples when the kernels run as plain Python (slow), more under the JIT.
 EXAMPLES = 6 if os.environ.get("NUMBA_DISABLE_JIT") == "1" else 40
@@ -320,6 +321,29 @@ def test_lanes_forward_matches_twin(p, sixteenths, threshold):
         # the kernel gradient: four pixels' gradients held in registers
         _close(kernels.depthwise_conv2d_grad_kernel(x, g, k.shape, *geo),
                ref.depthwise_conv2d_grad_kernel(x, g, k.shape, *geo), p["dtype"])
+
+
+@pytest.mark.parametrize("kernel_hw", [(3, 3), (5, 5), (3, 5), (5, 3), (1, 4)])
+@pytest.mark.parametrize("padding", ["same", "valid"])
+def test_lanes_kernels_each_window_width(monkeypatch, kernel_hw, padding):
+    # 3- and 5-wide windows have rows of their own in the register forward; others the loop.
+    # Widths 13 and 10 leave 1-3 pixels past the last group of four.
+    monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)
+    monkeypatch.setattr(depthwise, "FOLD_BELOW", 0)
+    rng = np.random.default_rng(sum(kernel_hw))
+    for width in (13, 10):
+        x = rng.standard_normal((2, 6, width, 32))
+        k = rng.standard_normal((*kernel_hw, 32, 1))
+        geo = ((1, 1), (1, 1), explicit_pads(padding, (6, width), kernel_hw, (1, 1), (1, 1)))
+        out = kernels.depthwise_conv2d_forward(x, k, *geo)
+        _close(out, ref.depthwise_conv2d_forward(x, k, *geo), np.float64)
+        rows_fn = depthwise._forward_setup(x, k, out, *geo)[0]
+        assert rows_fn is depthwise_lanes.forward_rows
+        g = rng.standard_normal(out.shape)
+        _close(kernels.depthwise_conv2d_grad_input(g, k, x.shape, *geo),
+               ref.depthwise_conv2d_grad_input(g, k, x.shape, *geo), np.float64)
+        _close(kernels.depthwise_conv2d_grad_kernel(x, g, k.shape, *geo),
+               ref.depthwise_conv2d_grad_kernel(x, g, k.shape, *geo), np.float64)
 
 
 @pytest.mark.parametrize("pads", [((0, 0), (0, 0)), ((2, 1), (0, 2)), ((3, 0), (1, 3))])
