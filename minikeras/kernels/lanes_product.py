@@ -6,15 +6,16 @@ dimension ``K`` of the input channels (32, 64) and ``N`` output channels. OpenBL
 short ``K`` does not earn back: W1's ``(32768 x 32) @ (32 x 64)`` ran at 33-37 GMAC/s here, on a
 machine whose sgemm peak is 51.6.
 
-:func:`lanes_product_rows` needs no packing: ``w`` (``K x N``, at most
-:data:`.matmul.LANES_MAX_B_BYTES`) stays in
-L1, and each step holds a 4-row x 64-column block of ``z`` in 16 lanes registers (:mod:`.lanes`)
-while ``k`` runs, so one ``K`` loop loads four vectors of ``w`` and broadcasts four numbers of
-``y`` for sixteen FMAs (4 x 32 blocks with eight registers when ``N`` is an odd multiple of 32).
+:func:`lanes_product_rows` needs no packing: each step holds a 4-row x 64-column block of
+``z`` in 16 lanes registers (:mod:`.lanes`) while ``k`` runs, so one ``K`` loop loads four
+vectors of ``w`` (from L1 or L2) and broadcasts four numbers of ``y`` for sixteen FMAs (4 x 32
+blocks with eight registers when ``N`` is an odd multiple of 32), then applies the bias, an
+inference batch norm and a ReLU to the registers before they are stored.
 :func:`lanes_product_tn` makes ``y.T @ g``, a 1x1 convolution's kernel gradient, the same way.
 One thread, alternated: W1 2.0 -> 1.36-1.44 ms (50 GMAC/s), W4's
-``(8192 x 64) @ (64 x 64)`` 0.76 -> 0.62 ms, ``(16384 x 64) @ (64 x 128)`` 3.45 -> 2.8-3.0 ms;
-with ``K = N = 128`` it lost (6.8 -> 7.5 ms), hence the size limit. It needs AVX-512's 32
+``(8192 x 64) @ (64 x 64)`` 0.76 -> 0.62 ms, ``(16384 x 64) @ (64 x 128)`` 3.45 -> 2.8-3.0 ms.
+While the bias took a pass of its own, ``K = N = 128`` lost (6.8 -> 7.5 ms); with it in the
+registers it won (see :data:`.matmul.LANES_MAX_B_BYTES`). It needs AVX-512's 32
 registers: compiled for AVX2 it spilled and lost to OpenBLAS 1.4-2x, so :mod:`.matmul` takes it
 only on AVX-512 (:func:`.lanes.wide_registers`).
 """

@@ -25,11 +25,18 @@ MIN_SPLIT_FLOPS = 4_000_000
 #: Products with an inner dimension this narrow or narrower skip BLAS (see :mod:`.narrow`).
 NARROW_K = 4
 
-#: Big float32 products whose ``b`` (``K x N``) fits in L1 next to the streaming rows of ``a``
-#: and whose ``N`` is a multiple of 32 (two 16-float registers) skip BLAS too
-#: (see :mod:`.lanes_product`); so do ``a.T @ b`` products with a ``K x N`` result that small.
-#: Only with AVX-512: with AVX2 the kernel spills its registers and BLAS is faster.
-LANES_MAX_B_BYTES = 32 * 1024
+#: Big float32 products whose ``N`` is a multiple of 32 (two 16-float registers) and whose
+#: ``b`` (``K x N``) is at most this big skip BLAS too (see :mod:`.lanes_product`). With the
+#: bias applied in registers the kernel beat OpenBLAS plus its bias pass on every shape tried,
+#: ``b`` from 8 to 512 KiB (one thread: 0.81-0.93 of its time, e.g. ``(16384 x 128) @ (128 x
+#: 128)`` 8.2 -> 7.4 ms, ``(4096 x 128) @ (128 x 256)`` 3.3 -> 2.7 ms); it was 32 KiB while
+#: the bias took a pass of its own. Only with AVX-512: with AVX2 the kernel spills its
+#: registers and BLAS is faster.
+LANES_MAX_B_BYTES = 512 * 1024
+#: ``a.T @ b`` (a 1x1 kernel gradient) runs in registers when its ``K x N`` result is at most
+#: this big: each 4-row block of the result streams all of ``b`` once, so the passes over
+#: ``b`` grow with ``K``.
+LANES_MAX_TN_BYTES = 32 * 1024
 LANES_COLUMNS = 32
 
 if TYPE_CHECKING:
@@ -210,7 +217,7 @@ def matmul_tn(
         and a.flags.c_contiguous
         and b.flags.c_contiguous
         and b.shape[1] % LANES_COLUMNS == 0
-        and a.shape[1] * b.shape[1] * a.itemsize <= LANES_MAX_B_BYTES
+        and a.shape[1] * b.shape[1] * a.itemsize <= LANES_MAX_TN_BYTES
         and kernels.wide_registers()
     ):
         # W1's (32768 x 32).T @ (32768 x 64), one thread: BLAS 2.4 ms, the registers 1.2 ms

@@ -74,7 +74,10 @@ def test_which_products_fit(avx512):
     assert fits(a, np.zeros((64, 32), np.float32).T, np.zeros((100, 64), np.float32))
     assert fits(a, np.zeros((32, 96), np.float32), np.zeros((100, 96), np.float32))
     assert not fits(a, np.zeros((32, 48), np.float32), np.zeros((100, 48), np.float32))
-    assert not fits(a, np.zeros((32, 320), np.float32), np.zeros((100, 320), np.float32))
+    assert fits(a, np.zeros((32, 320), np.float32), np.zeros((100, 320), np.float32))
+    wide_k = np.zeros((100, 1024), np.float32)  # b of 640 KiB: over the limit, BLAS
+    assert fits(wide_k, np.zeros((1024, 128), np.float32), np.zeros((100, 128), np.float32))
+    assert not fits(wide_k, np.zeros((1024, 160), np.float32), np.zeros((100, 160), np.float32))
     assert not fits(a.astype(np.float64), np.zeros((32, 64)), np.zeros((100, 64)))
     assert not fits(np.zeros((32, 100), np.float32).T, np.zeros((32, 64), np.float32),
                     np.zeros((100, 64), np.float32))
