@@ -60,6 +60,7 @@ from minikeras.kernels import _jit, depthwise_lanes, lanes, lanes_product
 from minikeras.kernels import matmul as mm
 from minikeras.kernels._jit import njit, prange, split
 from minikeras.kernels.affine import epilogue
+from minikeras.kernels.narrow import narrow_product
 from minikeras.kernels.padding import Pads, output_hw
 
 # ---------------------------------------------------------------------------------------------
@@ -1205,10 +1206,9 @@ def separable_forward(
         flops < mm.MIN_SPLIT_FLOPS
         or x.size == 0
         or rows == 0
-        or channels * dm <= mm.NARROW_K
         or _folds(n_img, out_w, channels * dm)
     ):
-        # Small, empty, narrow or folded: the two phases one after the other, as before.
+        # Small, empty or folded: the two phases one after the other, as before.
         y = depthwise_conv2d_forward(x, kernel, strides, dilation, pads)
         z = mm.matmul(y.reshape(-1, channels * dm), pointwise, bias=bias, relu=relu,
                       scale=scale, shift=shift)
@@ -1222,6 +1222,7 @@ def separable_forward(
     in_registers = mm.fits_lanes_product(y2, pointwise, z) and pointwise.flags.c_contiguous
     # output rows per step; the register product gained nothing from cache-sized steps (W1 and
     # W4, one thread, 200 alternations: 512 KiB steps 3-6% slower than a thread's whole block)
+    narrow = channels * dm <= mm.NARROW_K
     step_bytes = FUSED_STEP_BYTES if not in_registers else y.nbytes
     step = max(1, step_bytes // (y2.shape[1] * y2.itemsize * out_w))
 
@@ -1233,6 +1234,11 @@ def separable_forward(
             if in_registers:
                 lanes_product.lanes_product_rows(y2[lo * out_w : hi * out_w], pointwise, part,
                                                  bias, scale, shift, relu)
+            elif narrow:  # an RGB input's 3 channels, without AVX-512 (see matmul.NARROW_K)
+                narrow_product(y2[lo * out_w : hi * out_w], pointwise, part, bias,
+                               relu and scale is None)
+                if scale is not None:
+                    epilogue(part, None, scale, shift, relu)
             else:
                 np.matmul(y2[lo * out_w : hi * out_w], pointwise, out=part)
                 epilogue(part, bias, scale, shift, relu)

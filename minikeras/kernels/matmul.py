@@ -165,11 +165,13 @@ def matmul(
     narrow = a.shape[1] <= NARROW_K and out.flags.c_contiguous and out.dtype.kind == "f"
     big = a.shape[0] * a.shape[1] * b.shape[1] >= MIN_SPLIT_FLOPS
     product = _block_product
-    if narrow:
-        product = _block_narrow
-    elif big and fits_lanes_product(a, b, out):
-        # (only big products: a small model's first epoch does not compile the kernel)
+    if big and fits_lanes_product(a, b, out):
+        # (only big products: a small model's first epoch does not compile the kernel). It
+        # beats the narrow loop too: (65536 x 3) @ (3 x 32) with a batch norm and ReLU, one
+        # thread, 0.95 -> 0.37 ms.
         product, b = _block_lanes, np.ascontiguousarray(b)
+    elif narrow:
+        product = _block_narrow
     parts = _workers() if big else 1
     blocks = _blocks(a.shape[0], parts)
     if len(blocks) <= 1:

@@ -359,6 +359,45 @@ def test_lanes_input_gradient_pads(monkeypatch, pads):
            ref.depthwise_conv2d_grad_input(g, k, x.shape, *geo), np.float64)
 
 
+@pytest.mark.parametrize("registers", [True, False], ids=["avx512", "avx2"])
+@pytest.mark.parametrize("epilogue", ["bias", "bias-relu", "bn-relu"])
+def test_separable_forward_narrow_input_is_the_two_phases_bit_for_bit(
+    monkeypatch, epilogue, registers
+):
+    # an RGB input (3 channels) runs fused too, its product in registers (AVX-512) or in the
+    # narrow loop: the same numbers as the depthwise pass, then matmul with its epilogue
+    from minikeras.kernels import lanes_product
+    from minikeras.kernels import matmul as mm
+
+    monkeypatch.setattr(kernels, "wide_registers", lambda: registers)
+    calls = []
+    for module, name in ((depthwise, "narrow_product"), (lanes_product, "lanes_product_rows")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name,
+                            lambda *args, name=name, real=real: calls.append(name) or real(*args))
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((64, 32, 32, 3)).astype(np.float32)  # 6.3M multiply-adds: big
+    k = rng.standard_normal((3, 3, 3, 1)).astype(np.float32)
+    pw = rng.standard_normal((3, 32)).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    scale = shift = None
+    if epilogue == "bn-relu":
+        scale, shift = rng.standard_normal((2, 32)).astype(np.float32)
+    relu = epilogue.endswith("relu")
+    pads = ((1, 1), (1, 1))
+    y, z = kernels.separable_forward(x, k, pw, b, (1, 1), (1, 1), pads, relu=relu,
+                                     scale=scale, shift=shift)
+    assert calls and set(calls) == {"lanes_product_rows" if registers else "narrow_product"}
+    y_two = kernels.depthwise_conv2d_forward(x, k, (1, 1), (1, 1), pads)
+    z_two = mm.matmul(y_two.reshape(-1, 3), pw, bias=b, relu=relu, scale=scale, shift=shift)
+    np.testing.assert_array_equal(y, y_two)
+    np.testing.assert_array_equal(z, z_two)
+    z_ref = ref.depthwise_conv2d_forward(x, k, (1, 1), (1, 1), pads).reshape(-1, 3) @ pw + b
+    if scale is not None:
+        z_ref = z_ref * scale + shift
+    _close(z, np.maximum(z_ref, 0) if relu else z_ref, np.float32)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_separable_forward_through_lanes_matches_twin(monkeypatch, dtype):
     # the fused separable pass runs the lanes rows step by step from the matmul pool's threads
