@@ -7,15 +7,18 @@ definition. Modules:
 * :mod:`.depthwise` — depthwise convolution, forward and both gradients, and the separable
   forward that runs each thread's depthwise rows and their 1x1 product back to back.
 * :mod:`.depthwise_lanes` — the depthwise kernels that keep four output pixels' sums in
-  registers (stride-1 forward, and the gradients of 5x5 and larger windows), written with
+  registers (stride-1 forward and both gradients, 16k channels), written with
   :mod:`.lanes` — vectors of 16 numbers held in registers (load, store, FMA, zeros).
 * :mod:`.conv` — general convolution (im2col + BLAS), forward and both gradients.
 * :mod:`.pool` — max and average pooling, forward and input gradient (max: also from the
   argmax its forward pass recorded, and the gather at that argmax that forward mode needs).
-* :mod:`.matmul` — the 1x1-convolution products, split by rows over threads; :mod:`.narrow` —
-  those with an inner dimension of 1-4, as a plain loop; :mod:`.lanes_product` — big ones
-  whose weights fit in L1, with the sums in registers.
-* :mod:`.affine` — ``x * scale + shift`` per channel in one pass (batch normalisation).
+* :mod:`.matmul` — the 1x1-convolution products, split by rows over threads (and other
+  memory-bound passes, in row blocks); :mod:`.narrow` — those with an inner dimension of 1-4,
+  as a plain loop; :mod:`.lanes_product` — big float32 ones with their sums and epilogue in
+  registers (AVX-512).
+* :mod:`.affine` — batch normalisation's passes: ``x * scale + shift`` per channel, the
+  batch's mean and variance, the sums of the backward pass.
+* :mod:`.relu` — the ReLU and its gradient for big arrays, split over the threads.
 * :mod:`.optimizer_updates` — SGD-momentum, RMSprop/Adagrad and Adam updates as one loop.
 * :mod:`.reference` — the numpy twins.
 * :mod:`.threads` — the threading defaults, applied before numba's first parallel call.
@@ -52,12 +55,15 @@ _LAZY = {
     "avg_pool2d_grad_input": "pool",
     "channel_affine": "affine",
     "channel_affine2": "affine",
+    "channel_moments": "affine",
     "epilogue": "affine",
     "narrow_product": "narrow",
     "lanes_product_rows": "lanes_product",
     "lanes_product_tn": "lanes_product",
     "wide_registers": "lanes",
     "channel_sums": "affine",
+    "relu_forward": "relu",
+    "relu_backward": "relu",
     "sgd_momentum_update": "optimizer_updates",
     "rms_update": "optimizer_updates",
     "adam_update": "optimizer_updates",

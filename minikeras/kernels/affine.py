@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from minikeras.kernels import matmul as mm
 from minikeras.kernels._jit import njit
 
-__all__ = ["channel_affine", "channel_affine2", "channel_sums", "epilogue"]
+__all__ = ["channel_affine", "channel_affine2", "channel_moments", "channel_sums", "epilogue"]
 
 
 @njit(nogil=True)
@@ -47,12 +48,10 @@ def channel_affine(x: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> np.nd
     channels = x.shape[-1] if x.ndim else 1
     x2 = x.reshape(-1, channels)
     out = np.empty_like(x2)
-    _affine_rows(
-        x2,
-        np.ascontiguousarray(scale, dtype=x.dtype).reshape(channels),
-        np.ascontiguousarray(shift, dtype=x.dtype).reshape(channels),
-        out,
-    )
+    scale = _vector(scale, x.dtype, channels)
+    shift = _vector(shift, x.dtype, channels)
+    mm.on_row_blocks(lambda lo, hi: _affine_rows(x2[lo:hi], scale, shift, out[lo:hi]),
+                     x2.shape[0], x2.size)
     return out.reshape(x.shape)
 
 
@@ -148,7 +147,8 @@ def channel_affine2(
     channels = u2.shape[1]
     out = np.empty_like(u2)
     vec = [_vector(w, u2.dtype, channels) for w in (a, b, c)]
-    _affine2_rows(u2, v2, *vec, out)
+    mm.on_row_blocks(lambda lo, hi: _affine2_rows(u2[lo:hi], v2[lo:hi], *vec, out[lo:hi]),
+                     u2.shape[0], u2.size)
     return out.reshape(np.shape(u))
 
 
@@ -175,7 +175,65 @@ def channel_sums(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     u2 = _rows(u)
     v2 = _rows(np.asarray(v, dtype=u2.dtype))
-    su = np.zeros(u2.shape[1])
-    suv = np.zeros(u2.shape[1])
-    _sums_rows(u2, v2, su, suv)
+
+    def block(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        su, suv = np.zeros(u2.shape[1]), np.zeros(u2.shape[1])
+        _sums_rows(u2[lo:hi], v2[lo:hi], su, suv)
+        return su, suv
+
+    # (split over threads, each block's sums in order, then the blocks': in float64)
+    parts = mm.on_row_blocks(block, u2.shape[0], u2.size)
+    su, suv = parts[0]
+    for more_u, more_uv in parts[1:]:
+        su += more_u
+        suv += more_uv
     return su, suv
+
+
+@njit(nogil=True)
+def _sum_rows(x, total):  # pragma: no cover - JIT
+    for r in range(x.shape[0]):
+        xr = x[r]
+        for c in range(xr.shape[0]):
+            total[c] += xr[c]
+
+
+@njit(nogil=True)
+def _squared_deviation_rows(x, mean, total):  # pragma: no cover - JIT
+    for r in range(x.shape[0]):
+        xr = x[r]
+        for c in range(xr.shape[0]):
+            d = xr[c] - mean[c]
+            total[c] += d * d
+
+
+def channel_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel (the last axis): the mean and the (biased) variance, a batch norm's statistics.
+
+    Two passes, each split over the threads: the sums, then the squared deviations from the
+    mean, both accumulated in float64 (numpy's float32 ``mean`` over the batch adds row after
+    row in float32, and ``np.square(x - mean).mean()`` takes four passes and two temporaries).
+
+    Args:
+        x: ``(..., C)``, float32 or float64.
+
+    Returns:
+        ``(mean, var)``, two float64 arrays of shape ``(C,)``.
+    """
+    x2 = _rows(x)
+    rows, channels = x2.shape
+
+    def sums(lo: int, hi: int) -> np.ndarray:
+        total = np.zeros(channels)
+        _sum_rows(x2[lo:hi], total)
+        return total
+
+    mean = np.sum(mm.on_row_blocks(sums, rows, x2.size), axis=0) / max(rows, 1)
+
+    def deviations(lo: int, hi: int) -> np.ndarray:
+        total = np.zeros(channels)
+        _squared_deviation_rows(x2[lo:hi], mean, total)
+        return total
+
+    var = np.sum(mm.on_row_blocks(deviations, rows, x2.size), axis=0) / max(rows, 1)
+    return mean, var

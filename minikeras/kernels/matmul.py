@@ -8,11 +8,13 @@ every core for the big products of a convolution, this module cuts the long (pix
 block per thread and lets each thread make a single-threaded BLAS call on its block. numpy releases
 the GIL inside ``matmul``, so the blocks really run in parallel, and the pool's idle threads sleep
 on a queue instead of spinning. Small products (below :data:`MIN_SPLIT_FLOPS`) run directly.
+The same pool runs other memory-bound passes in row blocks (:func:`on_row_blocks`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -42,6 +44,8 @@ LANES_COLUMNS = 32
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
+T = TypeVar("T")
+
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 
@@ -63,6 +67,35 @@ def _workers() -> int:
 def _blocks(rows: int, parts: int) -> list[tuple[int, int]]:
     edges = [rows * p // parts for p in range(parts + 1)]
     return [(edges[p], edges[p + 1]) for p in range(parts) if edges[p + 1] > edges[p]]
+
+
+#: Elementwise and per-channel passes over at least this many numbers run in row blocks, one
+#: per thread (:func:`on_row_blocks`); below it a pass takes less than handing it over costs.
+MIN_SPLIT_NUMBERS = MIN_SPLIT_FLOPS // 8
+
+
+def on_row_blocks(fn: Callable[[int, int], T], rows: int, numbers: int) -> list[T]:
+    """``fn(lo, hi)`` on blocks of ``rows``, one per thread, the first on the calling thread.
+
+    For memory-bound passes (a batch norm's, a ReLU's) made by ``nogil`` kernels: with two
+    threads each streams half of the rows. Passes over fewer than :data:`MIN_SPLIT_NUMBERS`
+    numbers run in one call.
+
+    Args:
+        fn: Works on rows ``lo <= r < hi``; what it returns is collected.
+        rows: How many rows there are.
+        numbers: How many numbers the pass touches (decides whether to split).
+
+    Returns:
+        The results of ``fn``, in row order.
+    """
+    parts = _workers() if numbers >= MIN_SPLIT_NUMBERS else 1
+    blocks = _blocks(rows, parts)
+    if len(blocks) <= 1:
+        return [fn(0, rows)]
+    futures = [_pool.submit(fn, lo, hi) for lo, hi in blocks[1:]]
+    first = fn(*blocks[0])
+    return [first] + [f.result() for f in futures]
 
 
 #: With a bias, products are made in row blocks of about this many bytes of output, each block's

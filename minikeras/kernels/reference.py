@@ -432,6 +432,19 @@ def adam_update(p, g, m, v, vhat, step, b1, b2, eps, amsgrad):
     p -= step * m / (np.sqrt(v) + eps)
 
 
+# Twins of kernels/relu.py.
+
+
+def relu_forward(x):
+    """``max(x, 0)`` as numpy makes it."""
+    return np.maximum(x, 0)
+
+
+def relu_backward(grad, y):
+    """``grad`` where ``y > 0``, times zero elsewhere."""
+    return grad * (y > 0)
+
+
 # Twin of kernels/affine.py.
 
 
@@ -444,6 +457,14 @@ def channel_affine2(u, v, a, b, c):
     """``u * a + v * b + c``, ``a``, ``b``, ``c`` along the last axis."""
     dt = u.dtype
     return u * a.astype(dt) + v.astype(dt) * b.astype(dt) + c.astype(dt)
+
+
+def channel_moments(x):
+    """Per channel (last axis): mean and biased variance, computed in float64."""
+    axes = tuple(range(x.ndim - 1))
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=axes)
+    return mean, np.square(x64 - mean).mean(axis=axes)
 
 
 def channel_sums(u, v):

@@ -33,6 +33,7 @@ from minikeras.kernels import (
     narrow,
     optimizer_updates,
     pool,
+    relu,
 )
 
 F32, F64 = np.float32, np.float64
@@ -85,6 +86,12 @@ def _batch_norm(dtype: type) -> None:
     affine.epilogue(x, v, v, v, relu=True)  # a product's bias, batch norm, ReLU (predict)
     affine.channel_affine2(x, x, v, v, v)
     affine.channel_sums(x, x)
+    affine.channel_moments(x)  # a training step's batch statistics
+
+
+def _relu() -> None:
+    x = _rand((64,), F32)
+    relu.relu_backward(x, relu.relu_forward(x))
 
 
 def _narrow() -> None:
@@ -128,6 +135,7 @@ VARIANTS: list[tuple[str, Callable[[], None]]] = [
     ("average pooling", _avg_pool),
     ("optimizer updates", _optimizers),
     ("batch normalisation", lambda: [_batch_norm(t) for t in (F32, F64)]),
+    ("ReLU of big arrays", _relu),
 ]
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from minikeras import constraints, initializers, regularizers
+from minikeras import constraints, initializers, kernels, regularizers
 from minikeras.autograd.ops.fused import BatchNorm, inference_scale_shift
 from minikeras.engine.base_layer import Layer
 from minikeras.engine.fusion import Epilogue
@@ -145,8 +145,13 @@ class BatchNormalization(Layer):
                 eps=self.epsilon, batch_stats=False,
             )
         x = inputs.data
-        mean = x.mean(axis=axes, keepdims=True)
-        var = np.square(x - mean).mean(axis=axes, keepdims=True)
+        if axis == ndim - 1 and x.dtype.kind == "f":
+            # two passes split over the threads, float64 sums (kernels.channel_moments), where
+            # numpy took four passes and two temporaries on one thread
+            mean, var = (m.astype(x.dtype).reshape(bshape) for m in kernels.channel_moments(x))
+        else:
+            mean = x.mean(axis=axes, keepdims=True)
+            var = np.square(x - mean).mean(axis=axes, keepdims=True)
         out = BatchNorm.apply(inputs, gamma, beta, mean=mean, var=var, axes=axes,
                                bshape=bshape, eps=self.epsilon, batch_stats=True)
         m = self.momentum

@@ -395,3 +395,33 @@ def test_directional_on_larger_shapes():
     x = rng.uniform(0.5, 2.0, (64, 64))
     assert gradcheck(lambda t: ops.sqrt(t) * ops.log(t) + ops.exp(-t), [x], mode="directional")
     assert gradcheck(lambda t: ops.softmax(t, axis=0).var(axis=1), [x], mode="directional")
+
+
+def test_relu_of_a_big_array_runs_the_kernel_with_numpys_numbers(monkeypatch):
+    # at 500K numbers and more the ReLU and its gradient go to kernels.relu (split over the
+    # threads); the numbers are numpy's, -0.0 and NaN included
+    from minikeras import kernels
+    from minikeras.autograd import GradientTape
+    from minikeras.autograd.ops.activation import relu
+
+    calls = []
+    for name in ("relu_forward", "relu_backward"):
+        real = getattr(kernels, name)
+        monkeypatch.setattr(kernels, name,
+                            lambda *a, name=name, real=real: calls.append(name) or real(*a))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 100, 80)).astype(np.float32)
+    x[0, 0, :3] = [-0.0, np.nan, 0.0]
+    seed = rng.standard_normal(x.shape).astype(np.float32)
+    xt = Tensor(x)
+    with GradientTape() as tape:
+        tape.watch(xt)
+        y = relu(xt)
+    (g,) = tape.gradient(y, [xt], output_gradients=seed)
+    assert calls == ["relu_forward", "relu_backward"]
+    np.testing.assert_array_equal(y.numpy(), np.maximum(x, 0))
+    np.testing.assert_array_equal(np.signbit(y.numpy()), np.signbit(np.maximum(x, 0)))
+    np.testing.assert_array_equal(g.numpy(), seed * (np.maximum(x, 0) > 0))
+    calls.clear()
+    relu(Tensor(x[:2]))  # 16K numbers: numpy, no kernel
+    assert not calls

@@ -6,11 +6,13 @@ from typing import Any
 
 import numpy as np
 
+from minikeras import kernels
 from minikeras.autograd.function import Function
 from minikeras.autograd.ops._common import norm_axis, shape_of
 from minikeras.autograd.ops.elementwise import abs as abs_
 from minikeras.autograd.ops.elementwise import exp, where
 from minikeras.autograd.tensor import Tensor
+from minikeras.kernels import matmul as mm
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -57,20 +59,36 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """``max(x, 0)``; gradient 1 where ``x > 0``."""
+    """``max(x, 0)``; gradient 1 where ``x > 0``.
+
+    Big float arrays go to :mod:`minikeras.kernels.relu` (the same numbers, one pass, on every
+    thread); small ones stay with numpy, so a small model compiles nothing for its ReLUs.
+    """
 
     def forward(self, ctx, x):
-        out = np.maximum(x, 0)
+        out = kernels.relu_forward(x) if _big_float(x) else np.maximum(x, 0)
         ctx.save(out)
         return out
 
     def jvp(self, ctx, t):
         (y,) = ctx.saved
-        return t * (y > 0)
+        return _relu_gradient(t, y)
 
     def backward(self, ctx, grad):
         (y,) = ctx.saved
-        return (grad * (y > 0),)
+        return (_relu_gradient(grad, y),)
+
+
+def _big_float(x: np.ndarray) -> bool:
+    # big enough to split over the threads (where numba is worth loading and compiling)
+    return x.dtype.kind == "f" and x.size >= mm.MIN_SPLIT_NUMBERS
+
+
+def _relu_gradient(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``grad * (y > 0)``, by the kernel when both are big float arrays of one shape."""
+    if _big_float(grad) and np.shape(grad) == np.shape(y):
+        return kernels.relu_backward(grad, y)
+    return grad * (y > 0)
 
 
 class Relu6(Function):
