@@ -290,6 +290,11 @@ def _rows_kernel(a, b, out, ef, flags):  # pragma: no cover - JIT
     _product(af, k_len, 1, m_len, k_len, bf, of, b.shape[1], of[:0], ef, flags)
 
 
+#: :func:`lanes_product_tn` goes over the pixels in chunks of this many, so that each chunk's
+#: rows of ``a`` and ``b`` stay in L2 while every 4 x 64 block of the result passes over them.
+TN_CHUNK = 512
+
+
 @njit(nogil=True)
 def lanes_product_tn(a, b, out, sums):  # pragma: no cover - JIT
     """``out = a.T @ b`` (``a`` ``(M, K)``, ``b`` ``(M, N)``, both C-contiguous), as above.
@@ -299,9 +304,29 @@ def lanes_product_tn(a, b, out, sums):  # pragma: no cover - JIT
     array for none.
 
     The kernel gradient of a 1x1 convolution: ``K`` and ``N`` are channel counts, ``M`` the
-    pixels, so each 4 x 64 block of ``out`` runs one long loop over the pixels.
+    pixels. Each 4 x 64 block of ``out`` runs a loop over the pixels, so every block reads all
+    of ``b``: over :data:`TN_CHUNK` pixels at a time, whose rows stay in L2, and the chunks'
+    results are added up (W2's ``(16384 x 128).T @ (16384 x 128)``, one thread: in one pass
+    over all the pixels 10.8 ms, BLAS and a column sum 7.7 ms, in chunks 7.1 ms).
     """
     m_len, k_len = a.shape
     n_len = b.shape[1]
-    _product(a.reshape(-1), 1, k_len, k_len, m_len, b.reshape(-1), out.reshape(-1), n_len,
-             sums, np.zeros(3 * n_len, out.dtype), (False, False, False))
+    af, bf = a.reshape(-1), b.reshape(-1)
+    epi = np.zeros(3 * n_len, out.dtype)
+    no_epilogue = (False, False, False)
+    part = np.empty(k_len * n_len, out.dtype)
+    part_sums = np.empty(sums.shape[0], out.dtype)
+    of = out.reshape(-1)
+    if m_len == 0:  # the product of no pixels
+        _product(af, 1, k_len, k_len, 0, bf, of, n_len, sums, epi, no_epilogue)
+    for lo in range(0, m_len, TN_CHUNK):
+        hi = min(lo + TN_CHUNK, m_len)
+        first = lo == 0
+        _product(af[lo * k_len : hi * k_len], 1, k_len, k_len, hi - lo,
+                 bf[lo * n_len : hi * n_len], of if first else part, n_len,
+                 sums if first else part_sums, epi, no_epilogue)
+        if not first:
+            for i in range(part.shape[0]):
+                of[i] += part[i]
+            for i in range(part_sums.shape[0]):
+                sums[i] += part_sums[i]

@@ -14,7 +14,8 @@ from minikeras.kernels import reference as ref
 @pytest.mark.parametrize(
     "m, k, n",
     [(7, 3, 64), (9, 5, 128), (13, 32, 64), (33, 64, 96), (5, 1, 32), (0, 4, 64), (4, 0, 64),
-     (12, 40, 160)],  # rows past the last 4, 32 columns past the last 64, K = 0, M = 0
+     (12, 40, 160), (1300, 12, 96)],  # rows past the last 4, 32 columns past the last 64,
+    # K = 0, M = 0; 1300 pixels: the transposed product's chunks of 512 and a part chunk
 )
 def test_product_matches_numpy(m, k, n):
     rng = np.random.default_rng(m * 100 + k)
@@ -141,7 +142,7 @@ def test_matmul_tn_takes_it_for_big_products(monkeypatch, avx512):
     np.testing.assert_allclose(product, a.T.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(sums, b.astype(np.float64).sum(axis=0), rtol=1e-4, atol=1e-3)
     calls.clear()
-    wide = rng.standard_normal((8192, 256), dtype=np.float32)  # a 64 KiB result: BLAS
+    wide = rng.standard_normal((2048, 384), dtype=np.float32)  # a 576 KiB result: BLAS
     np.testing.assert_allclose(mm.matmul_tn(wide, wide), wide.T.astype(np.float64) @ wide,
                                rtol=1e-4, atol=1e-2)
     product, sums = mm.matmul_tn(wide, wide, with_column_sums=True)
