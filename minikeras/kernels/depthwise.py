@@ -1226,7 +1226,13 @@ def separable_forward(
     step_bytes = FUSED_STEP_BYTES if not in_registers else y.nbytes
     step = max(1, step_bytes // (y2.shape[1] * y2.itemsize * out_w))
 
-    def block(r0: int, r1: int) -> None:
+    ef, flags = lanes_product.epilogue_arrays(filters, z.dtype, bias, scale, shift, relu)
+
+    def in_one_call(r0: int, r1: int) -> None:
+        # both halves in registers: one call per thread (depthwise_lanes.separable_rows)
+        depthwise_lanes.separable_rows(*arrays, pointwise, z, r0, r1, *geometry, ef, flags)
+
+    def stepwise(r0: int, r1: int) -> None:
         for lo in range(r0, r1, step):
             hi = min(lo + step, r1)
             rows_fn(*arrays, lo, hi, *geometry)
@@ -1243,6 +1249,9 @@ def separable_forward(
                 np.matmul(y2[lo * out_w : hi * out_w], pointwise, out=part)
                 epilogue(part, bias, scale, shift, relu)
 
+    block = (
+        in_one_call if in_registers and rows_fn is depthwise_lanes.forward_rows else stepwise
+    )
     blocks = mm._blocks(rows, mm._workers())
     futures = [mm._pool.submit(block, lo, hi) for lo, hi in blocks[1:]]
     block(*blocks[0])

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minikeras.kernels import lanes
+from minikeras.kernels import lanes, lanes_product
 from minikeras.kernels._jit import njit, prange
 
 
@@ -184,6 +184,28 @@ def _quads(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw):  
 
 
 # nogil: the fused separable forward runs this from the matmul pool's Python threads.
+@njit(inline=True)
+def _forward_row(x, kernel, orow, ring, held, tables, quads, r, out_h, pt, pl):  # noqa: E501  # pragma: no cover
+    """Output row ``r`` (flat over the images) of the forward pass, into ``orow``."""
+    kh, kw, channels = kernel.shape
+    out_w = orow.shape[0] // channels
+    flat_ring, weights = ring.reshape(-1), kernel.reshape(-1)
+    ring_at, w_at = tables[0], tables[1]
+    _, _, rows = _kernel_rows(x, ring, held, tables, r, out_h, pt, kw, pl, channels)
+    _quads(flat_ring, ring_at, rows, weights, w_at, orow, quads, channels, kw)
+    for j in range(quads, out_w):  # the last 1-3 pixels, one at a time
+        for cb in range(0, channels, lanes.LANES):
+            s = lanes.zeros(weights)
+            for t in range(rows):
+                for b in range(kw):
+                    s = lanes.fma(
+                        lanes.load(flat_ring, ring_at[t] + (j + b) * channels + cb),
+                        lanes.load(weights, w_at[t] + b * channels + cb),
+                        s,
+                    )
+            lanes.store(orow, j * channels + cb, s)
+
+
 @njit(nogil=True)
 def forward_rows(x, kernel, out, r0, r1, pt, pl):  # pragma: no cover - JIT
     """Output rows ``r0 <= r < r1`` of a stride-1, undilated depthwise convolution.
@@ -193,25 +215,33 @@ def forward_rows(x, kernel, out, r0, r1, pt, pl):  # pragma: no cover - JIT
     """
     kh, kw, channels = kernel.shape
     _, out_h, out_len = out.shape
-    out_w = out_len // channels
-    quads, ring, held, tables = _ring_plan(x, kh, kw, channels, out_w)
-    flat_ring, weights = ring.reshape(-1), kernel.reshape(-1)
-    ring_at, w_at = tables[0], tables[1]
+    quads, ring, held, tables = _ring_plan(x, kh, kw, channels, out_len // channels)
     for r in range(r0, r1):
-        n, i, rows = _kernel_rows(x, ring, held, tables, r, out_h, pt, kw, pl, channels)
-        orow = out[n, i]
-        _quads(flat_ring, ring_at, rows, weights, w_at, orow, quads, channels, kw)
-        for j in range(quads, out_w):  # the last 1-3 pixels, one at a time
-            for cb in range(0, channels, lanes.LANES):
-                s = lanes.zeros(weights)
-                for t in range(rows):
-                    for b in range(kw):
-                        s = lanes.fma(
-                            lanes.load(flat_ring, ring_at[t] + (j + b) * channels + cb),
-                            lanes.load(weights, w_at[t] + b * channels + cb),
-                            s,
-                        )
-                lanes.store(orow, j * channels + cb, s)
+        n = r // out_h
+        _forward_row(x, kernel, out[n, r - n * out_h], ring, held, tables, quads, r, out_h, pt,
+                     pl)
+
+
+@njit(nogil=True)
+def separable_rows(x, kernel, out, pointwise, z, r0, r1, pt, pl, ef, flags):  # noqa: E501  # pragma: no cover
+    """:func:`forward_rows`, then their 1x1 product in registers, in one call.
+
+    ``z`` ``(N*Ho*Wo, F)`` gets ``out``'s rows ``@ pointwise`` ``(C, F)`` with the epilogue
+    ``ef``, ``flags`` of :func:`.lanes_product.epilogue_arrays`. One call per thread for the
+    fused separable forward: through Python, the two calls and their setup cost 8-13% of W1's
+    and W4's forward (one thread, alternated in one process); shorter steps, to read the rows
+    back from cache, gained nothing.
+    """
+    forward_rows(x, kernel, out, r0, r1, pt, pl)
+    channels = kernel.shape[2]
+    out_len = out.shape[2]
+    out_w = out_len // channels
+    n_out = pointwise.shape[1]
+    yf, zf = out.reshape(-1), z.reshape(-1)
+    lanes_product.rows_product(
+        yf[r0 * out_len : r1 * out_len], (r1 - r0) * out_w, channels, pointwise.reshape(-1),
+        zf[r0 * out_w * n_out : r1 * out_w * n_out], n_out, ef, flags,
+    )
 
 
 @njit(parallel=True)

@@ -273,21 +273,54 @@ def lanes_product_rows(
         shift: ``(N,)``, required with ``scale``.
         relu: Clamp at zero last.
     """
-    n_len = b.shape[1]
-    ef = np.zeros(3 * n_len, dtype=out.dtype)
+    _rows_kernel(a, b, out, *epilogue_arrays(b.shape[1], out.dtype, bias, scale, shift, relu))
+
+
+def epilogue_arrays(
+    n_len: int,
+    dtype: np.dtype,
+    bias: np.ndarray | None = None,
+    scale: np.ndarray | None = None,
+    shift: np.ndarray | None = None,
+    relu: bool = False,
+) -> tuple[np.ndarray, tuple[bool, bool, bool]]:
+    """The epilogue as the kernels take it: ``(ef, flags)``.
+
+    Args:
+        n_len: Columns of the product.
+        dtype: Its dtype.
+        bias: Optional ``(N,)``.
+        scale: Optional ``(N,)``, with ``shift``.
+        shift: ``(N,)``, required with ``scale``.
+        relu: Clamp at zero last.
+
+    Returns:
+        ``ef``, the bias, scale and shift one after the other (``3 * N`` numbers, unused ones
+        zero), and ``flags``, ``(has_bias, has_affine, relu)``.
+    """
+    ef = np.zeros(3 * n_len, dtype=dtype)
     for i, v in enumerate((bias, scale, shift)):
         if v is not None:
             ef[i * n_len : (i + 1) * n_len] = np.asarray(v).reshape(-1)
-    flags = (bias is not None, scale is not None, bool(relu))
-    _rows_kernel(a, b, out, ef, flags)
+    return ef, (bias is not None, scale is not None, bool(relu))
 
 
 @njit(nogil=True)
 def _rows_kernel(a, b, out, ef, flags):  # pragma: no cover - JIT
     # nogil: matmul and the fused separable forward run it from their pools' Python threads
     m_len, k_len = a.shape
-    af, bf, of = a.reshape(-1), b.reshape(-1), out.reshape(-1)
-    _product(af, k_len, 1, m_len, k_len, bf, of, b.shape[1], of[:0], ef, flags)
+    rows_product(a.reshape(-1), m_len, k_len, b.reshape(-1), out.reshape(-1), b.shape[1], ef,
+                 flags)
+
+
+@njit(inline=True)
+def rows_product(af, m_len, k_len, bf, of, n_len, ef, flags):  # pragma: no cover - JIT
+    """:func:`lanes_product_rows` on flat arrays, for other kernels to call.
+
+    ``a`` ``(M, K)`` in ``af``, ``b`` ``(K, N)`` in ``bf``, the result in ``of``, the epilogue
+    of :func:`epilogue_arrays`.
+    """
+    _product(af, k_len, 1, m_len, k_len, bf, of, n_len, of[:0], ef, flags)
 
 
 #: :func:`lanes_product_tn` goes over the pixels in chunks of this many, so that each chunk's

@@ -104,6 +104,9 @@ def _register_products() -> None:
     a, b = _rand((2048, 32), F32), _rand((32, 64), F32)
     matmul.matmul(a, b)
     matmul.matmul_tn(a, _rand((2048, 64), F32))
+    # the fused separable forward with both halves in registers (depthwise_lanes)
+    x, k = _rand((8, 32, 32, 32), F32), _rand((3, 3, 32, 1), F32)
+    depthwise.separable_forward(x, k, b, None, pads=SAME3)
 
 
 def _optimizers() -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minikeras import kernels
-from minikeras.kernels import _jit, lanes_product
+from minikeras.kernels import _jit, depthwise_lanes, lanes_product
 from minikeras.kernels import matmul as mm
 from minikeras.kernels import reference as ref
 
@@ -110,8 +110,8 @@ def test_matmul_takes_it_for_big_products(monkeypatch, avx512, relu):
 def test_separable_forward_uses_it(monkeypatch, avx512):
     monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)
     calls = []
-    real = lanes_product.lanes_product_rows
-    monkeypatch.setattr(lanes_product, "lanes_product_rows",
+    real = depthwise_lanes.separable_rows  # (both halves in registers, in one call)
+    monkeypatch.setattr(depthwise_lanes, "separable_rows",
                         lambda *args: calls.append(1) or real(*args))
     rng = np.random.default_rng(4)
     x = rng.standard_normal((16, 12, 12, 32)).astype(np.float32)
@@ -175,3 +175,31 @@ def test_wide_registers_reads_the_compile_features(monkeypatch):
     assert not lanes.wide_registers()
     monkeypatch.setattr(lanes.numba.config, "CPU_FEATURES", "+avx2,+avx512f,+avx512bw")
     assert lanes.wide_registers()
+
+
+@pytest.mark.parametrize("epilogue", ["none", "bias", "bn-relu"])
+def test_fused_forward_in_one_call_is_the_two_phases_bit_for_bit(monkeypatch, avx512, epilogue):
+    # depthwise_lanes.separable_rows: the register depthwise rows, then their product with the
+    # epilogue, one call per thread; 11 pixels a row leave 3 past the last group of four
+    monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)
+    monkeypatch.setattr(mm, "_workers", lambda: 3)  # three row blocks, whatever the machine
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(mm, "_pool", ThreadPoolExecutor(2))
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((40, 9, 11, 32)).astype(np.float32)
+    k = rng.standard_normal((3, 3, 32, 1)).astype(np.float32)
+    pw = rng.standard_normal((32, 64)).astype(np.float32)
+    b, scale, shift = rng.standard_normal((3, 64)).astype(np.float32)
+    args = {"none": (None, None, None, False), "bias": (b, None, None, False),
+            "bn-relu": (b, scale, shift, True)}[epilogue]
+    pads = ((1, 1), (1, 1))
+    y, z = kernels.separable_forward(x, k, pw, args[0], pads=pads, relu=args[3],
+                                     scale=args[1], shift=args[2])
+    y_two = kernels.depthwise_conv2d_forward(x, k, (1, 1), (1, 1), pads)
+    z_two = mm.matmul(y_two.reshape(-1, 32), pw, bias=args[0], relu=args[3], scale=args[1],
+                      shift=args[2])
+    np.testing.assert_array_equal(y, y_two)
+    np.testing.assert_array_equal(z, z_two)
+    y_ref = ref.depthwise_conv2d_forward(x, k, (1, 1), (1, 1), pads)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=1e-4)
