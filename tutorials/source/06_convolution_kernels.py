@@ -353,6 +353,84 @@ for name in ("row stream", "registers (4 pixels)"):
 # The library uses this scheme for stride-1 depthwise layers with channels in multiples of 16,
 # forward and both gradients.
 #
+# ### What costs more than the arithmetic
+#
+# With the sums in registers, little work is left per number, so costs that have nothing to do
+# with the arithmetic start to show. The library's authors measured two while speeding up its
+# register kernels.
+#
+# **Copies.** The library's depthwise kernel copies each input row once into a small ring of
+# zero-padded rows, so that no tap needs a bounds test. A copy written as a numba slice
+# assignment, `dst[a:b] = src[c:d]`, is not a plain copy: numba first checks whether the two
+# arrays overlap in memory, copies the source to a temporary if they might, and then moves the
+# numbers one at a time through a loop written for any strides. The same numbers moved with
+# `lanes.load` and `lanes.store`, 16 at a time, are a plain vector copy. The cell below copies
+# the 512 rows of `x` (32 pixels of 32 channels each) into rows with one zero pixel at each end,
+# both ways.
+
+# %%
+@numba.njit(fastmath={"contract"})
+def pad_rows_slices(src, dst, channels):
+    # src: (rows, W*C); dst: (rows, (W+2)*C), one zero pixel at each end of every row
+    row_len = src.shape[1]
+    for r in range(src.shape[0]):
+        dst[r, channels : channels + row_len] = src[r]
+
+
+@numba.njit(fastmath={"contract"})
+def pad_rows_lanes(src, dst, channels):
+    row_len = src.shape[1]  # a multiple of lanes.LANES
+    for r in range(src.shape[0]):
+        src_row, dst_row = src[r], dst[r]
+        for q in range(0, row_len, lanes.LANES):
+            lanes.store(dst_row, channels + q, lanes.load(src_row, q))
+
+
+channels = x.shape[-1]
+rows = x.reshape(-1, x.shape[2] * channels)  # 512 rows of 32 * 32 numbers
+padded_slices = np.zeros((rows.shape[0], rows.shape[1] + 2 * channels), dtype=np.float32)
+padded_lanes = np.zeros_like(padded_slices)
+# the first call compiles; for the slices that takes a second or two, mostly spent on the
+# error message numba builds for shapes that do not match
+pad_rows_slices(rows, padded_slices, channels)
+pad_rows_lanes(rows, padded_lanes, channels)
+assert np.array_equal(padded_slices, padded_lanes)
+
+# each run is short, so take the best of more of them
+t_slices = best_time(pad_rows_slices, rows, padded_slices, channels, repeat=20)
+t_lanes = best_time(pad_rows_lanes, rows, padded_lanes, channels, repeat=20)
+t_conv = timings["registers (4 pixels)"]
+print(f"slice assignment      {t_slices:6.3f} ms   ({t_slices / t_lanes:.1f}x the vector copy)")
+print(f"lanes load and store  {t_lanes:6.3f} ms")
+print(f"register convolution  {t_conv:6.3f} ms   (of the same rows, above)")
+
+# %% [markdown]
+# In the library, an earlier version of the depthwise kernel read the middle of each row in place
+# and copied only the edge columns into the ring, with slice assignments; those copies took longer
+# than the convolution of the row they fed. Copying whole rows with vector loads and stores moves
+# more numbers, and still took 23-36% off the time of the depthwise forward on the library's
+# benchmark layers. Your numbers above may differ: they depend on the CPU, on the numba version
+# and on what else the machine is doing. The module docstring of
+# `minikeras/kernels/depthwise_lanes.py` gives the measurements.
+#
+# **Calls.** The kernels are split into small jitted helpers, and in numba a call is not free.
+# When one jitted function passes arrays to another, numba counts references to them: for each
+# array an atomic operation, and a call into numba's runtime. And before any real call the
+# caller must save every live vector register to memory, because the calling convention lets
+# the function it calls overwrite all of them; in a kernel whose sums live in registers, each
+# call stores the sums and loads them back. That nearly doubled the time of the library's
+# register product for a 1x1 convolution (a `(32768 x 32) @ (32 x 64)` product: 1.2 -> 2.1 ms).
+# So the helpers that run while sums sit in registers take only lanes values and flags, no
+# arrays, and the small helpers are inlined in numba's own IR, before LLVM sees them
+# (`njit(inline=True)` in `minikeras/kernels/_jit.py`): their code is pasted into the kernel,
+# and there is no call to make.
+#
+# For the same reason, the 1x1 product (`minikeras/kernels/lanes_product.py`) applies its bias,
+# a batch norm's scale and shift, and the ReLU to the registers before it stores them
+# (`lanes_product._finish`), instead of making a second pass over the result. A second pass would
+# read and write every number of the result again, for an addition or a multiply-add each.
+
+# %% [markdown]
 # ## A timing plot against the reference
 #
 # How does the gap grow with the image size? The reference does 9 numpy passes over the data, each
