@@ -1153,6 +1153,10 @@ def _lanes_forward(dm: int, strides, dilation, channels: int) -> bool:
 #: W4 two threads 0.99-1.22 -> 0.87-1.17 ms, W2 5.3-6.3 -> 4.8-5.1 ms); 16-32 KiB were slower.
 FUSED_STEP_BYTES = 512 * 1024
 
+#: Without a backward pass to feed, the register path makes its depthwise rows in a scratch
+#: buffer instead of the output array from this many channels on (see ``separable_forward``).
+SCRATCH_MIN_CHANNELS = 128
+
 
 def separable_forward(
     x: np.ndarray,
@@ -1165,7 +1169,8 @@ def separable_forward(
     relu: bool = False,
     scale: np.ndarray | None = None,
     shift: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    keep_depthwise: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray]:
     """Depthwise convolution, ``@ pointwise (+ bias)`` (``* scale + shift``) (ReLU), in one pass.
 
     Each thread of :mod:`.matmul`'s pool takes a contiguous block of output rows and alternates,
@@ -1188,6 +1193,8 @@ def separable_forward(
             block while it is in cache (a batch normalisation at inference, folded in; the same
             arithmetic as :func:`minikeras.kernels.affine.channel_affine`, so the same numbers).
         shift: ``(F,)``, given with ``scale``.
+        keep_depthwise: Return the depthwise output. Without it (nothing will differentiate
+            the call), the register kernels never write it to memory and ``y`` may be ``None``.
 
     Returns:
         ``(y, z)``: the depthwise output ``(N, Ho, Wo, C*dm)`` (the backward pass needs it) and
@@ -1228,9 +1235,15 @@ def separable_forward(
 
     ef, flags = lanes_product.epilogue_arrays(filters, z.dtype, bias, scale, shift, relu)
 
+    # Not keeping the depthwise rows (a scratch buffer instead) paid only with many channels:
+    # W2 (128) 11-15% faster, W4 (64) even, W1 (32) 5-25% slower (one and two threads,
+    # alternated in one process; why W1 lost is not understood yet).
+    keep = keep_depthwise or channels * dm < SCRATCH_MIN_CHANNELS
+
     def in_one_call(r0: int, r1: int) -> None:
         # both halves in registers: one call per thread (depthwise_lanes.separable_rows)
-        depthwise_lanes.separable_rows(*arrays, pointwise, z, r0, r1, *geometry, ef, flags)
+        depthwise_lanes.separable_rows(*arrays, pointwise, z, r0, r1, *geometry, ef, flags,
+                                       keep)
 
     def stepwise(r0: int, r1: int) -> None:
         for lo in range(r0, r1, step):
@@ -1249,15 +1262,14 @@ def separable_forward(
                 np.matmul(y2[lo * out_w : hi * out_w], pointwise, out=part)
                 epilogue(part, bias, scale, shift, relu)
 
-    block = (
-        in_one_call if in_registers and rows_fn is depthwise_lanes.forward_rows else stepwise
-    )
+    in_one = in_registers and rows_fn is depthwise_lanes.forward_rows
+    block = in_one_call if in_one else stepwise
     blocks = mm._blocks(rows, mm._workers())
     futures = [mm._pool.submit(block, lo, hi) for lo, hi in blocks[1:]]
     block(*blocks[0])
     for f in futures:
         f.result()
-    return y, z
+    return (y if keep or not in_one else None), z
 
 
 def depthwise_conv2d_grad_input(

@@ -222,26 +222,46 @@ def forward_rows(x, kernel, out, r0, r1, pt, pl):  # pragma: no cover - JIT
                      pl)
 
 
+#: Without the depthwise output kept, :func:`separable_rows` makes this many of its rows at a
+#: time in a scratch buffer, which the product reads back from L2 (4, 16 and 64 measured).
+SCRATCH_ROWS = 16
+
+
 @njit(nogil=True)
-def separable_rows(x, kernel, out, pointwise, z, r0, r1, pt, pl, ef, flags):  # noqa: E501  # pragma: no cover
+def separable_rows(x, kernel, out, pointwise, z, r0, r1, pt, pl, ef, flags, keep):  # noqa: E501  # pragma: no cover
     """:func:`forward_rows`, then their 1x1 product in registers, in one call.
 
-    ``z`` ``(N*Ho*Wo, F)`` gets ``out``'s rows ``@ pointwise`` ``(C, F)`` with the epilogue
-    ``ef``, ``flags`` of :func:`.lanes_product.epilogue_arrays`. One call per thread for the
-    fused separable forward: through Python, the two calls and their setup cost 8-13% of W1's
-    and W4's forward (one thread, alternated in one process); shorter steps, to read the rows
-    back from cache, gained nothing.
+    ``z`` ``(N*Ho*Wo, F)`` gets the depthwise rows ``@ pointwise`` ``(C, F)`` with the epilogue
+    ``ef``, ``flags`` of :func:`.lanes_product.epilogue_arrays`. With ``keep`` the depthwise
+    rows go to ``out`` (a backward pass needs them); without, :data:`SCRATCH_ROWS` at a time go
+    to a scratch buffer and ``out`` only gives the shape, so the rows are never written to
+    memory.
+
+    One call per thread for the fused separable forward: through Python, the two calls and
+    their setup cost 8-13% of W1's and W4's forward (one thread, alternated in one process).
     """
-    forward_rows(x, kernel, out, r0, r1, pt, pl)
-    channels = kernel.shape[2]
-    out_len = out.shape[2]
+    kh, kw, channels = kernel.shape
+    _, out_h, out_len = out.shape
     out_w = out_len // channels
     n_out = pointwise.shape[1]
-    yf, zf = out.reshape(-1), z.reshape(-1)
-    lanes_product.rows_product(
-        yf[r0 * out_len : r1 * out_len], (r1 - r0) * out_w, channels, pointwise.reshape(-1),
-        zf[r0 * out_w * n_out : r1 * out_w * n_out], n_out, ef, flags,
-    )
+    pf, zf = pointwise.reshape(-1), z.reshape(-1)
+    if keep:
+        forward_rows(x, kernel, out, r0, r1, pt, pl)
+        lanes_product.rows_product(
+            out.reshape(-1)[r0 * out_len : r1 * out_len], (r1 - r0) * out_w, channels, pf,
+            zf[r0 * out_w * n_out : r1 * out_w * n_out], n_out, ef, flags,
+        )
+        return
+    quads, ring, held, tables = _ring_plan(x, kh, kw, channels, out_w)
+    scratch = np.empty((SCRATCH_ROWS, out_len), x.dtype)
+    for lo in range(r0, r1, SCRATCH_ROWS):
+        hi = min(r1, lo + SCRATCH_ROWS)
+        for r in range(lo, hi):
+            _forward_row(x, kernel, scratch[r - lo], ring, held, tables, quads, r, out_h, pt, pl)
+        lanes_product.rows_product(
+            scratch.reshape(-1), (hi - lo) * out_w, channels, pf,
+            zf[lo * out_w * n_out : hi * out_w * n_out], n_out, ef, flags,
+        )
 
 
 @njit(parallel=True)

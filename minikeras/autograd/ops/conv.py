@@ -153,14 +153,17 @@ class SeparableConv2D(Function):
         # One parallel pass: each thread makes its depthwise rows and, while they are in cache,
         # their product and bias (no second output-sized array, no second pass over memory).
         b = bias[0].astype(x.dtype, copy=False) if bias else None
+        # the depthwise output is kept only for a backward pass or a tangent
         y, z = kernels.separable_forward(x, depthwise, p, b, strides, dilation, pads, relu=relu,
-                                         scale=scale, shift=shift)
+                                         scale=scale, shift=shift,
+                                         keep_depthwise=any(ctx.needs_input_grad))
         # with the ReLU, its output as NHWC rows (N*Ho*Wo, F): the mask is out > 0
         ctx.save(x, depthwise, pointwise, y, z if relu else None, *bias)
         ctx.args = (strides, dilation, pads)
         ctx.data_format = data_format
         ctx.scale = None if scale is None else np.asarray(scale, dtype=x.dtype)
-        return _from_nhwc(z.reshape(*y.shape[:3], filters), data_format)
+        out_hw = kernels.output_hw(x.shape[1:3], depthwise.shape[:2], strides, dilation, pads)
+        return _from_nhwc(z.reshape(x.shape[0], *out_hw, filters), data_format)
 
     def jvp(self, ctx, tx, td, tp, *tb):
         """``z = dw(x, d) @ p + b`` is linear in each argument: the tangent is convolutions.
