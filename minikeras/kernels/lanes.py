@@ -17,7 +17,9 @@ These functions make that explicit: a *lanes* value is an LLVM vector ``<16 x fl
 * :func:`broadcast` ``(a, i)`` is ``LANES`` copies of ``a[i]``,
 * :func:`add` ``(x, y)`` is ``x + y``, lane by lane,
 * :func:`relu` ``(x)`` is ``x`` with every lane ``<= 0`` set to ``+0.0`` (a NaN stays NaN, as
-  with ``np.maximum(x, 0)``).
+  with ``np.maximum(x, 0)``),
+* :func:`fma4` ``(w, x0, x1, x2, x3, s0, s1, s2, s3)`` is the four FMAs ``xq * w + sq`` that
+  share the factor ``w``: the step of every register-blocked kernel here.
 
 No bounds are checked: the caller indexes inside its 1-D contiguous arrays. With
 ``NUMBA_DISABLE_JIT=1`` the same names are the numpy expressions above, so the kernels that use
@@ -34,7 +36,7 @@ from llvmlite import ir
 
 # numba through _jit, which applies the threading defaults before importing it (and with it
 # numba.extending and numba.core.types)
-from minikeras.kernels._jit import numba
+from minikeras.kernels._jit import njit, numba
 
 types = numba.core.types
 intrinsic, models, register_model = (
@@ -209,3 +211,12 @@ if numba.config.DISABLE_JIT:
 else:
     load, store, fma, zeros, broadcast = _load, _store, _fma, _zeros, _broadcast
     add, relu = _add, _relu
+
+
+@njit(inline=True)
+def fma4(w, x0, x1, x2, x3, s0, s1, s2, s3):  # pragma: no cover - JIT
+    """``(x0 * w + s0, x1 * w + s1, x2 * w + s2, x3 * w + s3)``: four FMAs, one shared factor.
+
+    Inlined into its caller in numba's IR, so the sums stay in registers (no call is made).
+    """
+    return fma(x0, w, s0), fma(x1, w, s1), fma(x2, w, s2), fma(x3, w, s3)
