@@ -1227,10 +1227,10 @@ def separable_forward(
     # a short inner dimension: the product in registers (lanes_product), not BLAS, with the
     # epilogue applied to its registers before they are stored
     in_registers = mm.fits_lanes_product(y2, pointwise, z) and pointwise.flags.c_contiguous
+    narrow = channels * dm <= mm.NARROW_K
     # output rows per step; the register product gained nothing from cache-sized steps (W1 and
     # W4, one thread, 200 alternations: 512 KiB steps 3-6% slower than a thread's whole block)
-    narrow = channels * dm <= mm.NARROW_K
-    step_bytes = FUSED_STEP_BYTES if not in_registers else y.nbytes
+    step_bytes = y.nbytes if in_registers else FUSED_STEP_BYTES
     step = max(1, step_bytes // (y2.shape[1] * y2.itemsize * out_w))
 
     ef, flags = lanes_product.epilogue_arrays(filters, z.dtype, bias, scale, shift, relu)
@@ -1263,12 +1263,7 @@ def separable_forward(
                 epilogue(part, bias, scale, shift, relu)
 
     in_one = in_registers and rows_fn is depthwise_lanes.forward_rows
-    block = in_one_call if in_one else stepwise
-    blocks = mm._blocks(rows, mm._workers())
-    futures = [mm._pool.submit(block, lo, hi) for lo, hi in blocks[1:]]
-    block(*blocks[0])
-    for f in futures:
-        f.result()
+    mm.split_rows(in_one_call if in_one else stepwise, rows, mm._workers())
     return (y if keep or not in_one else None), z
 
 

@@ -76,12 +76,34 @@ def _blocks(rows: int, parts: int) -> list[tuple[int, int]]:
 MIN_SPLIT_NUMBERS = MIN_SPLIT_FLOPS // 8
 
 
-def on_row_blocks(fn: Callable[[int, int], T], rows: int, numbers: int) -> list[T]:
-    """``fn(lo, hi)`` on blocks of ``rows``, one per thread, the first on the calling thread.
+def split_rows(fn: Callable[[int, int], T], rows: int, parts: int) -> list[T]:
+    """``fn(lo, hi)`` on ``parts`` blocks of ``rows``, the first on the calling thread.
 
-    For memory-bound passes (a batch norm's, a ReLU's) made by ``nogil`` kernels: with two
-    threads each streams half of the rows. Passes over fewer than :data:`MIN_SPLIT_NUMBERS`
-    numbers run in one call.
+    The other blocks go to the pool, whose threads run them while this one runs the first;
+    ``fn`` must release the GIL for them to overlap (numpy's ``matmul``, ``nogil`` kernels).
+    With one part (or no rows) ``fn(0, rows)`` runs here alone.
+
+    Args:
+        fn: Works on rows ``lo <= r < hi``; what it returns is collected.
+        rows: How many rows there are.
+        parts: How many blocks (normally :func:`_workers`).
+
+    Returns:
+        The results of ``fn``, in row order.
+    """
+    blocks = _blocks(rows, parts)
+    if len(blocks) <= 1:
+        return [fn(0, rows)]
+    futures = [_pool.submit(fn, lo, hi) for lo, hi in blocks[1:]]
+    first = fn(*blocks[0])
+    return [first] + [f.result() for f in futures]
+
+
+def on_row_blocks(fn: Callable[[int, int], T], rows: int, numbers: int) -> list[T]:
+    """:func:`split_rows`, one block per thread from :data:`MIN_SPLIT_NUMBERS` numbers on.
+
+    Smaller passes run in one call. For memory-bound passes (a batch norm's, a ReLU's) made
+    by ``nogil`` kernels: with two threads each streams half of the rows.
 
     Args:
         fn: Works on rows ``lo <= r < hi``; what it returns is collected.
@@ -91,13 +113,7 @@ def on_row_blocks(fn: Callable[[int, int], T], rows: int, numbers: int) -> list[
     Returns:
         The results of ``fn``, in row order.
     """
-    parts = _workers() if numbers >= MIN_SPLIT_NUMBERS else 1
-    blocks = _blocks(rows, parts)
-    if len(blocks) <= 1:
-        return [fn(0, rows)]
-    futures = [_pool.submit(fn, lo, hi) for lo, hi in blocks[1:]]
-    first = fn(*blocks[0])
-    return [first] + [f.result() for f in futures]
+    return split_rows(fn, rows, _workers() if numbers >= MIN_SPLIT_NUMBERS else 1)
 
 
 #: With a bias, products are made in row blocks of about this many bytes of output, each block's
@@ -207,17 +223,8 @@ def matmul(
         product, b = _block_lanes, np.ascontiguousarray(b)
     elif narrow:
         product = _block_narrow
-    parts = _workers() if big else 1
-    blocks = _blocks(a.shape[0], parts)
-    if len(blocks) <= 1:
-        product(a, b, out, bias, relu, scale, shift)
-        return out
-    futures = [_pool.submit(product, a[lo:hi], b, out[lo:hi], bias, relu, scale, shift)
-               for lo, hi in blocks[1:]]
-    lo, hi = blocks[0]
-    product(a[lo:hi], b, out[lo:hi], bias, relu, scale, shift)
-    for f in futures:
-        f.result()
+    split_rows(lambda lo, hi: product(a[lo:hi], b, out[lo:hi], bias, relu, scale, shift),
+               a.shape[0], _workers() if big else 1)
     return out
 
 
@@ -259,21 +266,14 @@ def matmul_tn(
     ):
         # W1's (32768 x 32).T @ (32768 x 64), one thread: BLAS 2.4 ms, the registers 1.2 ms
         product = _tn_lanes
-    parts = _workers() if big else 1
-    blocks = _blocks(a.shape[0], parts)
     sums = with_column_sums
-    if len(blocks) <= 1:
-        total, column = product(a, b, sums)
-    else:
-        futures = [_pool.submit(lambda lo, hi: product(a[lo:hi], b[lo:hi], sums), lo, hi)
-                   for lo, hi in blocks[1:]]
-        lo, hi = blocks[0]
-        total, column = product(a[lo:hi], b[lo:hi], sums)
-        for f in futures:
-            part, part_column = f.result()
-            total += part
-            if sums:
-                column += part_column
+    (total, column), *more = split_rows(
+        lambda lo, hi: product(a[lo:hi], b[lo:hi], sums), a.shape[0], _workers() if big else 1
+    )
+    for part, part_column in more:
+        total += part
+        if sums:
+            column += part_column
     return (total, column) if sums else total
 
 
@@ -286,13 +286,7 @@ def column_sums(a: np.ndarray) -> np.ndarray:
     Returns:
         ``(N,)``, a new array.
     """
-    parts = _workers() if a.size >= MIN_SPLIT_FLOPS // 8 else 1
-    blocks = _blocks(a.shape[0], parts)
-    if len(blocks) <= 1:
-        return a.sum(axis=0)
-    futures = [_pool.submit(np.sum, a[lo:hi], axis=0) for lo, hi in blocks[1:]]
-    lo, hi = blocks[0]
-    total = a[lo:hi].sum(axis=0)
-    for f in futures:
-        total += f.result()
+    total, *more = on_row_blocks(lambda lo, hi: a[lo:hi].sum(axis=0), a.shape[0], a.size)
+    for part in more:
+        total += part
     return total
