@@ -60,7 +60,6 @@ from minikeras.kernels import _jit, depthwise_lanes, lanes, lanes_product
 from minikeras.kernels import matmul as mm
 from minikeras.kernels._jit import njit, prange, split
 from minikeras.kernels.affine import epilogue
-from minikeras.kernels.narrow import narrow_product
 from minikeras.kernels.padding import Pads, output_hw
 
 # ---------------------------------------------------------------------------------------------
@@ -1249,17 +1248,12 @@ def separable_forward(
         for lo in range(r0, r1, step):
             hi = min(lo + step, r1)
             rows_fn(*arrays, lo, hi, *geometry)
-            part = z[lo * out_w : hi * out_w]
-            if in_registers:
-                lanes_product.lanes_product_rows(y2[lo * out_w : hi * out_w], pointwise, part,
-                                                 bias, scale, shift, relu)
-            elif narrow:  # an RGB input's 3 channels, without AVX-512 (see matmul.NARROW_K)
-                narrow_product(y2[lo * out_w : hi * out_w], pointwise, part, bias,
-                               relu and scale is None)
-                if scale is not None:
-                    epilogue(part, None, scale, shift, relu)
+            rows_y, part = y2[lo * out_w : hi * out_w], z[lo * out_w : hi * out_w]
+            if in_registers or narrow:  # (an RGB input's 3 channels: see matmul.NARROW_K)
+                product = mm._block_lanes if in_registers else mm._block_narrow
+                product(rows_y, pointwise, part, bias, relu, scale, shift)
             else:
-                np.matmul(y2[lo * out_w : hi * out_w], pointwise, out=part)
+                np.matmul(rows_y, pointwise, out=part)
                 epilogue(part, bias, scale, shift, relu)
 
     in_one = in_registers and rows_fn is depthwise_lanes.forward_rows

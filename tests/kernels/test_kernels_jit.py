@@ -366,14 +366,13 @@ def test_separable_forward_narrow_input_is_the_two_phases_bit_for_bit(
 ):
     # an RGB input (3 channels) runs fused too, its product in registers (AVX-512) or in the
     # narrow loop: the same numbers as the depthwise pass, then matmul with its epilogue
-    from minikeras.kernels import lanes_product
     from minikeras.kernels import matmul as mm
 
     monkeypatch.setattr(kernels, "wide_registers", lambda: registers)
     calls = []
-    for module, name in ((depthwise, "narrow_product"), (lanes_product, "lanes_product_rows")):
-        real = getattr(module, name)
-        monkeypatch.setattr(module, name,
+    for name in ("_block_narrow", "_block_lanes"):  # matmul's, which the fused pass uses too
+        real = getattr(mm, name)
+        monkeypatch.setattr(mm, name,
                             lambda *args, name=name, real=real: calls.append(name) or real(*args))
     rng = np.random.default_rng(11)
     x = rng.standard_normal((64, 32, 32, 3)).astype(np.float32)  # 6.3M multiply-adds: big
@@ -387,7 +386,7 @@ def test_separable_forward_narrow_input_is_the_two_phases_bit_for_bit(
     pads = ((1, 1), (1, 1))
     y, z = kernels.separable_forward(x, k, pw, b, (1, 1), (1, 1), pads, relu=relu,
                                      scale=scale, shift=shift)
-    assert calls and set(calls) == {"lanes_product_rows" if registers else "narrow_product"}
+    assert calls and set(calls) == {"_block_lanes" if registers else "_block_narrow"}
     y_two = kernels.depthwise_conv2d_forward(x, k, (1, 1), (1, 1), pads)
     z_two = mm.matmul(y_two.reshape(-1, 3), pw, bias=b, relu=relu, scale=scale, shift=shift)
     np.testing.assert_array_equal(y, y_two)
