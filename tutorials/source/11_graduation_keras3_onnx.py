@@ -39,8 +39,11 @@ import os
 from importlib.metadata import version
 
 flags = ["--xla_force_host_platform_device_count=2"]
-if tuple(int(part) for part in version("jaxlib").split(".")[:2]) >= (0, 9):
-    flags.append("--xla_cpu_collective_timeout_seconds=600")  # (older XLA rejects the flag)
+jaxlib_version = tuple(int(part) for part in version("jaxlib").split(".")[:2])
+if jaxlib_version >= (0, 9):  # (older XLA rejects these flags)
+    flags.append("--xla_cpu_collective_timeout_seconds=600")
+if jaxlib_version >= (0, 10):  # the 40 s after which XLA stops the process
+    flags.append("--xla_cpu_collective_call_terminate_timeout_seconds=600")
 os.environ["XLA_FLAGS"] = " ".join(flags)
 os.environ["KERAS_BACKEND"] = "jax"
 os.environ["JAX_PLATFORMS"] = "cpu"
