@@ -60,6 +60,7 @@ _LAZY = {
     "narrow_product": "narrow",
     "lanes_product_rows": "lanes_product",
     "lanes_product_tn": "lanes_product",
+    "lanes_product_tn_parts": "lanes_product",
     "wide_registers": "lanes",
     "channel_sums": "affine",
     "relu_forward": "relu",

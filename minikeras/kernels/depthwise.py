@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minikeras.kernels import _jit, depthwise_lanes, lanes, lanes_product
+from minikeras.kernels import _jit, depthwise_lanes, lanes, lanes_product, threads
 from minikeras.kernels import matmul as mm
 from minikeras.kernels._jit import njit, prange, split
 from minikeras.kernels.affine import epilogue
@@ -1239,11 +1239,6 @@ def separable_forward(
     # alternated in one process; why W1 lost is not understood yet).
     keep = keep_depthwise or channels * dm < SCRATCH_MIN_CHANNELS
 
-    def in_one_call(r0: int, r1: int) -> None:
-        # both halves in registers: one call per thread (depthwise_lanes.separable_rows)
-        depthwise_lanes.separable_rows(*arrays, pointwise, z, r0, r1, *geometry, ef, flags,
-                                       keep)
-
     def stepwise(r0: int, r1: int) -> None:
         for lo in range(r0, r1, step):
             hi = min(lo + step, r1)
@@ -1256,9 +1251,21 @@ def separable_forward(
                 np.matmul(rows_y, pointwise, out=part)
                 epilogue(part, bias, scale, shift, relu)
 
-    in_one = in_registers and rows_fn is depthwise_lanes.forward_rows
-    mm.split_rows(in_one_call if in_one else stepwise, rows, mm._workers())
-    return (y if keep or not in_one else None), z
+    if in_registers and rows_fn is depthwise_lanes.forward_rows:
+        # both halves in registers: one numba call, one chunk of rows per thread
+        chunks = min(mm._workers(), rows)
+        if chunks > 1 and threads.cheap_parallel_loops():
+            depthwise_lanes.separable_rows_parallel(*arrays, pointwise, z, chunks, *geometry,
+                                                    ef, *flags, keep)
+        else:
+            mm.split_rows(
+                lambda r0, r1: depthwise_lanes.separable_rows(*arrays, pointwise, z, r0, r1,
+                                                              *geometry, ef, flags, keep),
+                rows, chunks,
+            )
+        return (y if keep else None), z
+    mm.split_rows(stepwise, rows, mm._workers())
+    return y, z
 
 
 def depthwise_conv2d_grad_input(

@@ -238,6 +238,21 @@ def separable_rows(x, kernel, out, pointwise, z, r0, r1, pt, pl, ef, flags, keep
 
 
 @njit(parallel=True)
+def separable_rows_parallel(x, kernel, out, pointwise, z, chunks, pt, pl, ef, flags0, flags1, flags2, keep):  # noqa: E501  # pragma: no cover
+    """:func:`separable_rows` over all output rows, in ``chunks`` chunks of rows on the threads.
+
+    ``flags0, flags1, flags2`` are the three ``flags`` one by one (a parallel loop takes no
+    tuples). Through numba's pool rather than :mod:`.matmul`'s Python threads: with TBB,
+    starting the loop takes 2-3 us where handing a block to a Python thread and collecting it
+    took 55-80 us.
+    """
+    rows = out.shape[0] * out.shape[1]
+    for ch in prange(chunks):
+        separable_rows(x, kernel, out, pointwise, z, ch * rows // chunks,
+                       (ch + 1) * rows // chunks, pt, pl, ef, (flags0, flags1, flags2), keep)
+
+
+@njit(parallel=True)
 def forward_rows_parallel(x, kernel, out, chunks, *geometry):  # pragma: no cover - JIT
     """:func:`forward_rows` over all output rows, in ``chunks`` chunks of rows on the threads."""
     rows = out.shape[0] * out.shape[1]

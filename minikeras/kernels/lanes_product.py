@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from minikeras.kernels import lanes
-from minikeras.kernels._jit import njit
+from minikeras.kernels._jit import njit, prange
 
 
 @njit(nogil=True, inline=True)
@@ -242,6 +242,7 @@ def lanes_product_rows(
     scale: np.ndarray | None = None,
     shift: np.ndarray | None = None,
     relu: bool = False,
+    parts: int = 1,
 ) -> None:
     """``out = a @ b`` (``+ bias``) (``* scale + shift``) (ReLU) in registers.
 
@@ -257,8 +258,13 @@ def lanes_product_rows(
         scale: Optional ``(N,)``, with ``shift``.
         shift: ``(N,)``, required with ``scale``.
         relu: Clamp at zero last.
+        parts: Row blocks run side by side on numba's threads (1: here, on this thread).
     """
-    _rows_kernel(a, b, out, *epilogue_arrays(b.shape[1], out.dtype, bias, scale, shift, relu))
+    ef, flags = epilogue_arrays(b.shape[1], out.dtype, bias, scale, shift, relu)
+    if parts > 1:
+        _rows_parallel(a, b, out, ef, *flags, parts)
+    else:
+        _rows_kernel(a, b, out, ef, flags)
 
 
 def epilogue_arrays(
@@ -296,6 +302,15 @@ def _rows_kernel(a, b, out, ef, flags):  # pragma: no cover - JIT
     m_len, k_len = a.shape
     rows_product(a.reshape(-1), m_len, k_len, b.reshape(-1), out.reshape(-1), b.shape[1], ef,
                  flags)
+
+
+@njit(parallel=True)
+def _rows_parallel(a, b, out, ef, flags0, flags1, flags2, parts):  # pragma: no cover - JIT
+    # (a parallel loop takes no tuples: the flags come one by one)
+    m_len = a.shape[0]
+    for p in prange(parts):
+        lo, hi = p * m_len // parts, (p + 1) * m_len // parts
+        _rows_kernel(a[lo:hi], b, out[lo:hi], ef, (flags0, flags1, flags2))
 
 
 @njit(inline=True)
@@ -348,3 +363,17 @@ def lanes_product_tn(a, b, out, sums):  # pragma: no cover - JIT
                 of[i] += part[i]
             for i in range(part_sums.shape[0]):
                 sums[i] += part_sums[i]
+
+
+@njit(parallel=True)
+def lanes_product_tn_parts(a, b, out, sums):  # pragma: no cover - JIT
+    """:func:`lanes_product_tn` on ``out.shape[0]`` blocks of rows side by side on numba's threads.
+
+    Block ``p`` (rows ``p * M // P`` to ``(p + 1) * M // P``) writes its ``a.T @ b`` to
+    ``out[p]`` ``(K, N)`` and, if ``sums`` has columns, its column sums to ``sums[p]``; the caller
+    adds the blocks up.
+    """
+    parts, m_len = out.shape[0], a.shape[0]
+    for p in prange(parts):
+        lo, hi = p * m_len // parts, (p + 1) * m_len // parts
+        lanes_product_tn(a[lo:hi], b[lo:hi], out[p], sums[p])

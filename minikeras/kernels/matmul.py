@@ -221,6 +221,10 @@ def matmul(
         # beats the narrow loop too: (65536 x 3) @ (3 x 32) with a batch norm and ReLU, one
         # thread, 0.95 -> 0.37 ms.
         product, b = _block_lanes, np.ascontiguousarray(b)
+        if threads.cheap_parallel_loops():  # the blocks on numba's threads, not the pool's
+            parts = min(_workers(), a.shape[0])
+            kernels.lanes_product_rows(a, b, out, bias, scale, shift, relu, parts=parts)
+            return out
     elif narrow:
         product = _block_narrow
     split_rows(lambda lo, hi: product(a[lo:hi], b, out[lo:hi], bias, relu, scale, shift),
@@ -266,6 +270,16 @@ def matmul_tn(
     ):
         # W1's (32768 x 32).T @ (32768 x 64), one thread: BLAS 2.4 ms, the registers 1.2 ms
         product = _tn_lanes
+        parts = min(_workers(), a.shape[0])
+        if parts > 1 and threads.cheap_parallel_loops():  # on numba's threads, as in matmul
+            out = np.empty((parts, a.shape[1], b.shape[1]), dtype=a.dtype)
+            column = np.empty((parts, b.shape[1] if with_column_sums else 0), dtype=b.dtype)
+            kernels.lanes_product_tn_parts(a, b, out, column)
+            total, column_total = out[0], column[0]
+            for p in range(1, parts):  # (the blocks added in order, as below)
+                total += out[p]
+                column_total += column[p]
+            return (total, column_total) if with_column_sums else total
     sums = with_column_sums
     (total, column), *more = split_rows(
         lambda lo, hi: product(a[lo:hi], b[lo:hi], sums), a.shape[0], _workers() if big else 1

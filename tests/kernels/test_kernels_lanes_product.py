@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minikeras import kernels
-from minikeras.kernels import _jit, depthwise, depthwise_lanes, lanes_product
+from minikeras.kernels import _jit, depthwise, depthwise_lanes, lanes_product, threads
 from minikeras.kernels import matmul as mm
 from minikeras.kernels import reference as ref
 
@@ -61,6 +61,17 @@ def test_epilogue_in_registers_is_affine_epilogue_bit_for_bit(m, n, parts):
     np.testing.assert_array_equal(np.signbit(fused), np.signbit(separate))
 
 
+@pytest.fixture(params=["numba threads", "python threads"])
+def loops(request, monkeypatch):
+    """Run the row blocks both ways: numba's parallel loops (with TBB) and the Python pool."""
+    cheap = request.param == "numba threads"
+    monkeypatch.setattr(threads, "cheap_parallel_loops", lambda: cheap)
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(mm, "_pool", ThreadPoolExecutor(2))  # (for a patched _workers)
+    return cheap
+
+
 @pytest.fixture
 def avx512(monkeypatch):
     """Pretend the kernels compile for AVX-512, so dispatch is tested on any machine (the
@@ -89,7 +100,7 @@ def test_matmul_takes_it_for_big_products(monkeypatch, avx512, relu):
     calls = []
     real = kernels.lanes_product_rows
     monkeypatch.setattr(kernels, "lanes_product_rows",
-                        lambda *args: calls.append(args[0].shape) or real(*args))
+                        lambda *args, **kw: calls.append(args[0].shape) or real(*args, **kw))
     rng = np.random.default_rng(1)
     a = rng.standard_normal((4096, 32), dtype=np.float32)  # 8.4M multiply-adds: big
     b = rng.standard_normal((64, 32), dtype=np.float32).T  # transposed: copied, then used
@@ -107,12 +118,14 @@ def test_matmul_takes_it_for_big_products(monkeypatch, avx512, relu):
     assert not calls
 
 
-def test_separable_forward_uses_it(monkeypatch, avx512):
+def test_separable_forward_uses_it(monkeypatch, avx512, loops):
     monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)
+    monkeypatch.setattr(mm, "_workers", lambda: 2)
     calls = []
-    real = depthwise_lanes.separable_rows  # (both halves in registers, in one call)
-    monkeypatch.setattr(depthwise_lanes, "separable_rows",
-                        lambda *args: calls.append(1) or real(*args))
+    # both halves in registers, in one call per thread (or one parallel call)
+    name = "separable_rows_parallel" if loops else "separable_rows"
+    real = getattr(depthwise_lanes, name)
+    monkeypatch.setattr(depthwise_lanes, name, lambda *args: calls.append(1) or real(*args))
     rng = np.random.default_rng(4)
     x = rng.standard_normal((16, 12, 12, 32)).astype(np.float32)
     k = rng.standard_normal((3, 3, 32, 1)).astype(np.float32)
@@ -127,11 +140,12 @@ def test_separable_forward_uses_it(monkeypatch, avx512):
     assert calls, "the fused forward did not take the register product"
 
 
-def test_matmul_tn_takes_it_for_big_products(monkeypatch, avx512):
+def test_matmul_tn_takes_it_for_big_products(monkeypatch, avx512, loops):
+    monkeypatch.setattr(mm, "_workers", lambda: 3)  # three row blocks, whatever the machine
     calls = []
-    real = kernels.lanes_product_tn
-    monkeypatch.setattr(kernels, "lanes_product_tn",
-                        lambda *args: calls.append(args[0].shape) or real(*args))
+    name = "lanes_product_tn_parts" if loops else "lanes_product_tn"
+    real = getattr(kernels, name)
+    monkeypatch.setattr(kernels, name, lambda *args: calls.append(args[0].shape) or real(*args))
     rng = np.random.default_rng(2)
     a = rng.standard_normal((8192, 32), dtype=np.float32)
     b = rng.standard_normal((8192, 64), dtype=np.float32)
@@ -148,6 +162,29 @@ def test_matmul_tn_takes_it_for_big_products(monkeypatch, avx512):
     product, sums = mm.matmul_tn(wide, wide, with_column_sums=True)
     np.testing.assert_allclose(sums, wide.astype(np.float64).sum(axis=0), rtol=1e-4, atol=1e-2)
     assert not calls
+
+
+def test_matmul_blocks_on_either_threads_are_the_same_numbers(monkeypatch, avx512):
+    # numba's parallel loop and the Python pool cut the rows at the same places, and the
+    # blocks' partial a.T @ b are added in the same order: the same bits
+    monkeypatch.setattr(mm, "_workers", lambda: 3)
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(mm, "_pool", ThreadPoolExecutor(2))
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((5001, 32), dtype=np.float32)
+    g = rng.standard_normal((5001, 64), dtype=np.float32)
+    w = rng.standard_normal((32, 64), dtype=np.float32)
+    results = []
+    for cheap in (True, False):
+        monkeypatch.setattr(threads, "cheap_parallel_loops", lambda cheap=cheap: cheap)
+        results.append((mm.matmul_tn(a, g, with_column_sums=True), mm.matmul(a, w, bias=g[0])))
+    (tn_numba, sums_numba), z_numba = results[0]
+    (tn_pool, sums_pool), z_pool = results[1]
+    np.testing.assert_array_equal(tn_numba, tn_pool)
+    np.testing.assert_array_equal(sums_numba, sums_pool)
+    np.testing.assert_array_equal(z_numba, z_pool)
+    np.testing.assert_allclose(tn_numba, a.T.astype(np.float64) @ g, rtol=1e-4, atol=1e-3)
 
 
 def test_not_without_avx512(monkeypatch):
@@ -178,7 +215,8 @@ def test_wide_registers_reads_the_compile_features(monkeypatch):
 
 
 @pytest.mark.parametrize("epilogue", ["none", "bias", "bn-relu"])
-def test_fused_forward_in_one_call_is_the_two_phases_bit_for_bit(monkeypatch, avx512, epilogue):
+def test_fused_forward_in_one_call_is_the_two_phases_bit_for_bit(monkeypatch, avx512, epilogue,
+                                                                 loops):
     # depthwise_lanes.separable_rows: the register depthwise rows, then their product with the
     # epilogue, one call per thread; 11 pixels a row leave 3 past the last group of four
     monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)
