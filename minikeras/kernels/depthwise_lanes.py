@@ -15,13 +15,19 @@ loops. These kernels say what to keep in registers with the lanes values of :mod
   by; per tap its sum (in L1) is loaded once, gets four FMAs, and is stored once, the input
   vectors again shared along the kernel row.
 
-Every group of four reads a ring of ``kh`` zero-padded input rows in L1, so no tap needs a
-bounds test; each input row is copied there once, by vector loads and stores, as the output
-rows move down. Kernel rows that fall outside the image are left out. An earlier version read
-groups inside the image in place and copied only the edge columns, with numba slice
-assignments: those copies took longer than the convolution of the row. Copying whole rows by
-vectors was faster everywhere (one thread, alternated in one process, medians: forward W1
--25%, W4 -36%, W2 -23%; kernel gradient W1 -23%, W4 -43%, W2 -18%) and left one code path.
+Every group of four reads the input in place. A tap that falls on the zero padding loads a
+zero register instead of the input (:func:`_load_if`); whether each input pixel of a group is
+inside the row is worked out once per group, so away from the edges every test is true and the
+branches cost almost nothing. Kernel rows that fall outside the image are left out.
+
+Two earlier versions copied the input first. The first copied edge columns into a padded buffer
+with numba slice assignments, which took longer than the convolution of the row. The second
+copied every input row once into a ring of ``kh`` zero-padded rows, by vector loads and stores,
+so that no tap needed a test. Even those copies, which look cheap, cost a third of the time: a
+variant that still stored every row, into a buffer nobody read, was as slow as the ring, and
+reading in place took the forward from the ring's 0.38-0.42 ms to 0.28-0.33 ms on W4
+(128x8x8x64, 5x5: PyTorch's oneDNN kernel takes 0.27-0.30), W1 -11-14%, W2 -4-8%; the kernel
+gradient 5-20% (one thread, alternated in one process, medians of ratios; same bits).
 
 They run for multiplier 1, stride 1, no dilation and channels a multiple of
 :data:`.lanes.LANES`, on problems big enough (:func:`.depthwise._big`) to be worth their compile
@@ -41,84 +47,72 @@ from minikeras.kernels import lanes, lanes_product
 from minikeras.kernels._jit import njit, prange
 
 
-@njit()
-def _ring_plan(x, kh, kw, channels, out_w):  # pragma: no cover - JIT
-    """An empty ring of zero-padded input rows, and the tables :func:`_kernel_rows` fills.
-
-    Returns ``(quads, ring, held, tables)``: pixels ``j < quads`` go in fours; the ring has
-    ``kh`` rows of ``Wo + kw - 1`` pixels (padded column ``P`` holds input column ``P - pl``,
-    the pads stay zero); ``held[s]`` is the ``n*H + y`` of the input row in ring row ``s``
-    (-1: none yet); ``tables`` is :func:`_kernel_rows`'s scratch.
-    """
-    quads = out_w - out_w % 4
-    ring = np.zeros((kh, (out_w + kw - 1) * channels), x.dtype)
-    held = np.full(kh, -1, np.int64)
-    tables = np.empty((2, kh), np.int64)
-    return quads, ring, held, tables
-
-
 @njit(inline=True)
-def _kernel_rows(x, ring, held, tables, r, out_h, pt, kw, pl, channels):  # noqa: E501  # pragma: no cover
+def _kernel_rows(r, out_h, height, row_len, pt, kw, channels, row_at, w_at):  # noqa: E501  # pragma: no cover
     """Table the kernel rows that land inside the image, for output row ``r`` (flat over images).
 
-    ``tables[0, t]`` is where kernel row ``t``'s input row starts in the flat ring,
-    ``tables[1, t]`` where its weights start in a flat ``(kh, kw, C)`` array. Input rows not in
-    the ring yet are copied there, between its zero pads: one vector load and store per 16
-    numbers (a numba slice assignment took twice as long as the whole convolution of the row).
-    Returns ``(n, i, rows)``: image, row in it, and the number of kernel rows.
+    ``row_at[t]`` is where kernel row ``t``'s input row starts in the flat input, ``w_at[t]``
+    where its weights start in a flat ``(kh, kw, C)`` array. Kernel rows above or below the
+    image are left out. Returns ``(n, i, rows)``: image, row in it, and the number of rows.
     """
     n = r // out_h
     i = r - n * out_h
-    _, height, row_len = x.shape
-    kh = held.shape[0]
-    copied = min(row_len, ring.shape[1] - pl * channels)  # (a right pad below zero: cut off)
     y0 = i - pt
-    count = 0
-    for a in range(max(0, -y0), min(kh, height - y0)):
-        y = y0 + a
-        slot = y % kh
-        if held[slot] != n * height + y:
-            held[slot] = n * height + y
-            src = x[n, y]
-            dst = ring[slot]
-            for q in range(0, copied, lanes.LANES):
-                lanes.store(dst, pl * channels + q, lanes.load(src, q))
-        tables[0, count] = slot * ring.shape[1]
-        tables[1, count] = a * kw * channels
-        count += 1
-    return n, i, count
+    rows = 0
+    for a in range(max(0, -y0), min(row_at.shape[0], height - y0)):
+        row_at[rows] = (n * height + y0 + a) * row_len
+        w_at[rows] = a * kw * channels
+        rows += 1
+    return n, i, rows
 
 
 @njit(inline=True)
-def _quads(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw):  # noqa: E501  # pragma: no cover
+def _load_if(src, p, inside, zero):  # pragma: no cover - JIT
+    """``src[p : p + LANES]`` if ``inside``, else ``zero`` (a tap on the zero padding)."""
+    if inside:
+        return lanes.load(src, p)
+    return zero
+
+
+@njit(inline=True)
+def _quads(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw, width, pl):  # noqa: E501  # pragma: no cover
     """Output pixels ``j < quads`` of one output row, four at a time (``quads``: 4k).
 
-    Kernel row ``t < n_rows`` reads ``src[row_at[t] + (j + b) * C + c]`` for column tap ``b``,
-    with the weights at ``weights[w_row_at[t] + b * C + c]``.
+    Kernel row ``t < n_rows`` reads input pixel ``u`` at ``src[row_at[t] + u * C + c]``, for
+    ``0 <= u < width``; pixels outside (the padding) read as zeros. The weights of column tap
+    ``b`` are at ``weights[w_row_at[t] + b * C + c]``.
 
     Along a kernel row the four pixels' windows overlap: tap ``b`` of pixel ``q`` reads input
-    pixel ``j + q + b``, so each input vector loaded serves up to four FMAs, and per tap only
-    one new input vector and one weight vector are loaded. Rows of 3 and 5 taps are written
-    out (as loops they ran slower: W4's 5x5 forward 12% slower than written out); other widths
-    slide three registers along a loop.
+    pixel ``j - pl + q + b``, so each input vector loaded serves up to four FMAs, and per tap
+    only one new input vector and one weight vector are loaded. Whether each of those pixels
+    is inside the row is worked out once per group: inside the image every test is true, so
+    the branches cost almost nothing. Rows of 3 and 5 taps are written out (as loops they ran
+    slower: W4's 5x5 forward 12% slower than written out); other widths slide three registers
+    along a loop.
     """
     C = channels
+    zero = lanes.zeros(weights)
     for j in range(0, quads, 4):
+        u = j - pl  # the input pixel of v0
+        in0, in1, in2 = 0 <= u < width, 0 <= u + 1 < width, 0 <= u + 2 < width
+        in3, in4, in5 = 0 <= u + 3 < width, 0 <= u + 4 < width, 0 <= u + 5 < width
+        in6, in7 = 0 <= u + 6 < width, 0 <= u + 7 < width
+        inside = u >= 0 and u + kw + 2 < width  # every input pixel of the group
         for cb in range(0, C, lanes.LANES):
-            s0 = lanes.zeros(weights)
-            s1 = lanes.zeros(weights)
-            s2 = lanes.zeros(weights)
-            s3 = lanes.zeros(weights)
+            s0 = zero
+            s1 = zero
+            s2 = zero
+            s3 = zero
             for t in range(n_rows):
-                p = row_at[t] + j * C + cb
+                p = row_at[t] + u * C + cb
                 wp = w_row_at[t] + cb
-                v0 = lanes.load(src, p)
-                v1 = lanes.load(src, p + C)
-                v2 = lanes.load(src, p + 2 * C)
+                v0 = _load_if(src, p, in0, zero)
+                v1 = _load_if(src, p + C, in1, zero)
+                v2 = _load_if(src, p + 2 * C, in2, zero)
+                v3 = _load_if(src, p + 3 * C, in3, zero)
+                v4 = _load_if(src, p + 4 * C, in4, zero)
+                v5 = _load_if(src, p + 5 * C, in5, zero)
                 if kw == 3:
-                    v3 = lanes.load(src, p + 3 * C)
-                    v4 = lanes.load(src, p + 4 * C)
-                    v5 = lanes.load(src, p + 5 * C)
                     w = lanes.load(weights, wp)
                     s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
                     w = lanes.load(weights, wp + C)
@@ -126,11 +120,8 @@ def _quads(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw):  
                     w = lanes.load(weights, wp + 2 * C)
                     s0, s1, s2, s3 = lanes.fma4(w, v2, v3, v4, v5, s0, s1, s2, s3)
                 elif kw == 5:  # tap b of pixel q reads v(q + b)
-                    v3 = lanes.load(src, p + 3 * C)
-                    v4 = lanes.load(src, p + 4 * C)
-                    v5 = lanes.load(src, p + 5 * C)
-                    v6 = lanes.load(src, p + 6 * C)
-                    v7 = lanes.load(src, p + 7 * C)
+                    v6 = _load_if(src, p + 6 * C, in6, zero)
+                    v7 = _load_if(src, p + 7 * C, in7, zero)
                     w = lanes.load(weights, wp)
                     s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
                     w = lanes.load(weights, wp + C)
@@ -142,8 +133,9 @@ def _quads(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw):  
                     w = lanes.load(weights, wp + 4 * C)
                     s0, s1, s2, s3 = lanes.fma4(w, v4, v5, v6, v7, s0, s1, s2, s3)
                 else:
-                    for b in range(kw):
-                        v3 = lanes.load(src, p + (b + 3) * C)
+                    for b in range(kw):  # (`inside`: no test per tap away from the edges)
+                        v3 = _load_if(src, p + (b + 3) * C,
+                                      inside or 0 <= u + b + 3 < width, zero)
                         w = lanes.load(weights, wp + b * C)
                         s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
                         v0 = v1
@@ -156,29 +148,28 @@ def _quads(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw):  
             lanes.store(orow, q + 3 * C, s3)
 
 
-# nogil: the fused separable forward runs this from the matmul pool's Python threads.
 @njit(inline=True)
-def _forward_row(x, kernel, orow, ring, held, tables, quads, r, out_h, pt, pl):  # noqa: E501  # pragma: no cover
-    """Output row ``r`` (flat over the images) of the forward pass, into ``orow``."""
-    kh, kw, channels = kernel.shape
+def _forward_row(flat_x, weights, orow, rows, row_at, w_at, kw, width, pl, channels):  # noqa: E501  # pragma: no cover
+    """One output row into ``orow``, from the ``rows`` kernel rows :func:`_kernel_rows` tabled.
+
+    ``flat_x`` is the input and ``weights`` the ``(kh, kw, C)`` kernel, both flat.
+    """
     out_w = orow.shape[0] // channels
-    flat_ring, weights = ring.reshape(-1), kernel.reshape(-1)
-    ring_at, w_at = tables[0], tables[1]
-    _, _, rows = _kernel_rows(x, ring, held, tables, r, out_h, pt, kw, pl, channels)
-    _quads(flat_ring, ring_at, rows, weights, w_at, orow, quads, channels, kw)
+    quads = out_w - out_w % 4
+    _quads(flat_x, row_at, rows, weights, w_at, orow, quads, channels, kw, width, pl)
+    zero = lanes.zeros(weights)
     for j in range(quads, out_w):  # the last 1-3 pixels, one at a time
         for cb in range(0, channels, lanes.LANES):
-            s = lanes.zeros(weights)
+            s = zero
             for t in range(rows):
-                for b in range(kw):
-                    s = lanes.fma(
-                        lanes.load(flat_ring, ring_at[t] + (j + b) * channels + cb),
-                        lanes.load(weights, w_at[t] + b * channels + cb),
-                        s,
-                    )
+                for b in range(kw):  # (padding taps too, as in _quads: the same numbers)
+                    u = j - pl + b
+                    v = _load_if(flat_x, row_at[t] + u * channels + cb, 0 <= u < width, zero)
+                    s = lanes.fma(v, lanes.load(weights, w_at[t] + b * channels + cb), s)
             lanes.store(orow, j * channels + cb, s)
 
 
+# nogil: the fused separable forward runs this from the matmul pool's Python threads.
 @njit(nogil=True)
 def forward_rows(x, kernel, out, r0, r1, pt, pl):  # pragma: no cover - JIT
     """Output rows ``r0 <= r < r1`` of a stride-1, undilated depthwise convolution.
@@ -187,12 +178,14 @@ def forward_rows(x, kernel, out, r0, r1, pt, pl):  # pragma: no cover - JIT
     multiple of :data:`.lanes.LANES` and multiplier 1; ``pt``, ``pl`` the top and left pads.
     """
     kh, kw, channels = kernel.shape
-    _, out_h, out_len = out.shape
-    quads, ring, held, tables = _ring_plan(x, kh, kw, channels, out_len // channels)
+    _, height, row_len = x.shape
+    out_h = out.shape[1]
+    flat_x, weights = x.reshape(-1), kernel.reshape(-1)
+    row_at, w_at = np.empty(kh, np.int64), np.empty(kh, np.int64)
     for r in range(r0, r1):
-        n = r // out_h
-        _forward_row(x, kernel, out[n, r - n * out_h], ring, held, tables, quads, r, out_h, pt,
-                     pl)
+        n, i, rows = _kernel_rows(r, out_h, height, row_len, pt, kw, channels, row_at, w_at)
+        _forward_row(flat_x, weights, out[n, i], rows, row_at, w_at, kw, row_len // channels, pl,
+                     channels)
 
 
 #: Without the depthwise output kept, :func:`separable_rows` makes this many of its rows at a
@@ -225,12 +218,16 @@ def separable_rows(x, kernel, out, pointwise, z, r0, r1, pt, pl, ef, flags, keep
             zf[r0 * out_w * n_out : r1 * out_w * n_out], n_out, ef, flags,
         )
         return
-    quads, ring, held, tables = _ring_plan(x, kh, kw, channels, out_w)
+    _, height, row_len = x.shape
+    flat_x, weights = x.reshape(-1), kernel.reshape(-1)
+    row_at, w_at = np.empty(kh, np.int64), np.empty(kh, np.int64)
     scratch = np.empty((SCRATCH_ROWS, out_len), x.dtype)
     for lo in range(r0, r1, SCRATCH_ROWS):
         hi = min(r1, lo + SCRATCH_ROWS)
         for r in range(lo, hi):
-            _forward_row(x, kernel, scratch[r - lo], ring, held, tables, quads, r, out_h, pt, pl)
+            _, _, rows = _kernel_rows(r, out_h, height, row_len, pt, kw, channels, row_at, w_at)
+            _forward_row(flat_x, weights, scratch[r - lo], rows, row_at, w_at, kw,
+                         row_len // channels, pl, channels)
         lanes_product.rows_product(
             scratch.reshape(-1), (hi - lo) * out_w, channels, pf,
             zf[lo * out_w * n_out : hi * out_w * n_out], n_out, ef, flags,
@@ -261,15 +258,20 @@ def forward_rows_parallel(x, kernel, out, chunks, *geometry):  # pragma: no cove
 
 
 @njit(inline=True)
-def _grad_quads(src, row_at, n_rows, grow, sums, w_row_at, quads, channels, kw):  # noqa: E501  # pragma: no cover
+def _grad_quads(src, row_at, n_rows, grow, sums, w_row_at, quads, channels, kw, width, pl):  # noqa: E501  # pragma: no cover
     """Add the kernel gradient of output pixels ``j < quads`` (in fours) to ``sums``.
 
-    ``sums`` is a flat ``(kh, kw, C)`` array; kernel row ``t < n_rows`` reads
-    ``src[row_at[t] + (j + b) * C + c]`` for column tap ``b`` and adds into
-    ``sums[w_row_at[t] + b * C + c]``; ``grow`` is the output-gradient row.
+    ``sums`` is a flat ``(kh, kw, C)`` array; kernel row ``t < n_rows`` reads input pixel ``u``
+    at ``src[row_at[t] + u * C + c]`` (zeros outside ``0 <= u < width``, as in :func:`_quads`)
+    and adds into ``sums[w_row_at[t] + b * C + c]`` for column tap ``b``; ``grow`` is the
+    output-gradient row.
     """
     C = channels
+    zero = lanes.zeros(sums)
     for j in range(0, quads, 4):
+        u = j - pl  # the input pixel of v0
+        in0, in1, in2 = 0 <= u < width, 0 <= u + 1 < width, 0 <= u + 2 < width
+        inside = u >= 0 and u + kw + 2 < width  # every input pixel of the group
         for cb in range(0, C, lanes.LANES):
             q = j * C + cb
             g0 = lanes.load(grow, q)
@@ -277,13 +279,13 @@ def _grad_quads(src, row_at, n_rows, grow, sums, w_row_at, quads, channels, kw):
             g2 = lanes.load(grow, q + 2 * C)
             g3 = lanes.load(grow, q + 3 * C)
             for t in range(n_rows):
-                p = row_at[t] + j * C + cb
+                p = row_at[t] + u * C + cb
                 wp = w_row_at[t] + cb
-                v0 = lanes.load(src, p)
-                v1 = lanes.load(src, p + C)
-                v2 = lanes.load(src, p + 2 * C)
-                for b in range(kw):
-                    v3 = lanes.load(src, p + (b + 3) * C)
+                v0 = _load_if(src, p, in0, zero)
+                v1 = _load_if(src, p + C, in1, zero)
+                v2 = _load_if(src, p + 2 * C, in2, zero)
+                for b in range(kw):  # (`inside`: no test per tap away from the edges)
+                    v3 = _load_if(src, p + (b + 3) * C, inside or 0 <= u + b + 3 < width, zero)
                     s = lanes.load(sums, wp + b * C)
                     s = lanes.fma(v0, g0, s)
                     s = lanes.fma(v1, g1, s)
@@ -304,22 +306,26 @@ def grad_kernel_rows(x, g, acc, r0, r1, pt, pl):  # pragma: no cover - JIT
     """
     kh, kw, channels = acc.shape
     _, out_h, out_len = g.shape
+    _, height, row_len = x.shape
+    width = row_len // channels
     out_w = out_len // channels
-    quads, ring, held, tables = _ring_plan(x, kh, kw, channels, out_w)
-    flat_ring, sums = ring.reshape(-1), acc.reshape(-1)
-    ring_at, w_at = tables[0], tables[1]
+    quads = out_w - out_w % 4
+    flat_x, sums = x.reshape(-1), acc.reshape(-1)
+    row_at, w_at = np.empty(kh, np.int64), np.empty(kh, np.int64)
+    zero = lanes.zeros(sums)
     for r in range(r0, r1):
-        n, i, rows = _kernel_rows(x, ring, held, tables, r, out_h, pt, kw, pl, channels)
+        n, i, rows = _kernel_rows(r, out_h, height, row_len, pt, kw, channels, row_at, w_at)
         grow = g[n, i]
-        _grad_quads(flat_ring, ring_at, rows, grow, sums, w_at, quads, channels, kw)
+        _grad_quads(flat_x, row_at, rows, grow, sums, w_at, quads, channels, kw, width, pl)
         for j in range(quads, out_w):
             for cb in range(0, channels, lanes.LANES):
                 g0 = lanes.load(grow, j * channels + cb)
                 for t in range(rows):
                     for b in range(kw):
                         at = w_at[t] + b * channels + cb
-                        s = lanes.load(flat_ring, ring_at[t] + (j + b) * channels + cb)
-                        lanes.store(sums, at, lanes.fma(s, g0, lanes.load(sums, at)))
+                        u = j - pl + b
+                        v = _load_if(flat_x, row_at[t] + u * channels + cb, 0 <= u < width, zero)
+                        lanes.store(sums, at, lanes.fma(v, g0, lanes.load(sums, at)))
 
 
 @njit(parallel=True)

@@ -323,11 +323,12 @@ def test_lanes_forward_matches_twin(p, sixteenths, threshold):
                ref.depthwise_conv2d_grad_kernel(x, g, k.shape, *geo), p["dtype"])
 
 
-@pytest.mark.parametrize("kernel_hw", [(3, 3), (5, 5), (3, 5), (5, 3), (1, 4)])
+@pytest.mark.parametrize("kernel_hw", [(3, 3), (5, 5), (3, 5), (5, 3), (1, 4), (7, 7)])
 @pytest.mark.parametrize("padding", ["same", "valid"])
 def test_lanes_kernels_each_window_width(monkeypatch, kernel_hw, padding):
-    # 3- and 5-wide windows have rows of their own in the register forward; others the loop.
-    # Widths 13 and 10 leave 1-3 pixels past the last group of four.
+    # 3- and 5-wide windows have rows of their own in the register forward; others the loop
+    # (7x7: a ConvNeXt-style window, wider than a group of four's overlap). Widths 13 and 10
+    # leave 1-3 pixels past the last group of four; taps on the padding read zeros.
     monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)
     monkeypatch.setattr(depthwise, "FOLD_BELOW", 0)
     rng = np.random.default_rng(sum(kernel_hw))
