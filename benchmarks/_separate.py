@@ -85,9 +85,87 @@ def alternate(children: dict[str, list[str]], rounds: int, modes=MODES) -> dict:
     return results
 
 
+#: After each block a served child waits this long before answering: an OpenMP pool (PyTorch's)
+#: keeps spinning for a moment after its work, and would take a core from the other child's block.
+SETTLE_SECONDS = 0.02
+
+
+def serve(steps: dict[str, Callable[[], object]], timer: Callable[[], float]) -> None:
+    """In a child: time its steps when the parent asks, until stdin closes (:func:`lockstep`).
+
+    Prints ``ready``, then answers each line ``KEY CALLS`` with the median seconds of ``CALLS``
+    timed calls of ``steps[KEY]``, after one untimed call (while this process waited, the other
+    one may have pushed its data out of the caches).
+    """
+    print("ready", flush=True)
+    for line in sys.stdin:
+        key, calls = line.rstrip("\n").rsplit(" ", 1)
+        fn = steps[key]
+        fn()
+        times = []
+        for _ in range(int(calls)):
+            start = timer()
+            fn()
+            times.append(timer() - start)
+        time.sleep(SETTLE_SECONDS)
+        print(json.dumps(statistics.median(times)), flush=True)
+
+
+def lockstep(children: dict[str, list[str]], keys: list[str], blocks: int, calls: int,
+             modes=MODES) -> dict:
+    """Both children alive at once, taking turns block by block: the finest alternation.
+
+    Each framework still runs in its own process, and only one of them works at a time (the
+    other waits on its stdin); but they alternate every ``calls`` calls instead of every few
+    seconds, so both see the same phase of a machine whose speed drifts (a shared VM's does, by
+    30% over minutes). The order within each pair of blocks alternates too.
+
+    Args:
+        children: Framework name -> command line of a child that calls :func:`serve`.
+        keys: The step names to time.
+        blocks: How many blocks of each key per framework.
+        calls: Timed calls per block.
+        modes: Which clock modes to run.
+
+    Returns:
+        ``{mode: {framework: {key: [median seconds per block]}}}``, as :func:`alternate`.
+    """
+    results: dict = {m: {f: {k: [] for k in keys} for f in children} for m in modes}
+    names = list(children)
+    for mode in modes:
+        print(f"{mode}: {uptime()}", file=sys.stderr, flush=True)
+        env = dict(os.environ, BENCH_MODE=mode)
+        procs = {
+            name: subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                   env=env)
+            for name, cmd in children.items()
+        }
+        try:
+            for name, proc in procs.items():
+                if proc.stdout.readline().strip() != "ready":
+                    raise RuntimeError(f"{name} child did not start: {' '.join(children[name])}")
+            for b in range(blocks):
+                for i, key in enumerate(keys):
+                    order = names if (b + i) % 2 == 0 else names[::-1]
+                    for name in order:
+                        proc = procs[name]
+                        proc.stdin.write(f"{key} {calls}\n")
+                        proc.stdin.flush()
+                        results[mode][name][key].append(json.loads(proc.stdout.readline()))
+        finally:
+            for proc in procs.values():
+                proc.stdin.close()
+                proc.wait()
+    print(f"end: {uptime()}", file=sys.stderr, flush=True)
+    return results
+
+
 def ratio_table(results: dict, keys: list[str], num: str = "minikeras", den: str = "pytorch",
                 unit: float = 1e3, unit_name: str = "ms") -> str:
-    """Medians over rounds and the ratio ``num / den`` for each key, one column pair per mode.
+    """Medians over rounds, and the ratio ``num / den`` for each key, one column pair per mode.
+
+    The ratio is the median of the rounds' ratios (each round's two figures were taken at
+    nearly the same time, so a drift in the machine's speed cancels out of each ratio).
 
     Returns:
         The table as text (GitHub markdown).
@@ -105,7 +183,10 @@ def ratio_table(results: dict, keys: list[str], num: str = "minikeras", den: str
         for m in modes:
             a = statistics.median(results[m][num][key])
             b = statistics.median(results[m][den][key])
-            line += f" {a * unit:.2f} | {b * unit:.2f} | **{a / b:.2f}** |"
+            ratio = statistics.median(
+                x / y for x, y in zip(results[m][num][key], results[m][den][key])
+            )
+            line += f" {a * unit:.2f} | {b * unit:.2f} | **{ratio:.2f}** |"
         lines.append(line)
     per_round = []
     for m in modes:

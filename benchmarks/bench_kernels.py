@@ -12,6 +12,7 @@ Usage::
     python benchmarks/bench_kernels.py --vs-torch      # minikeras and PyTorch in separate
                                                        # processes, alternated, both clock modes
     python benchmarks/bench_kernels.py --vs-torch --rounds 5 --modes cpu --workloads W1 W2
+    python benchmarks/bench_kernels.py --vs-torch --lockstep --rounds 20 --repeat 10
     python benchmarks/bench_kernels.py                 # one process: everything, numpy too
     python benchmarks/bench_kernels.py --repeat 50 --workloads W1 W2
     python benchmarks/bench_kernels.py --skip-extras   # only the table
@@ -310,41 +311,57 @@ def peak_memory():
     )
 
 
-def child(framework: str, names: list[str], repeat: int, warmup: int) -> dict[str, float]:
-    """One framework alone in this process: median seconds per ``"W1 fwd"``-style key."""
-    global TIMER
-    TIMER = _separate.child_setup()
+def child_steps(framework: str, names: list[str]) -> dict:
+    """In a child: ``{"W1 fwd": fn, ...}`` for one framework, each checked against numpy."""
     torch = load_torch(_separate.torch_threads()) if framework == "pytorch" else None
-    out = {}
+    steps = {}
     for name in names:
         spec = WORKLOADS[name]
         arrays = make_arrays(spec)
         if framework == "pytorch":
-            steps = torch_steps(spec, arrays, torch)
-            z = steps[0]().permute(0, 2, 3, 1).numpy()
+            fwd, fwd_bwd = torch_steps(spec, arrays, torch)
+            z = fwd().permute(0, 2, 3, 1).numpy()
         else:
-            steps = minikeras_steps(spec, arrays)
-            z = steps[0]().numpy()
+            fwd, fwd_bwd = minikeras_steps(spec, arrays)
+            z = fwd().numpy()
         # each child checks its forward against the numpy twins, or the timing means nothing
         z_np = numpy_steps(spec, arrays)[0]()
         assert np.abs(z - z_np).max() < 1e-3 * max(1.0, float(np.abs(z_np).max())), name
-        for phase, fn in zip(("fwd", "fwd+bwd"), steps):
-            out[f"{name} {phase}"] = interleaved_medians({framework: fn}, repeat, warmup)[
-                framework
-            ]
-    return out
+        steps[f"{name} fwd"], steps[f"{name} fwd+bwd"] = fwd, fwd_bwd
+    return steps
 
 
-def vs_torch(names: list[str], repeat: int, warmup: int, rounds: int, modes: list[str]) -> None:
-    """The separate-process comparison: children alternated over rounds, both clock modes."""
-    common = ["--workloads", *names, "--repeat", str(repeat), "--warmup", str(warmup)]
-    children = {
-        fw: [sys.executable, __file__, "--child", fw, *common] for fw in ("minikeras", "pytorch")
+def child(framework: str, names: list[str], repeat: int, warmup: int) -> dict[str, float]:
+    """One framework alone in this process: median seconds per ``"W1 fwd"``-style key."""
+    global TIMER
+    TIMER = _separate.child_setup()
+    return {
+        key: interleaved_medians({framework: fn}, repeat, warmup)[framework]
+        for key, fn in child_steps(framework, names).items()
     }
-    results = _separate.alternate(children, rounds, modes)
-    print(f"\nseparable_conv2d, medians over {rounds} rounds of {repeat} calls (ms); "
-          "ratio = minikeras / PyTorch channels_last")
+
+
+def vs_torch(names: list[str], repeat: int, warmup: int, rounds: int, modes: list[str],
+             lockstep: bool = False) -> None:
+    """The separate-process comparison: children alternated over rounds, both clock modes.
+
+    With ``lockstep``, both children stay alive and take turns every ``repeat`` calls, for
+    ``rounds`` blocks of each measurement (:func:`_separate.lockstep`).
+    """
     keys = [f"{n} {p}" for n in names for p in ("fwd", "fwd+bwd")]
+    if lockstep:
+        children = {fw: [sys.executable, __file__, "--serve", fw, "--workloads", *names]
+                    for fw in ("minikeras", "pytorch")}
+        results = _separate.lockstep(children, keys, rounds, repeat, modes)
+        what = f"{rounds} blocks of {repeat} calls, the two processes taking turns"
+    else:
+        common = ["--workloads", *names, "--repeat", str(repeat), "--warmup", str(warmup)]
+        children = {fw: [sys.executable, __file__, "--child", fw, *common]
+                    for fw in ("minikeras", "pytorch")}
+        results = _separate.alternate(children, rounds, modes)
+        what = f"{rounds} rounds of {repeat} calls"
+    print(f"\nseparable_conv2d, medians over {what} (ms); "
+          "ratio = minikeras / PyTorch channels_last, the median of the rounds' ratios")
     print(_separate.ratio_table(results, keys))
 
 
@@ -355,7 +372,11 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="with --vs-torch")
     parser.add_argument("--modes", nargs="+", default=list(_separate.MODES),
                         choices=_separate.MODES, help="with --vs-torch")
+    parser.add_argument("--lockstep", action="store_true",
+                        help="with --vs-torch: both processes alive, taking turns every --repeat "
+                        "calls, --rounds blocks (the steadiest ratios on a drifting machine)")
     parser.add_argument("--child", choices=("minikeras", "pytorch"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=("minikeras", "pytorch"), help=argparse.SUPPRESS)
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
@@ -374,8 +395,16 @@ def main():
 
         print(json.dumps(child(args.child, args.workloads, args.repeat, args.warmup)))
         return
+    if args.serve:
+        timer = _separate.child_setup()
+        steps = child_steps(args.serve, args.workloads)
+        for fn in steps.values():  # warm up (compiles) before the first block
+            for _ in range(args.warmup):
+                fn()
+        _separate.serve(steps, timer)
+        return
     if args.vs_torch:
-        vs_torch(args.workloads, args.repeat, args.warmup, args.rounds, args.modes)
+        vs_torch(args.workloads, args.repeat, args.warmup, args.rounds, args.modes, args.lockstep)
         return
     global TIMER
     if args.cpu_time:

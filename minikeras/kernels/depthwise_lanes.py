@@ -67,6 +67,14 @@ def _kernel_rows(r, out_h, height, row_len, pt, kw, channels, row_at, w_at):  # 
 
 
 @njit(inline=True)
+def _prefetch_row(flat_x, start, row_len):  # pragma: no cover - JIT
+    """Ask for the input row at ``start`` (the next output row's new one) before it is read."""
+    if 0 <= start and start + row_len <= flat_x.shape[0]:
+        for q in range(0, row_len, lanes.LANES):
+            lanes.prefetch(flat_x, start + q)
+
+
+@njit(inline=True)
 def _load_if(src, p, inside, zero):  # pragma: no cover - JIT
     """``src[p : p + LANES]`` if ``inside``, else ``zero`` (a tap on the zero padding)."""
     if inside:
@@ -184,6 +192,7 @@ def forward_rows(x, kernel, out, r0, r1, pt, pl):  # pragma: no cover - JIT
     row_at, w_at = np.empty(kh, np.int64), np.empty(kh, np.int64)
     for r in range(r0, r1):
         n, i, rows = _kernel_rows(r, out_h, height, row_len, pt, kw, channels, row_at, w_at)
+        _prefetch_row(flat_x, (n * height + i - pt + kh) * row_len, row_len)
         _forward_row(flat_x, weights, out[n, i], rows, row_at, w_at, kw, row_len // channels, pl,
                      channels)
 
@@ -225,7 +234,8 @@ def separable_rows(x, kernel, out, pointwise, z, r0, r1, pt, pl, ef, flags, keep
     for lo in range(r0, r1, SCRATCH_ROWS):
         hi = min(r1, lo + SCRATCH_ROWS)
         for r in range(lo, hi):
-            _, _, rows = _kernel_rows(r, out_h, height, row_len, pt, kw, channels, row_at, w_at)
+            n, i, rows = _kernel_rows(r, out_h, height, row_len, pt, kw, channels, row_at, w_at)
+            _prefetch_row(flat_x, (n * height + i - pt + kh) * row_len, row_len)
             _forward_row(flat_x, weights, scratch[r - lo], rows, row_at, w_at, kw,
                          row_len // channels, pl, channels)
         lanes_product.rows_product(
@@ -315,6 +325,7 @@ def grad_kernel_rows(x, g, acc, r0, r1, pt, pl):  # pragma: no cover - JIT
     zero = lanes.zeros(sums)
     for r in range(r0, r1):
         n, i, rows = _kernel_rows(r, out_h, height, row_len, pt, kw, channels, row_at, w_at)
+        _prefetch_row(flat_x, (n * height + i - pt + kh) * row_len, row_len)
         grow = g[n, i]
         _grad_quads(flat_x, row_at, rows, grow, sums, w_at, quads, channels, kw, width, pl)
         for j in range(quads, out_w):

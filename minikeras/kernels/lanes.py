@@ -154,6 +154,27 @@ def _relu(typingctx, x):
     return x(x), codegen
 
 
+@intrinsic
+def _prefetch(typingctx, array, index):
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, *args[:1]).data
+        byte = ir.IntType(8).as_pointer()
+        address = builder.bitcast(builder.gep(data, [args[1]]), byte)
+        i32 = ir.IntType(32)
+        fn = builder.module.declare_intrinsic(
+            "llvm.prefetch", fnty=ir.FunctionType(ir.VoidType(), [byte, i32, i32, i32])
+        )
+        # read (0), keep in every cache level (3), data (1): one prefetcht0 instruction
+        builder.call(fn, [address, i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.none(array, index), codegen
+
+
+def _py_prefetch(a: np.ndarray, i: int) -> None:
+    return None
+
+
 def _py_load(a: np.ndarray, i: int) -> np.ndarray:
     return a[i : i + LANES].copy()
 
@@ -207,10 +228,10 @@ def _has_avx512f(features: str | None) -> bool:
 
 if numba.config.DISABLE_JIT:
     load, store, fma, zeros, broadcast = _py_load, _py_store, _py_fma, _py_zeros, _py_broadcast
-    add, relu = _py_add, _py_relu
+    add, relu, prefetch = _py_add, _py_relu, _py_prefetch
 else:
     load, store, fma, zeros, broadcast = _load, _store, _fma, _zeros, _broadcast
-    add, relu = _add, _relu
+    add, relu, prefetch = _add, _relu, _prefetch
 
 
 @njit(inline=True)

@@ -406,12 +406,106 @@ print(f"register convolution  {t_conv:6.3f} ms   (of the same rows, above)")
 
 # %% [markdown]
 # In the library, an earlier version of the depthwise kernel read the middle of each row in place
-# and copied only the edge columns into the ring, with slice assignments; those copies took longer
-# than the convolution of the row they fed. Copying whole rows with vector loads and stores moves
-# more numbers, and still took 23-36% off the time of the depthwise forward on the library's
-# benchmark layers. Your numbers above may differ: they depend on the CPU, on the numba version
-# and on what else the machine is doing. The module docstring of
-# `minikeras/kernels/depthwise_lanes.py` gives the measurements.
+# and copied only the edge columns into a padded buffer, with slice assignments; those copies took
+# longer than the convolution of the row they fed. Copying whole rows into a ring of padded rows
+# with vector loads and stores, as above, took 23-36% off.
+#
+# Then a measurement showed that even the vector copy cost about a third of the time: a version
+# that still stored every row, into a buffer that nothing read, was as slow as the ring. The
+# cheapest copy is the one not made. The library's kernel now reads the input in place, and a
+# tap that falls on the zero padding loads a zero register instead of the input. Only the two
+# outer input vectors of a group of four pixels can fall on the padding (at the first and last
+# group of a row), so the test is made once per group, and away from the edges it is always true:
+# the CPU predicts the branch and it costs almost nothing. The cell below compares the two ways
+# of computing a "same"-padded convolution: pad a copy, then run the convolution above on it; or
+# read in place with zero loads.
+
+# %%
+@numba.njit(inline="always")
+def load_or_zero(row, p, inside, zero):
+    if inside:
+        return lanes.load(row, p)
+    return zero  # a tap on the padding
+
+
+@numba.njit(fastmath={"contract"})
+def dw_registers_same(x_rows, k_flat, out_rows, channels):
+    # "same" 3x3 (one pixel of zero padding all round): out like x, (N, H, W*C); W % 4 == 0
+    n_img, height, row_len = x_rows.shape
+    width = row_len // channels
+    C = channels
+    zero = lanes.zeros(k_flat)
+    for n in range(n_img):
+        for i in range(height):
+            out_row = out_rows[n, i]
+            for j in range(0, width, 4):
+                u = j - 1  # the input pixel of v0: one pixel left of output pixel j
+                first_inside, last_inside = u >= 0, u + 5 < width  # v0 and v5
+                for cb in range(0, C, lanes.LANES):
+                    s0, s1, s2, s3 = zero, zero, zero, zero
+                    for a in range(3):
+                        y = i - 1 + a
+                        if y < 0 or y >= height:  # a kernel row on the padding: left out
+                            continue
+                        x_row = x_rows[n, y]
+                        p = u * C + cb
+                        v0 = load_or_zero(x_row, p, first_inside, zero)
+                        v1 = lanes.load(x_row, p + C)
+                        v2 = lanes.load(x_row, p + 2 * C)
+                        v3 = lanes.load(x_row, p + 3 * C)
+                        v4 = lanes.load(x_row, p + 4 * C)
+                        v5 = load_or_zero(x_row, p + 5 * C, last_inside, zero)
+                        w = lanes.load(k_flat, (a * 3 + 0) * C + cb)
+                        s0, s1 = lanes.fma(v0, w, s0), lanes.fma(v1, w, s1)
+                        s2, s3 = lanes.fma(v2, w, s2), lanes.fma(v3, w, s3)
+                        w = lanes.load(k_flat, (a * 3 + 1) * C + cb)
+                        s0, s1 = lanes.fma(v1, w, s0), lanes.fma(v2, w, s1)
+                        s2, s3 = lanes.fma(v3, w, s2), lanes.fma(v4, w, s3)
+                        w = lanes.load(k_flat, (a * 3 + 2) * C + cb)
+                        s0, s1 = lanes.fma(v2, w, s0), lanes.fma(v3, w, s1)
+                        s2, s3 = lanes.fma(v4, w, s2), lanes.fma(v5, w, s3)
+                    q = j * C + cb
+                    lanes.store(out_row, q, s0)
+                    lanes.store(out_row, q + C, s1)
+                    lanes.store(out_row, q + 2 * C, s2)
+                    lanes.store(out_row, q + 3 * C, s3)
+
+
+n_img, height, width, channels = x.shape
+x_rows = x.reshape(n_img, height, width * channels)
+padded = np.zeros((n_img, height + 2, (width + 2) * channels), dtype=np.float32)
+out_copy = np.empty((n_img, height, width * channels), dtype=np.float32)
+out_in_place = np.empty_like(out_copy)
+
+
+def pad_then_convolve():
+    # copy each row, by vectors, between its zero pads (the pad rows stay zero), then convolve
+    pad_rows_lanes(x_rows.reshape(-1, width * channels),
+                   padded[:, 1:-1].reshape(-1, (width + 2) * channels), channels)
+    dw_registers(padded, k2.reshape(-1), out_copy, channels)
+
+
+def read_in_place():
+    dw_registers_same(x_rows, k2.reshape(-1), out_in_place, channels)
+
+
+same = reference.depthwise_conv2d_forward(x, k, (1, 1), (1, 1), ((1, 1), (1, 1)))
+pad_then_convolve()
+read_in_place()
+assert np.allclose(out_copy.reshape(same.shape), same, atol=1e-4)
+assert np.array_equal(out_copy, out_in_place)  # the same sums, in the same order
+t_copy = best_time(pad_then_convolve, repeat=20)
+t_in_place = best_time(read_in_place, repeat=20)
+print(f"pad a copy, then convolve   {t_copy:6.3f} ms")
+print(f"read in place, zero loads   {t_in_place:6.3f} ms   ({t_in_place / t_copy:.2f}x)")
+
+# %% [markdown]
+# The two give the same numbers to the last bit: a zero register times a weight adds the same
+# zero the padded copy would. Whether the in-place version wins here, and by how much, depends on
+# the CPU and on what else the machine does; in the library it took the W4 layer's forward
+# (128 images of 8x8 pixels, 64 channels, a 5x5 window) from 0.38-0.42 to 0.28-0.33 ms, the time
+# of PyTorch's oneDNN kernel. The module docstring of `minikeras/kernels/depthwise_lanes.py`
+# gives the measurements.
 #
 # **Calls.** The kernels are split into small jitted helpers, and in numba a call is not free.
 # When one jitted function passes arrays to another, numba counts references to them: for each
@@ -597,14 +691,68 @@ gradcheck(lambda a, b: K.depthwise_conv2d(a, b, strides=(2, 1), padding="same"),
 # %% [markdown]
 # The parallel kernels split their rows over Numba's threads. On a small machine two thread
 # pools (Numba's and the BLAS library's behind numpy) can fight for the cores when both *spin*
-# while idle, so before Numba starts its first pool minikeras picks the `workqueue` threading
-# layer, whose threads sleep when idle, and limits BLAS to one thread (the big matrix products
-# are split over the cores by minikeras itself). Environment variables override each choice:
-# `MINIKERAS_THREADING_LAYER`, `MINIKERAS_NUM_THREADS`, `MINIKERAS_BLAS_THREADS` (see the
-# *Design* page of the documentation).
+# while idle, so before Numba starts its first pool minikeras picks a threading layer whose
+# threads sleep when idle, and limits BLAS to one thread (the big matrix products are split over
+# the cores by minikeras itself). The layer is Intel's TBB where its library is installed (it
+# comes with minikeras on Linux x86-64), else Numba's own `workqueue`. Environment variables
+# override each choice: `MINIKERAS_THREADING_LAYER`, `MINIKERAS_NUM_THREADS`,
+# `MINIKERAS_BLAS_THREADS` (see the *Design* page of the documentation).
+#
+# Handing work to another thread is not free, and the way it is handed over matters. The cell
+# below does the smallest possible piece of work on two threads, twice: through a Python thread
+# pool (the other thread must be woken, then take Python's GIL before it can call the kernel),
+# and through one Numba parallel loop (Numba's own threads, which never touch the GIL). A layer's
+# convolution takes a millisecond or two, so a hand-off of tens of microseconds shows.
 
 # %%
+from concurrent.futures import ThreadPoolExecutor
+
+
+@numba.njit(nogil=True)
+def touch(a, p):
+    a[p] += 1.0
+
+
+@numba.njit(parallel=True)
+def touch_in_parallel(a, parts):
+    for p in numba.prange(parts):
+        a[p] += 1.0
+
+
+counters = np.zeros(2)
+pool = ThreadPoolExecutor(1)
+
+
+def via_python_thread():
+    other = pool.submit(touch, counters, 1)  # the other half, on the pool's thread
+    touch(counters, 0)  # this half, here
+    other.result()
+
+
+def via_numba_loop():
+    touch_in_parallel(counters, 2)
+
+
+def median_us(fn, calls=2000):
+    fn()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e6 * float(np.median(times))
+
+
 print("threading layer:", numba.threading_layer(), " threads:", numba.get_num_threads())
+print(f"hand-off through a Python thread   {median_us(via_python_thread):7.1f} us")
+print(f"hand-off through a Numba loop      {median_us(via_numba_loop):7.1f} us")
+pool.shutdown()
+
+# %% [markdown]
+# On the machine that built this notebook the Python pool took tens of microseconds and the
+# Numba loop on TBB a few. So where the layer is TBB, minikeras runs the fused separable forward
+# and its register matrix products as one parallel Numba call, and keeps the Python pool for the
+# calls into BLAS, which Numba cannot make.
 
 # %% [markdown]
 # ## Summary
