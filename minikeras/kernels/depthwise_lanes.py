@@ -23,11 +23,14 @@ branches cost almost nothing. Kernel rows that fall outside the image are left o
 Two earlier versions copied the input first. The first copied edge columns into a padded buffer
 with numba slice assignments, which took longer than the convolution of the row. The second
 copied every input row once into a ring of ``kh`` zero-padded rows, by vector loads and stores,
-so that no tap needed a test. Even those copies, which look cheap, cost a third of the time: a
-variant that still stored every row, into a buffer nobody read, was as slow as the ring, and
-reading in place took the forward from the ring's 0.38-0.42 ms to 0.28-0.33 ms on W4
-(128x8x8x64, 5x5: PyTorch's oneDNN kernel takes 0.27-0.30), W1 -11-14%, W2 -4-8%; the kernel
-gradient 5-20% (one thread, alternated in one process, medians of ratios; same bits).
+so that no tap needed a test. Even those copies cost a third of the time in a loop over the same
+input (a variant that stored every row into a buffer nobody read was as slow as the ring), and
+reading in place there took W4's forward from 0.38-0.42 to 0.28-0.33 ms. In the layer, though,
+the input comes cold from memory, and reading it in place lost (W1 +10%, W2 +6%, one thread,
+the two versions in processes taking turns): the copy had been a fast sequential read. So each
+output row first asks for the input row the next one brings in (:func:`_prefetch_row`, one
+:func:`.lanes.prefetch` per 64 bytes). Against the ring, in the layer: W4 forward -9% and
+forward+backward -10%, W1 forward+backward -4%, W1 forward even, W2 forward +4%.
 
 They run for multiplier 1, stride 1, no dilation and channels a multiple of
 :data:`.lanes.LANES`, on problems big enough (:func:`.depthwise._big`) to be worth their compile

@@ -19,7 +19,9 @@ These functions make that explicit: a *lanes* value is an LLVM vector ``<16 x fl
 * :func:`relu` ``(x)`` is ``x`` with every lane ``<= 0`` set to ``+0.0`` (a NaN stays NaN, as
   with ``np.maximum(x, 0)``),
 * :func:`fma4` ``(w, x0, x1, x2, x3, s0, s1, s2, s3)`` is the four FMAs ``xq * w + sq`` that
-  share the factor ``w``: the step of every register-blocked kernel here.
+  share the factor ``w``: the step of every register-blocked kernel here,
+* :func:`prefetch` ``(a, i)`` asks the CPU to bring the 64 bytes at ``a[i]`` into its caches
+  and returns at once (one ``prefetcht0`` instruction; nothing at all without the JIT).
 
 No bounds are checked: the caller indexes inside its 1-D contiguous arrays. With
 ``NUMBA_DISABLE_JIT=1`` the same names are the numpy expressions above, so the kernels that use
