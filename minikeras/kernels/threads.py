@@ -116,6 +116,7 @@ def load_tbb() -> bool:
         except OSError:
             continue
         try:
+            # here, not at the top: numba is imported only once configure() runs
             from numba.np.ufunc import parallel
 
             # (private, so looked up with a default: a numba without it is not refused)
