@@ -1152,6 +1152,10 @@ def _lanes_forward(dm: int, strides, dilation, channels: int) -> bool:
 #: W4 two threads 0.99-1.22 -> 0.87-1.17 ms, W2 5.3-6.3 -> 4.8-5.1 ms); 16-32 KiB were slower.
 FUSED_STEP_BYTES = 512 * 1024
 
+#: Without a backward pass to feed, the register path makes its depthwise rows in a scratch
+#: buffer instead of the output array from this many channels on (see ``separable_forward``).
+SCRATCH_MIN_CHANNELS = 64
+
 
 def separable_forward(
     x: np.ndarray,
@@ -1230,10 +1234,10 @@ def separable_forward(
 
     ef, flags = lanes_product.epilogue_arrays(filters, z.dtype, bias, scale, shift, relu)
 
-    # Without a backward pass to feed, the register path makes its depthwise rows in a scratch
-    # buffer instead of the output array. With the ring of copied rows that paid only from 128
-    # channels (W2 -11-15%, W1 5-25% slower); reading the input in place, W1 and W4 are even or
-    # faster with it too (W4 -3%, processes taking turns), and inference holds one array fewer.
+    # Not keeping the depthwise rows (a scratch buffer instead) pays from 64 channels: W2 (128)
+    # 11-15% faster, W4 (64) 3-4%; W1 (32) 10% slower, for a reason not found (one thread,
+    # processes taking turns, 30 blocks).
+    keep = keep_depthwise or channels * dm < SCRATCH_MIN_CHANNELS
 
     def stepwise(r0: int, r1: int) -> None:
         for lo in range(r0, r1, step):
@@ -1252,14 +1256,14 @@ def separable_forward(
         chunks = min(mm._workers(), rows)
         if chunks > 1 and threads.cheap_parallel_loops():
             depthwise_lanes.separable_rows_parallel(*arrays, pointwise, z, chunks, *geometry,
-                                                    ef, *flags, keep_depthwise)
+                                                    ef, *flags, keep)
         else:
             mm.split_rows(
                 lambda r0, r1: depthwise_lanes.separable_rows(*arrays, pointwise, z, r0, r1,
-                                                              *geometry, ef, flags, keep_depthwise),
+                                                              *geometry, ef, flags, keep),
                 rows, chunks,
             )
-        return (y if keep_depthwise else None), z
+        return (y if keep else None), z
     mm.split_rows(stepwise, rows, mm._workers())
     return y, z
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minikeras import kernels
-from minikeras.kernels import _jit, depthwise_lanes, lanes_product, threads
+from minikeras.kernels import _jit, depthwise, depthwise_lanes, lanes_product, threads
 from minikeras.kernels import matmul as mm
 from minikeras.kernels import reference as ref
 
@@ -242,7 +242,11 @@ def test_fused_forward_in_one_call_is_the_two_phases_bit_for_bit(monkeypatch, av
     y_ref = ref.depthwise_conv2d_forward(x, k, (1, 1), (1, 1), pads)
     np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=1e-4)
     # without the depthwise output kept, its rows go through a few-row scratch (369 rows in
-    # three blocks: not multiples of SCRATCH_ROWS); the same numbers
+    # three blocks: not multiples of SCRATCH_ROWS); the same numbers. (With 32 channels that
+    # is off: the rows are written, and returned.)
+    kept, _ = kernels.separable_forward(x, k, pw, pads=pads, keep_depthwise=False)
+    np.testing.assert_array_equal(kept, y_two)
+    monkeypatch.setattr(depthwise, "SCRATCH_MIN_CHANNELS", 0)
     none, z_scratch = kernels.separable_forward(x, k, pw, args[0], pads=pads, relu=args[3],
                                                 scale=args[1], shift=args[2],
                                                 keep_depthwise=False)
