@@ -20,8 +20,8 @@ These functions make that explicit: a *lanes* value is an LLVM vector ``<16 x fl
   with ``np.maximum(x, 0)``),
 * :func:`fma4` ``(w, x0, x1, x2, x3, s0, s1, s2, s3)`` is the four FMAs ``xq * w + sq`` that
   share the factor ``w``: the step of every register-blocked kernel here,
-* :func:`prefetch` ``(a, i)`` asks the CPU to bring the 64 bytes at ``a[i]`` into its caches
-  and returns at once (one ``prefetcht0`` instruction; nothing at all without the JIT).
+* :func:`prefetch` ``(a, i)`` asks the CPU to bring the 64 bytes at ``a[i]`` into its L2 cache
+  and returns at once (one ``prefetcht1`` instruction; nothing at all without the JIT).
 
 No bounds are checked: the caller indexes inside its 1-D contiguous arrays. With
 ``NUMBA_DISABLE_JIT=1`` the same names are the numpy expressions above, so the kernels that use
@@ -166,8 +166,10 @@ def _prefetch(typingctx, array, index):
         fn = builder.module.declare_intrinsic(
             "llvm.prefetch", fnty=ir.FunctionType(ir.VoidType(), [byte, i32, i32, i32])
         )
-        # read (0), keep in every cache level (3), data (1): one prefetcht0 instruction
-        builder.call(fn, [address, i32(0), i32(3), i32(1)])
+        # read (0), into L2 but not L1 (2), data (1): one prefetcht1 instruction. Into L1 too
+        # (prefetcht0) was 7-10% slower on W1 and W2, whose rows then pushed out the ones in
+        # use; into L3 only (prefetcht2) no better than L2.
+        builder.call(fn, [address, i32(0), i32(2), i32(1)])
         return context.get_dummy_value()
 
     return types.none(array, index), codegen
