@@ -29,8 +29,10 @@ reading in place there took W4's forward from 0.38-0.42 to 0.28-0.33 ms. In the 
 the input comes cold from memory, and reading it in place lost (W1 +10%, W2 +6%, one thread,
 the two versions in processes taking turns): the copy had been a fast sequential read. So each
 output row first asks for the input row the next one brings in (:func:`_prefetch_row`, one
-:func:`.lanes.prefetch` per 64 bytes). Against the ring, in the layer: W4 forward -9% and
-forward+backward -10%, W1 forward+backward -4%, W1 forward even, W2 forward +4%.
+:func:`.lanes.prefetch` into L2 per 64 bytes; into L1 it pushed out the rows in use). Against the
+ring, in the layer (one thread, processes taking turns, two runs): W4 forward -9% (-21% with
+the inference scratch rows, which now pay from 64 channels), forward+backward -4 to -8%, W1
+forward -5 to -6%, W2 even to 6% slower.
 
 They run for multiplier 1, stride 1, no dilation and channels a multiple of
 :data:`.lanes.LANES`, on problems big enough (:func:`.depthwise._big`) to be worth their compile
@@ -71,7 +73,10 @@ def _kernel_rows(r, out_h, height, row_len, pt, kw, channels, row_at, w_at):  # 
 
 @njit(inline=True)
 def _prefetch_row(flat_x, start, row_len):  # pragma: no cover - JIT
-    """Ask for the input row at ``start`` (the next output row's new one) before it is read."""
+    """Ask for the input row at ``start`` (the next output row's new one) before it is read.
+
+    Into L2 only: the rows in use stay in L1 (see :func:`.lanes.prefetch`).
+    """
     if 0 <= start and start + row_len <= flat_x.shape[0]:
         for q in range(0, row_len, lanes.LANES):
             lanes.prefetch(flat_x, start + q)

@@ -37,3 +37,27 @@ def test_kernels_skip_numbas_scipy_probe_and_user_blas_code_still_works():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "scipy.linalg loaded: False" in result.stdout
     assert "user numba BLAS: (5.0, 0.0)" in result.stdout
+
+
+def test_load_tbb_says_no_without_a_tbb_library(monkeypatch):
+    # no libtbb anywhere (or not Linux): False, and configure() then keeps numba's workqueue
+    import ctypes
+
+    from minikeras.kernels import threads
+
+    def missing(name, *args, **kwargs):
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(ctypes, "CDLL", missing)
+    assert threads.load_tbb() is False
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert threads.load_tbb() is False
+
+
+@pytest.mark.parametrize("layer, cheap", [("tbb", True), ("omp", True), ("workqueue", False)])
+def test_python_pool_kept_where_numba_loops_start_slowly(monkeypatch, layer, cheap):
+    from minikeras.kernels import threads
+
+    threads.configure()
+    monkeypatch.setattr(threads._numba.config, "THREADING_LAYER", layer)
+    assert threads.cheap_parallel_loops() is cheap

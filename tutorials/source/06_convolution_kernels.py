@@ -551,10 +551,14 @@ print(f"cold: read in place               {cold_time(read_in_place):6.3f} ms")
 print(f"cold: read in place, ask ahead    {cold_time(lambda: read_in_place(True)):6.3f} ms")
 
 # %% [markdown]
-# In the library, with the prefetch, in-place reading won in the layer too: the W4 layer 9-10%
-# faster than with the ring, W1's forward and backward 4%. Measure in the setting that counts:
-# a loop that keeps its data in the caches can point the wrong way. The module docstring of
-# `minikeras/kernels/depthwise_lanes.py` gives the measurements.
+# In the library, with the prefetch, in-place reading won in the layer too: the W4 layer's
+# forward 9% faster than with the ring, W1's 5-6% (W2's, with 128 channels, even to 6% slower).
+# The library asks for the row into the second-level cache only (`prefetcht1`): asked into the
+# first level, it pushed out the rows still in use, and W1 and W2 ran 7-10% slower.
+#
+# Measure in the setting that counts: a loop that keeps its data in the caches can point the
+# wrong way. The module docstring of `minikeras/kernels/depthwise_lanes.py` gives the
+# measurements.
 #
 # **Calls.** The kernels are split into small jitted helpers, and in numba a call is not free.
 # When one jitted function passes arrays to another, numba counts references to them: for each
