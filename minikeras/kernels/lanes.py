@@ -159,7 +159,7 @@ def _relu(typingctx, x):
 @intrinsic
 def _prefetch(typingctx, array, index):
     def codegen(context, builder, signature, args):
-        data = context.make_array(signature.args[0])(context, builder, *args[:1]).data
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
         byte = ir.IntType(8).as_pointer()
         address = builder.bitcast(builder.gep(data, [args[1]]), byte)
         i32 = ir.IntType(32)

@@ -40,7 +40,7 @@ import os
 import sys
 from typing import Any
 
-#: The threading layer when TBB does not load (and in the docs' tables of defaults).
+#: The threading layer when TBB does not load.
 DEFAULT_THREADING_LAYER = "workqueue"
 
 #: The soname numba's ``tbb`` layer links against (TBB 2021 and later).
