@@ -359,8 +359,8 @@ for name in ("row stream", "registers (4 pixels)"):
 # with the arithmetic start to show. The library's authors measured two while speeding up its
 # register kernels.
 #
-# **Copies.** The library's depthwise kernel copies each input row once into a small ring of
-# zero-padded rows, so that no tap needs a bounds test. A copy written as a numba slice
+# **Copies.** The library's depthwise kernel used to copy each input row once into a small ring
+# of zero-padded rows, so that no tap needed a bounds test. A copy written as a numba slice
 # assignment, `dst[a:b] = src[c:d]`, is not a plain copy: numba first checks whether the two
 # arrays overlap in memory, copies the source to a temporary if they might, and then moves the
 # numbers one at a time through a loop written for any strides. The same numbers moved with
