@@ -259,6 +259,7 @@ def matmul_tn(
     """
     big = a.shape[0] * a.shape[1] * b.shape[1] >= MIN_SPLIT_FLOPS
     product = _tn_blas
+    blocks = None  # [(a_blk.T @ b_blk, its column sums), ...], once made
     if (
         big
         and a.dtype == b.dtype == np.float32
@@ -275,15 +276,12 @@ def matmul_tn(
             out = np.empty((parts, a.shape[1], b.shape[1]), dtype=a.dtype)
             column = np.empty((parts, b.shape[1] if with_column_sums else 0), dtype=b.dtype)
             kernels.lanes_product_tn_parts(a, b, out, column)
-            total, column_total = out[0], column[0]
-            for p in range(1, parts):  # (the blocks added in order, as below)
-                total += out[p]
-                column_total += column[p]
-            return (total, column_total) if with_column_sums else total
+            blocks = list(zip(out, column))
     sums = with_column_sums
-    (total, column), *more = split_rows(
-        lambda lo, hi: product(a[lo:hi], b[lo:hi], sums), a.shape[0], _workers() if big else 1
-    )
+    if blocks is None:
+        blocks = split_rows(lambda lo, hi: product(a[lo:hi], b[lo:hi], sums), a.shape[0],
+                            _workers() if big else 1)
+    (total, column), *more = blocks  # the blocks' results added in order
     for part, part_column in more:
         total += part
         if sums:
