@@ -15,10 +15,17 @@ loops. These kernels say what to keep in registers with the lanes values of :mod
   by; per tap its sum (in L1) is loaded once, gets four FMAs, and is stored once, the input
   vectors again shared along the kernel row.
 
-Every group of four reads the input in place. A tap that falls on the zero padding loads a
-zero register instead of the input (:func:`_load_if`); whether each input pixel of a group is
-inside the row is worked out once per group, so away from the edges every test is true and the
-branches cost almost nothing. Kernel rows that fall outside the image are left out.
+Every group of four reads the input in place. In a group at the left or right edge of the
+row, a tap that falls on the zero padding loads a zero register instead of the input
+(:func:`_load_if`); whether each input pixel of such a group is inside the row is worked out
+once per group. The groups between the edges load without a test. Kernel rows that fall
+outside the image are left out.
+
+Each sum waits for the FMA before it, four cycles on this kind of CPU, so four sums keep at
+most four FMAs in flight. With AVX-512 the forward makes two blocks of channels at once
+(:data:`PAIRED`): eight sums, eight FMAs in flight. One thread, a loop over one input, the
+forward of W1 went from 0.42 to 0.30-0.33 ms and W2's from 0.92 to 0.60-0.74 ms with these two
+changes (oneDNN's W1 is 0.27-0.29 ms).
 
 Two earlier versions copied the input first. The first copied edge columns into a padded buffer
 with numba slice assignments, which took longer than the convolution of the row. The second
@@ -41,7 +48,11 @@ time. Measured one thread, alternated (``benchmarks/README.md``): depthwise forw
 forward 0.72-0.81 -> 0.56 ms, input gradient 0.76 -> 0.63 ms, kernel gradient 1.36 -> 0.66 ms.
 Compiled for AVX2 (``NUMBA_CPU_NAME=haswell`` with AVX2 features, OpenBLAS as Haswell) W1 and
 W4 gained alike (W1 forward 0.78 -> 0.46-0.51 ms, W4 kernel gradient 1.04-1.15 -> 0.64-0.71
-ms) and W2's forward lost 10-20%.
+ms). Reading in place with a test on every load then lost to the ring on AVX2 (W1's forward
+1.3-1.4x its time): with 16 registers the six inputs' flags and values went through the stack.
+Untested loads between the edges and :func:`_taps3` brought it to 0.36 ms against the ring's
+0.39 (W2 0.90 against 0.98). A lanes value takes two AVX2 registers, so there four sums are
+already eight chains; narrower lanes (8 floats, one register each) ran 1.5-2.7x slower.
 """
 
 from __future__ import annotations
@@ -50,6 +61,15 @@ import numpy as np
 
 from minikeras.kernels import lanes, lanes_product
 from minikeras.kernels._jit import njit, prange
+
+#: Whether :func:`_group` makes two blocks of channels at once (3x3 and 5x5 kernels). Each sum
+#: waits for the FMA before it (four cycles), so four sums alone keep four FMAs in flight; two
+#: blocks keep eight, and with AVX-512's 32 registers their eight sums, two sets of inputs and
+#: weights still fit. W1's 3x3 forward (32 channels) went from 0.33 to 0.30 ms, W2's (128) from
+#: 0.72-0.76 to 0.60-0.68 ms (one thread, a loop over the same input). With AVX2 a lanes value
+#: already takes two registers, so four sums are eight chains; paired, they spilled and W2 ran
+#: 1.3x slower.
+PAIRED = lanes.wide_registers()
 
 
 @njit(inline=True)
@@ -91,6 +111,121 @@ def _load_if(src, p, inside, zero):  # pragma: no cover - JIT
 
 
 @njit(inline=True)
+def _taps3(src, p, C, weights, wp, s0, s1, s2, s3, in0, in1, in2, in3, in4, in5, zero):  # noqa: E501  # pragma: no cover
+    """One kernel row of three taps added to four pixels' sums (one block of channels).
+
+    Tap ``b`` of pixel ``q`` reads input ``v(q + b)`` at ``src[p + (q + b) * C]``, a zero where
+    ``in(q + b)`` is false, with the weights at ``weights[wp + b * C]``.
+    """
+    v0 = _load_if(src, p, in0, zero)
+    v1 = _load_if(src, p + C, in1, zero)
+    v2 = _load_if(src, p + 2 * C, in2, zero)
+    v3 = _load_if(src, p + 3 * C, in3, zero)
+    v4 = _load_if(src, p + 4 * C, in4, zero)
+    v5 = _load_if(src, p + 5 * C, in5, zero)
+    w = lanes.load(weights, wp)
+    s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
+    w = lanes.load(weights, wp + C)
+    s0, s1, s2, s3 = lanes.fma4(w, v1, v2, v3, v4, s0, s1, s2, s3)
+    w = lanes.load(weights, wp + 2 * C)
+    return lanes.fma4(w, v2, v3, v4, v5, s0, s1, s2, s3)
+
+
+@njit(inline=True)
+def _group(src, row_at, n_rows, weights, w_row_at, orow, j, channels, kw, width, pl, edge):  # noqa: E501  # pragma: no cover
+    """Output pixels ``j .. j + 3`` of one output row (see :func:`_quads`).
+
+    With ``edge`` false, every input pixel of the group is inside the row, and the loads are
+    not tested: :func:`_quads` passes a constant, so the compiler makes two copies of this
+    body, and the one for the middle of the row has no branches around its loads. Whether each
+    input pixel of an edge group is inside is worked out once per group.
+
+    With AVX-512, two blocks of channels go together where there are two (:data:`PAIRED`).
+    """
+    C = channels
+    L = lanes.LANES
+    zero = lanes.zeros(weights)
+    u = j - pl  # the input pixel of v(0)
+    inside = not edge or (u >= 0 and u + kw + 2 < width)  # every input pixel of the group
+    in0, in1, in2 = inside or 0 <= u < width, inside or 0 <= u + 1 < width, inside or 0 <= u + 2 < width  # noqa: E501
+    in3, in4, in5 = inside or 0 <= u + 3 < width, inside or 0 <= u + 4 < width, inside or 0 <= u + 5 < width  # noqa: E501
+    in6, in7 = inside or 0 <= u + 6 < width, inside or 0 <= u + 7 < width
+    paired = C - C % (2 * L) if PAIRED and kw == 3 else 0
+    for cb in range(0, paired, 2 * L):
+        s0 = zero
+        s1 = zero
+        s2 = zero
+        s3 = zero
+        r0 = zero
+        r1 = zero
+        r2 = zero
+        r3 = zero
+        for t in range(n_rows):
+            p = row_at[t] + u * C + cb
+            wp = w_row_at[t] + cb
+            s0, s1, s2, s3 = _taps3(src, p, C, weights, wp, s0, s1, s2, s3,
+                                    in0, in1, in2, in3, in4, in5, zero)
+            r0, r1, r2, r3 = _taps3(src, p + L, C, weights, wp + L, r0, r1, r2, r3,
+                                    in0, in1, in2, in3, in4, in5, zero)
+        q = j * C + cb
+        _store4(orow, q, C, s0, s1, s2, s3)
+        _store4(orow, q + L, C, r0, r1, r2, r3)
+    for cb in range(paired, C, L):
+        s0 = zero
+        s1 = zero
+        s2 = zero
+        s3 = zero
+        for t in range(n_rows):
+            p = row_at[t] + u * C + cb
+            wp = w_row_at[t] + cb
+            if kw == 3:
+                s0, s1, s2, s3 = _taps3(src, p, C, weights, wp, s0, s1, s2, s3,
+                                        in0, in1, in2, in3, in4, in5, zero)
+                continue
+            # Five taps stay written out here, not a second helper in an `elif`: where two
+            # branches each end in a helper's four sums, the sums went through the stack and
+            # W4's 5x5 forward ran 2.8x slower (W1 and W2 2x, with the paired loop likewise).
+            v0 = _load_if(src, p, in0, zero)
+            v1 = _load_if(src, p + C, in1, zero)
+            v2 = _load_if(src, p + 2 * C, in2, zero)
+            v3 = _load_if(src, p + 3 * C, in3, zero)
+            v4 = _load_if(src, p + 4 * C, in4, zero)
+            v5 = _load_if(src, p + 5 * C, in5, zero)
+            if kw == 5:  # tap b of pixel q reads v(q + b)
+                v6 = _load_if(src, p + 6 * C, in6, zero)
+                v7 = _load_if(src, p + 7 * C, in7, zero)
+                w = lanes.load(weights, wp)
+                s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
+                w = lanes.load(weights, wp + C)
+                s0, s1, s2, s3 = lanes.fma4(w, v1, v2, v3, v4, s0, s1, s2, s3)
+                w = lanes.load(weights, wp + 2 * C)
+                s0, s1, s2, s3 = lanes.fma4(w, v2, v3, v4, v5, s0, s1, s2, s3)
+                w = lanes.load(weights, wp + 3 * C)
+                s0, s1, s2, s3 = lanes.fma4(w, v3, v4, v5, v6, s0, s1, s2, s3)
+                w = lanes.load(weights, wp + 4 * C)
+                s0, s1, s2, s3 = lanes.fma4(w, v4, v5, v6, v7, s0, s1, s2, s3)
+            else:
+                for b in range(kw):  # (`inside`: no test per tap away from the edges)
+                    v3 = _load_if(src, p + (b + 3) * C,
+                                  inside or 0 <= u + b + 3 < width, zero)
+                    w = lanes.load(weights, wp + b * C)
+                    s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
+                    v0 = v1
+                    v1 = v2
+                    v2 = v3
+        _store4(orow, j * C + cb, C, s0, s1, s2, s3)
+
+
+@njit(inline=True)
+def _store4(orow, q, C, s0, s1, s2, s3):  # pragma: no cover - JIT
+    """Store four pixels' sums of one block of channels, the first at ``orow[q]``."""
+    lanes.store(orow, q, s0)
+    lanes.store(orow, q + C, s1)
+    lanes.store(orow, q + 2 * C, s2)
+    lanes.store(orow, q + 3 * C, s3)
+
+
+@njit(inline=True)
 def _quads(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw, width, pl):  # noqa: E501  # pragma: no cover
     """Output pixels ``j < quads`` of one output row, four at a time (``quads``: 4k).
 
@@ -100,68 +235,24 @@ def _quads(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw, wi
 
     Along a kernel row the four pixels' windows overlap: tap ``b`` of pixel ``q`` reads input
     pixel ``j - pl + q + b``, so each input vector loaded serves up to four FMAs, and per tap
-    only one new input vector and one weight vector are loaded. Whether each of those pixels
-    is inside the row is worked out once per group: inside the image every test is true, so
-    the branches cost almost nothing. Rows of 3 and 5 taps are written out (as loops they ran
-    slower: W4's 5x5 forward 12% slower than written out); other widths slide three registers
-    along a loop.
+    only one new input vector and one weight vector are loaded. The groups are made in three
+    runs: those at the left edge, those whose every input pixel is inside the row, and those at
+    the right edge. Only the edge groups test their loads (:func:`_group`). With one test per
+    load everywhere, the flags and load addresses of the six inputs went through the stack:
+    W1's forward 0.42 ms, against 0.33 with the middle run untested (one thread, a loop over
+    one input). Rows of 3 taps use :func:`_taps3` and rows of 5 are written out (as loops they
+    ran slower: W4's 5x5 forward 12% slower than written out); other widths slide three
+    registers along a loop.
     """
-    C = channels
-    zero = lanes.zeros(weights)
-    for j in range(0, quads, 4):
-        u = j - pl  # the input pixel of v0
-        in0, in1, in2 = 0 <= u < width, 0 <= u + 1 < width, 0 <= u + 2 < width
-        in3, in4, in5 = 0 <= u + 3 < width, 0 <= u + 4 < width, 0 <= u + 5 < width
-        in6, in7 = 0 <= u + 6 < width, 0 <= u + 7 < width
-        inside = u >= 0 and u + kw + 2 < width  # every input pixel of the group
-        for cb in range(0, C, lanes.LANES):
-            s0 = zero
-            s1 = zero
-            s2 = zero
-            s3 = zero
-            for t in range(n_rows):
-                p = row_at[t] + u * C + cb
-                wp = w_row_at[t] + cb
-                v0 = _load_if(src, p, in0, zero)
-                v1 = _load_if(src, p + C, in1, zero)
-                v2 = _load_if(src, p + 2 * C, in2, zero)
-                v3 = _load_if(src, p + 3 * C, in3, zero)
-                v4 = _load_if(src, p + 4 * C, in4, zero)
-                v5 = _load_if(src, p + 5 * C, in5, zero)
-                if kw == 3:
-                    w = lanes.load(weights, wp)
-                    s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
-                    w = lanes.load(weights, wp + C)
-                    s0, s1, s2, s3 = lanes.fma4(w, v1, v2, v3, v4, s0, s1, s2, s3)
-                    w = lanes.load(weights, wp + 2 * C)
-                    s0, s1, s2, s3 = lanes.fma4(w, v2, v3, v4, v5, s0, s1, s2, s3)
-                elif kw == 5:  # tap b of pixel q reads v(q + b)
-                    v6 = _load_if(src, p + 6 * C, in6, zero)
-                    v7 = _load_if(src, p + 7 * C, in7, zero)
-                    w = lanes.load(weights, wp)
-                    s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
-                    w = lanes.load(weights, wp + C)
-                    s0, s1, s2, s3 = lanes.fma4(w, v1, v2, v3, v4, s0, s1, s2, s3)
-                    w = lanes.load(weights, wp + 2 * C)
-                    s0, s1, s2, s3 = lanes.fma4(w, v2, v3, v4, v5, s0, s1, s2, s3)
-                    w = lanes.load(weights, wp + 3 * C)
-                    s0, s1, s2, s3 = lanes.fma4(w, v3, v4, v5, v6, s0, s1, s2, s3)
-                    w = lanes.load(weights, wp + 4 * C)
-                    s0, s1, s2, s3 = lanes.fma4(w, v4, v5, v6, v7, s0, s1, s2, s3)
-                else:
-                    for b in range(kw):  # (`inside`: no test per tap away from the edges)
-                        v3 = _load_if(src, p + (b + 3) * C,
-                                      inside or 0 <= u + b + 3 < width, zero)
-                        w = lanes.load(weights, wp + b * C)
-                        s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
-                        v0 = v1
-                        v1 = v2
-                        v2 = v3
-            q = j * C + cb
-            lanes.store(orow, q, s0)
-            lanes.store(orow, q + C, s1)
-            lanes.store(orow, q + 2 * C, s2)
-            lanes.store(orow, q + 3 * C, s3)
+    lo = min(quads, (pl + 3) // 4 * 4)  # the first group with no input pixel left of the row
+    last = width + pl - kw - 3  # the last group start with no input pixel right of it
+    hi = lo if last < lo else min(quads, lo + ((last - lo) // 4 + 1) * 4)
+    for j in range(0, lo, 4):
+        _group(src, row_at, n_rows, weights, w_row_at, orow, j, channels, kw, width, pl, True)
+    for j in range(lo, hi, 4):
+        _group(src, row_at, n_rows, weights, w_row_at, orow, j, channels, kw, width, pl, False)
+    for j in range(hi, quads, 4):
+        _group(src, row_at, n_rows, weights, w_row_at, orow, j, channels, kw, width, pl, True)
 
 
 @njit(inline=True)
