@@ -23,7 +23,7 @@ outside the image are left out.
 
 Each sum waits for the FMA before it, four cycles on this kind of CPU, so four sums keep at
 most four FMAs in flight. With AVX-512 the forward makes two blocks of channels at once
-(:data:`PAIRED`): eight sums, eight FMAs in flight. One thread, a loop over one input, the
+(:data:`PAIRED`): eight sums in flight. One thread, a loop over one input, the
 forward of W1 went from 0.42 to 0.30-0.33 ms and W2's from 0.92 to 0.60-0.74 ms with these two
 changes (oneDNN's W1 is 0.27-0.29 ms).
 
@@ -62,13 +62,14 @@ import numpy as np
 from minikeras.kernels import lanes, lanes_product
 from minikeras.kernels._jit import njit, prange
 
-#: Whether :func:`_group` makes two blocks of channels at once (3x3 and 5x5 kernels). Each sum
-#: waits for the FMA before it (four cycles), so four sums alone keep four FMAs in flight; two
-#: blocks keep eight, and with AVX-512's 32 registers their eight sums, two sets of inputs and
-#: weights still fit. W1's 3x3 forward (32 channels) went from 0.33 to 0.30 ms, W2's (128) from
-#: 0.72-0.76 to 0.60-0.68 ms (one thread, a loop over the same input). With AVX2 a lanes value
-#: already takes two registers, so four sums are eight chains; paired, they spilled and W2 ran
-#: 1.3x slower.
+#: Whether :func:`_group` makes two blocks of channels at once (3x3 kernels). A 512-bit FMA
+#: takes four cycles to finish and one starts per cycle, so four independent sums are the least
+#: that keeps the unit busy, in a loop that does nothing else (notebook 6 measures it); four
+#: pixels' sums, with loads and loop tests in between, were not quite enough. Two blocks are
+#: eight sums, and they share the loop's other work. W1's 3x3 forward (32 channels) went from
+#: 0.33 to 0.30 ms, W2's (128) from 0.72-0.76 to 0.60-0.68 ms (one thread, a loop over the same
+#: input). With AVX2 a lanes value already takes two registers, so four sums are eight chains;
+#: paired, they spilled and W2 ran 1.3x slower.
 PAIRED = lanes.wide_registers()
 
 

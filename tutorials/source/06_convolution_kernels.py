@@ -576,6 +576,63 @@ print(f"cold: read in place, ask ahead    {cold_time(lambda: read_in_place(True)
 # a batch norm's scale and shift, and the ReLU to the registers before it stores them
 # (`lanes_product._finish`), instead of making a second pass over the result. A second pass would
 # read and write every number of the result again, for an addition or a multiply-add each.
+#
+# **Waiting.** A multiply-add `s = fma(x, w, s)` needs the `s` of the one before it. The CPU
+# can start a new multiply-add every cycle, but each takes about four cycles to finish, so a
+# single running sum keeps the multiply-add unit idle most of the time. Several *independent*
+# sums can be in flight at once. The cell below adds the same 16-float vectors into one, two,
+# four and eight sums, in an array small enough to stay in the first-level cache.
+
+# %%
+@numba.njit(fastmath={"contract"})
+def multiply_adds(x, w, reps, chains):
+    # `chains` independent sums (1, 2, 4 or 8), each taking every `chains`-th vector of x
+    wv = lanes.load(w, 0)
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = lanes.zeros(x)
+    for _ in range(reps):
+        for i in range(0, x.shape[0], 16 * chains):
+            s0 = lanes.fma(lanes.load(x, i), wv, s0)
+            if chains >= 2:
+                s1 = lanes.fma(lanes.load(x, i + 16), wv, s1)
+            if chains >= 4:
+                s2 = lanes.fma(lanes.load(x, i + 32), wv, s2)
+                s3 = lanes.fma(lanes.load(x, i + 48), wv, s3)
+            if chains == 8:
+                s4 = lanes.fma(lanes.load(x, i + 64), wv, s4)
+                s5 = lanes.fma(lanes.load(x, i + 80), wv, s5)
+                s6 = lanes.fma(lanes.load(x, i + 96), wv, s6)
+                s7 = lanes.fma(lanes.load(x, i + 112), wv, s7)
+    out = np.empty(16, x.dtype)
+    lanes.store(out, 0, lanes.add(lanes.add(lanes.add(s0, s1), lanes.add(s2, s3)),
+                                  lanes.add(lanes.add(s4, s5), lanes.add(s6, s7))))
+    return out
+
+
+vectors = np.random.default_rng(0).standard_normal(16 * 256).astype(np.float32)  # 16 KiB
+weight = np.full(16, 0.5, np.float32)
+reps = 2000
+fmas = reps * vectors.size // 16
+chain_ns = {}
+for chains in (1, 2, 4, 8):
+    ms = best_time(multiply_adds, vectors, weight, reps, chains)
+    chain_ns[chains] = 1e6 * ms / fmas
+    print(f"{chains} sum(s) in flight: {chain_ns[chains]:.3f} ns per 16-float multiply-add "
+          f"({chain_ns[1] / chain_ns[chains]:.1f}x as fast as one)")
+
+# %% [markdown]
+# The total is the same sum of products in every case, added in another order (so the last bits
+# may differ). On the machine that built this notebook one sum took about four times as long per
+# multiply-add as four sums, and eight were no faster than four: four cycles to finish, one
+# started per cycle, so four in flight fill the unit.
+#
+# Four is the least, in a loop that does nothing else. The library's depthwise forward keeps
+# four pixels' sums, four chains, with loads, address arithmetic and loop tests in between. With
+# AVX-512 it now makes two blocks of 16 channels at once, eight chains, and W1's 3x3 depthwise
+# went from 0.33 to 0.30 ms, W2's from 0.72 to 0.60 ms (`PAIRED` in `depthwise_lanes.py`): there
+# is slack for the other instructions, and each pass of the loop over the kernel rows does twice
+# the work. With AVX2 a 16-float lanes value already takes two 8-float registers, so four sums are
+# eight chains there, and eight sums would not fit in its 16 registers. Each output number still
+# gets its taps in the same order, so the results are the same bits as before.
 
 # %% [markdown]
 # ## A timing plot against the reference
