@@ -17,7 +17,7 @@ loops. These kernels say what to keep in registers with the lanes values of :mod
 
 Every group of four reads the input in place. In a group at the left or right edge of the
 row, a tap that falls on the zero padding loads a zero register instead of the input
-(:func:`_load_if`); whether each input pixel of such a group is inside the row is worked out
+(:func:`.lanes.load_if`); whether each input pixel of such a group is inside the row is worked out
 once per group. The groups between the edges load without a test. Kernel rows that fall
 outside the image are left out.
 
@@ -104,26 +104,18 @@ def _prefetch_row(flat_x, start, row_len):  # pragma: no cover - JIT
 
 
 @njit(inline=True)
-def _load_if(src, p, inside, zero):  # pragma: no cover - JIT
-    """``src[p : p + LANES]`` if ``inside``, else ``zero`` (a tap on the zero padding)."""
-    if inside:
-        return lanes.load(src, p)
-    return zero
-
-
-@njit(inline=True)
 def _taps3(src, p, C, weights, wp, s0, s1, s2, s3, in0, in1, in2, in3, in4, in5, zero):  # noqa: E501  # pragma: no cover
     """One kernel row of three taps added to four pixels' sums (one block of channels).
 
     Tap ``b`` of pixel ``q`` reads input ``v(q + b)`` at ``src[p + (q + b) * C]``, a zero where
     ``in(q + b)`` is false, with the weights at ``weights[wp + b * C]``.
     """
-    v0 = _load_if(src, p, in0, zero)
-    v1 = _load_if(src, p + C, in1, zero)
-    v2 = _load_if(src, p + 2 * C, in2, zero)
-    v3 = _load_if(src, p + 3 * C, in3, zero)
-    v4 = _load_if(src, p + 4 * C, in4, zero)
-    v5 = _load_if(src, p + 5 * C, in5, zero)
+    v0 = lanes.load_if(in0, src, p, zero)
+    v1 = lanes.load_if(in1, src, p + C, zero)
+    v2 = lanes.load_if(in2, src, p + 2 * C, zero)
+    v3 = lanes.load_if(in3, src, p + 3 * C, zero)
+    v4 = lanes.load_if(in4, src, p + 4 * C, zero)
+    v5 = lanes.load_if(in5, src, p + 5 * C, zero)
     w = lanes.load(weights, wp)
     s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
     w = lanes.load(weights, wp + C)
@@ -133,25 +125,25 @@ def _taps3(src, p, C, weights, wp, s0, s1, s2, s3, in0, in1, in2, in3, in4, in5,
 
 
 @njit(inline=True)
-def _group(src, row_at, n_rows, weights, w_row_at, orow, j, channels, kw, width, pl, edge):  # noqa: E501  # pragma: no cover
-    """Output pixels ``j .. j + 3`` of one output row (see :func:`_quads`).
+def _group3(src, row_at, n_rows, weights, w_row_at, orow, j, channels, width, pl, edge):  # noqa: E501  # pragma: no cover
+    """Output pixels ``j .. j + 3`` of one output row, for a window three pixels wide.
 
     With ``edge`` false, every input pixel of the group is inside the row, and the loads are
     not tested: :func:`_quads` passes a constant, so the compiler makes two copies of this
     body, and the one for the middle of the row has no branches around its loads. Whether each
     input pixel of an edge group is inside is worked out once per group.
 
-    With AVX-512, two blocks of channels go together where there are two (:data:`PAIRED`).
+    With AVX-512, the groups between the edges make two blocks of channels at once where
+    there are two (:data:`PAIRED`).
     """
     C = channels
     L = lanes.LANES
     zero = lanes.zeros(weights)
-    u = j - pl  # the input pixel of v(0)
-    inside = not edge or (u >= 0 and u + kw + 2 < width)  # every input pixel of the group
+    u = j - pl  # the input pixel of v0
+    inside = not edge or (u >= 0 and u + 5 < width)  # every input pixel of the group
     in0, in1, in2 = inside or 0 <= u < width, inside or 0 <= u + 1 < width, inside or 0 <= u + 2 < width  # noqa: E501
     in3, in4, in5 = inside or 0 <= u + 3 < width, inside or 0 <= u + 4 < width, inside or 0 <= u + 5 < width  # noqa: E501
-    in6, in7 = inside or 0 <= u + 6 < width, inside or 0 <= u + 7 < width
-    paired = C - C % (2 * L) if PAIRED and kw == 3 else 0
+    paired = C - C % (2 * L) if PAIRED and not edge else 0
     for cb in range(0, paired, 2 * L):
         s0 = zero
         s1 = zero
@@ -168,52 +160,16 @@ def _group(src, row_at, n_rows, weights, w_row_at, orow, j, channels, kw, width,
                                     in0, in1, in2, in3, in4, in5, zero)
             r0, r1, r2, r3 = _taps3(src, p + L, C, weights, wp + L, r0, r1, r2, r3,
                                     in0, in1, in2, in3, in4, in5, zero)
-        q = j * C + cb
-        _store4(orow, q, C, s0, s1, s2, s3)
-        _store4(orow, q + L, C, r0, r1, r2, r3)
+        _store4(orow, j * C + cb, C, s0, s1, s2, s3)
+        _store4(orow, j * C + cb + L, C, r0, r1, r2, r3)
     for cb in range(paired, C, L):
         s0 = zero
         s1 = zero
         s2 = zero
         s3 = zero
         for t in range(n_rows):
-            p = row_at[t] + u * C + cb
-            wp = w_row_at[t] + cb
-            if kw == 3:
-                s0, s1, s2, s3 = _taps3(src, p, C, weights, wp, s0, s1, s2, s3,
-                                        in0, in1, in2, in3, in4, in5, zero)
-                continue
-            # Five taps stay written out here, not a second helper in an `elif`: where two
-            # branches each end in a helper's four sums, the sums went through the stack and
-            # W4's 5x5 forward ran 2.8x slower (W1 and W2 2x, with the paired loop likewise).
-            v0 = _load_if(src, p, in0, zero)
-            v1 = _load_if(src, p + C, in1, zero)
-            v2 = _load_if(src, p + 2 * C, in2, zero)
-            v3 = _load_if(src, p + 3 * C, in3, zero)
-            v4 = _load_if(src, p + 4 * C, in4, zero)
-            v5 = _load_if(src, p + 5 * C, in5, zero)
-            if kw == 5:  # tap b of pixel q reads v(q + b)
-                v6 = _load_if(src, p + 6 * C, in6, zero)
-                v7 = _load_if(src, p + 7 * C, in7, zero)
-                w = lanes.load(weights, wp)
-                s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
-                w = lanes.load(weights, wp + C)
-                s0, s1, s2, s3 = lanes.fma4(w, v1, v2, v3, v4, s0, s1, s2, s3)
-                w = lanes.load(weights, wp + 2 * C)
-                s0, s1, s2, s3 = lanes.fma4(w, v2, v3, v4, v5, s0, s1, s2, s3)
-                w = lanes.load(weights, wp + 3 * C)
-                s0, s1, s2, s3 = lanes.fma4(w, v3, v4, v5, v6, s0, s1, s2, s3)
-                w = lanes.load(weights, wp + 4 * C)
-                s0, s1, s2, s3 = lanes.fma4(w, v4, v5, v6, v7, s0, s1, s2, s3)
-            else:
-                for b in range(kw):  # (`inside`: no test per tap away from the edges)
-                    v3 = _load_if(src, p + (b + 3) * C,
-                                  inside or 0 <= u + b + 3 < width, zero)
-                    w = lanes.load(weights, wp + b * C)
-                    s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
-                    v0 = v1
-                    v1 = v2
-                    v2 = v3
+            s0, s1, s2, s3 = _taps3(src, row_at[t] + u * C + cb, C, weights, w_row_at[t] + cb,
+                                    s0, s1, s2, s3, in0, in1, in2, in3, in4, in5, zero)
         _store4(orow, j * C + cb, C, s0, s1, s2, s3)
 
 
@@ -234,26 +190,104 @@ def _quads(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw, wi
     ``0 <= u < width``; pixels outside (the padding) read as zeros. The weights of column tap
     ``b`` are at ``weights[w_row_at[t] + b * C + c]``.
 
+    A window three pixels wide (the common one) runs its groups in two loops: those at the
+    edges of the row, whose loads are tested, and those between, whose loads are not
+    (:func:`_group3`). With one test per load everywhere, the flags and load addresses of the
+    six inputs went through the stack: W1's forward 0.42 ms, against 0.33 with the middle
+    untested (one thread, a loop over one input). Other widths take :func:`_quads_any`, which
+    tests every load (W4's 5x5 forward is as fast as oneDNN's that way).
+
+    Each copy costs compile time: numba's own inliner (``njit(inline=True)``) types every
+    inlined call again, and with two or three copies of a group's code for every width the
+    forward took 20-40 s to compile instead of 2. With one width split, and the small helpers
+    :func:`.lanes.load_if` and :func:`.lanes.fma4` made LLVM intrinsics (which that inliner
+    never sees), it takes about 7 s.
+    """
+    if kw != 3:
+        _quads_any(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw, width, pl)
+        return
+    lo = min(quads, (pl + 3) // 4 * 4)  # the first group with no input pixel left of the row
+    last = width + pl - 6  # the last group start with no input pixel right of it
+    hi = lo if last < lo else min(quads, lo + ((last - lo) // 4 + 1) * 4)
+    for e in range(0, lo + quads - hi, 4):  # both edges in one loop: one copy of the code
+        _group3(src, row_at, n_rows, weights, w_row_at, orow, e if e < lo else e - lo + hi,
+                channels, width, pl, True)
+    for j in range(lo, hi, 4):
+        _group3(src, row_at, n_rows, weights, w_row_at, orow, j, channels, width, pl, False)
+
+
+@njit(inline=True)
+def _quads_any(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw, width, pl):  # noqa: E501  # pragma: no cover
+    """Output pixels ``j < quads`` of one output row, four at a time (``quads``: 4k), any width.
+
+    Kernel row ``t < n_rows`` reads input pixel ``u`` at ``src[row_at[t] + u * C + c]``, for
+    ``0 <= u < width``; pixels outside (the padding) read as zeros. The weights of column tap
+    ``b`` are at ``weights[w_row_at[t] + b * C + c]``.
+
     Along a kernel row the four pixels' windows overlap: tap ``b`` of pixel ``q`` reads input
     pixel ``j - pl + q + b``, so each input vector loaded serves up to four FMAs, and per tap
-    only one new input vector and one weight vector are loaded. The groups are made in three
-    runs: those at the left edge, those whose every input pixel is inside the row, and those at
-    the right edge. Only the edge groups test their loads (:func:`_group`). With one test per
-    load everywhere, the flags and load addresses of the six inputs went through the stack:
-    W1's forward 0.42 ms, against 0.33 with the middle run untested (one thread, a loop over
-    one input). Rows of 3 taps use :func:`_taps3` and rows of 5 are written out (as loops they
-    ran slower: W4's 5x5 forward 12% slower than written out); other widths slide three
-    registers along a loop.
+    only one new input vector and one weight vector are loaded. Whether each of those pixels
+    is inside the row is worked out once per group: inside the image every test is true, so
+    the branches cost almost nothing. Rows of 3 and 5 taps are written out (as loops they ran
+    slower: W4's 5x5 forward 12% slower than written out); other widths slide three registers
+    along a loop.
     """
-    lo = min(quads, (pl + 3) // 4 * 4)  # the first group with no input pixel left of the row
-    last = width + pl - kw - 3  # the last group start with no input pixel right of it
-    hi = lo if last < lo else min(quads, lo + ((last - lo) // 4 + 1) * 4)
-    for j in range(0, lo, 4):
-        _group(src, row_at, n_rows, weights, w_row_at, orow, j, channels, kw, width, pl, True)
-    for j in range(lo, hi, 4):
-        _group(src, row_at, n_rows, weights, w_row_at, orow, j, channels, kw, width, pl, False)
-    for j in range(hi, quads, 4):
-        _group(src, row_at, n_rows, weights, w_row_at, orow, j, channels, kw, width, pl, True)
+    C = channels
+    zero = lanes.zeros(weights)
+    for j in range(0, quads, 4):
+        u = j - pl  # the input pixel of v0
+        in0, in1, in2 = 0 <= u < width, 0 <= u + 1 < width, 0 <= u + 2 < width
+        in3, in4, in5 = 0 <= u + 3 < width, 0 <= u + 4 < width, 0 <= u + 5 < width
+        in6, in7 = 0 <= u + 6 < width, 0 <= u + 7 < width
+        inside = u >= 0 and u + kw + 2 < width  # every input pixel of the group
+        for cb in range(0, C, lanes.LANES):
+            s0 = zero
+            s1 = zero
+            s2 = zero
+            s3 = zero
+            for t in range(n_rows):
+                p = row_at[t] + u * C + cb
+                wp = w_row_at[t] + cb
+                v0 = lanes.load_if(in0, src, p, zero)
+                v1 = lanes.load_if(in1, src, p + C, zero)
+                v2 = lanes.load_if(in2, src, p + 2 * C, zero)
+                v3 = lanes.load_if(in3, src, p + 3 * C, zero)
+                v4 = lanes.load_if(in4, src, p + 4 * C, zero)
+                v5 = lanes.load_if(in5, src, p + 5 * C, zero)
+                if kw == 3:
+                    w = lanes.load(weights, wp)
+                    s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
+                    w = lanes.load(weights, wp + C)
+                    s0, s1, s2, s3 = lanes.fma4(w, v1, v2, v3, v4, s0, s1, s2, s3)
+                    w = lanes.load(weights, wp + 2 * C)
+                    s0, s1, s2, s3 = lanes.fma4(w, v2, v3, v4, v5, s0, s1, s2, s3)
+                elif kw == 5:  # tap b of pixel q reads v(q + b)
+                    v6 = lanes.load_if(in6, src, p + 6 * C, zero)
+                    v7 = lanes.load_if(in7, src, p + 7 * C, zero)
+                    w = lanes.load(weights, wp)
+                    s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
+                    w = lanes.load(weights, wp + C)
+                    s0, s1, s2, s3 = lanes.fma4(w, v1, v2, v3, v4, s0, s1, s2, s3)
+                    w = lanes.load(weights, wp + 2 * C)
+                    s0, s1, s2, s3 = lanes.fma4(w, v2, v3, v4, v5, s0, s1, s2, s3)
+                    w = lanes.load(weights, wp + 3 * C)
+                    s0, s1, s2, s3 = lanes.fma4(w, v3, v4, v5, v6, s0, s1, s2, s3)
+                    w = lanes.load(weights, wp + 4 * C)
+                    s0, s1, s2, s3 = lanes.fma4(w, v4, v5, v6, v7, s0, s1, s2, s3)
+                else:
+                    for b in range(kw):  # (`inside`: no test per tap away from the edges)
+                        inb = inside or 0 <= u + b + 3 < width
+                        v3 = lanes.load_if(inb, src, p + (b + 3) * C, zero)
+                        w = lanes.load(weights, wp + b * C)
+                        s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
+                        v0 = v1
+                        v1 = v2
+                        v2 = v3
+            q = j * C + cb
+            lanes.store(orow, q, s0)
+            lanes.store(orow, q + C, s1)
+            lanes.store(orow, q + 2 * C, s2)
+            lanes.store(orow, q + 3 * C, s3)
 
 
 @njit(inline=True)
@@ -272,7 +306,7 @@ def _forward_row(flat_x, weights, orow, rows, row_at, w_at, kw, width, pl, chann
             for t in range(rows):
                 for b in range(kw):  # (padding taps too, as in _quads: the same numbers)
                     u = j - pl + b
-                    v = _load_if(flat_x, row_at[t] + u * channels + cb, 0 <= u < width, zero)
+                    v = lanes.load_if(0 <= u < width, flat_x, row_at[t] + u * channels + cb, zero)
                     s = lanes.fma(v, lanes.load(weights, w_at[t] + b * channels + cb), s)
             lanes.store(orow, j * channels + cb, s)
 
@@ -285,16 +319,26 @@ def forward_rows(x, kernel, out, r0, r1, pt, pl):  # pragma: no cover - JIT
     ``x`` ``(N, H, W*C)``, ``kernel`` ``(kh, kw, C)``, ``out`` ``(N, Ho, Wo*C)``, with ``C`` a
     multiple of :data:`.lanes.LANES` and multiplier 1; ``pt``, ``pl`` the top and left pads.
     """
+    rows_into(x, kernel, out.reshape(-1, out.shape[2]), 0, r0, r1, out.shape[1], pt, pl)
+
+
+@njit(nogil=True)
+def rows_into(x, kernel, dst, first, r0, r1, out_h, pt, pl):  # pragma: no cover - JIT
+    """:func:`forward_rows`'s rows ``r0 <= r < r1`` into ``dst[r - first]`` (``dst`` 2-D).
+
+    ``out_h`` is the output's height. Compiled once and called by :func:`forward_rows` and
+    :func:`separable_rows`: with a copy of its loops inlined into the fused forward too, that
+    one function took 50 s to compile.
+    """
     kh, kw, channels = kernel.shape
     _, height, row_len = x.shape
-    out_h = out.shape[1]
     flat_x, weights = x.reshape(-1), kernel.reshape(-1)
     row_at, w_at = np.empty(kh, np.int64), np.empty(kh, np.int64)
     for r in range(r0, r1):
         n, i, rows = _kernel_rows(r, out_h, height, row_len, pt, kw, channels, row_at, w_at)
         _prefetch_row(flat_x, (n * height + i - pt + kh) * row_len, row_len)
-        _forward_row(flat_x, weights, out[n, i], rows, row_at, w_at, kw, row_len // channels, pl,
-                     channels)
+        _forward_row(flat_x, weights, dst[r - first], rows, row_at, w_at, kw,
+                     row_len // channels, pl, channels)
 
 
 #: Without the depthwise output kept, :func:`separable_rows` makes this many of its rows at a
@@ -308,39 +352,27 @@ def separable_rows(x, kernel, out, pointwise, z, r0, r1, pt, pl, ef, flags, keep
 
     ``z`` ``(N*Ho*Wo, F)`` gets the depthwise rows ``@ pointwise`` ``(C, F)`` with the epilogue
     ``ef``, ``flags`` of :func:`.lanes_product.epilogue_arrays`. With ``keep`` the depthwise
-    rows go to ``out`` (a backward pass needs them); without, :data:`SCRATCH_ROWS` at a time go
-    to a scratch buffer and ``out`` only gives the shape, so the rows are never written to
-    memory.
+    rows go to ``out`` (a backward pass needs them), all of them before the product; without,
+    :data:`SCRATCH_ROWS` at a time go to a scratch buffer and ``out`` only gives the shape, so
+    the rows are never written to memory.
 
     One call per thread for the fused separable forward: through Python, the two calls and
     their setup cost 8-13% of W1's and W4's forward (one thread, alternated in one process).
     """
-    kh, kw, channels = kernel.shape
+    channels = kernel.shape[2]
     _, out_h, out_len = out.shape
     out_w = out_len // channels
     n_out = pointwise.shape[1]
     pf, zf = pointwise.reshape(-1), z.reshape(-1)
-    if keep:
-        forward_rows(x, kernel, out, r0, r1, pt, pl)
+    step = max(1, r1 - r0) if keep else SCRATCH_ROWS
+    rows = out.reshape(-1, out_len) if keep else np.empty((SCRATCH_ROWS, out_len), x.dtype)
+    for lo in range(r0, r1, step):
+        hi = min(r1, lo + step)
+        first = 0 if keep else lo  # (the scratch rows are used again each step)
+        rows_into(x, kernel, rows, first, lo, hi, out_h, pt, pl)
         lanes_product.rows_product(
-            out.reshape(-1)[r0 * out_len : r1 * out_len], (r1 - r0) * out_w, channels, pf,
-            zf[r0 * out_w * n_out : r1 * out_w * n_out], n_out, ef, flags,
-        )
-        return
-    _, height, row_len = x.shape
-    flat_x, weights = x.reshape(-1), kernel.reshape(-1)
-    row_at, w_at = np.empty(kh, np.int64), np.empty(kh, np.int64)
-    scratch = np.empty((SCRATCH_ROWS, out_len), x.dtype)
-    for lo in range(r0, r1, SCRATCH_ROWS):
-        hi = min(r1, lo + SCRATCH_ROWS)
-        for r in range(lo, hi):
-            n, i, rows = _kernel_rows(r, out_h, height, row_len, pt, kw, channels, row_at, w_at)
-            _prefetch_row(flat_x, (n * height + i - pt + kh) * row_len, row_len)
-            _forward_row(flat_x, weights, scratch[r - lo], rows, row_at, w_at, kw,
-                         row_len // channels, pl, channels)
-        lanes_product.rows_product(
-            scratch.reshape(-1), (hi - lo) * out_w, channels, pf,
-            zf[lo * out_w * n_out : hi * out_w * n_out], n_out, ef, flags,
+            rows.reshape(-1)[(lo - first) * out_len : (hi - first) * out_len], (hi - lo) * out_w,
+            channels, pf, zf[lo * out_w * n_out : hi * out_w * n_out], n_out, ef, flags,
         )
 
 
@@ -391,11 +423,12 @@ def _grad_quads(src, row_at, n_rows, grow, sums, w_row_at, quads, channels, kw, 
             for t in range(n_rows):
                 p = row_at[t] + u * C + cb
                 wp = w_row_at[t] + cb
-                v0 = _load_if(src, p, in0, zero)
-                v1 = _load_if(src, p + C, in1, zero)
-                v2 = _load_if(src, p + 2 * C, in2, zero)
+                v0 = lanes.load_if(in0, src, p, zero)
+                v1 = lanes.load_if(in1, src, p + C, zero)
+                v2 = lanes.load_if(in2, src, p + 2 * C, zero)
                 for b in range(kw):  # (`inside`: no test per tap away from the edges)
-                    v3 = _load_if(src, p + (b + 3) * C, inside or 0 <= u + b + 3 < width, zero)
+                    inb = inside or 0 <= u + b + 3 < width
+                    v3 = lanes.load_if(inb, src, p + (b + 3) * C, zero)
                     s = lanes.load(sums, wp + b * C)
                     s = lanes.fma(v0, g0, s)
                     s = lanes.fma(v1, g1, s)
@@ -435,7 +468,8 @@ def grad_kernel_rows(x, g, acc, r0, r1, pt, pl):  # pragma: no cover - JIT
                     for b in range(kw):
                         at = w_at[t] + b * channels + cb
                         u = j - pl + b
-                        v = _load_if(flat_x, row_at[t] + u * channels + cb, 0 <= u < width, zero)
+                        xp = row_at[t] + u * channels + cb
+                        v = lanes.load_if(0 <= u < width, flat_x, xp, zero)
                         lanes.store(sums, at, lanes.fma(v, g0, lanes.load(sums, at)))
 
 

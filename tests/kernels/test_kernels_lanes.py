@@ -73,3 +73,47 @@ def test_add_and_relu_match_numpy_bit_for_bit(dtype):
     np.testing.assert_array_equal(lanes._py_add(x, y), x + y)
     np.testing.assert_array_equal(np.signbit(lanes._py_relu(x)), np.signbit(expected))
     np.testing.assert_array_equal(lanes._py_relu(x), expected)
+
+
+@njit()
+def _load_if_lanes(flag, a, i, out):
+    lanes.store(out, 0, lanes.load_if(flag, a, i, lanes.zeros(a)))
+
+
+@njit()
+def _fma4_lanes(w, x, s, out):
+    L = lanes.LANES
+    sums = lanes.fma4(lanes.load(w, 0), lanes.load(x, 0), lanes.load(x, L), lanes.load(x, 2 * L),
+                      lanes.load(x, 3 * L), lanes.load(s, 0), lanes.load(s, L),
+                      lanes.load(s, 2 * L), lanes.load(s, 3 * L))
+    for q in range(4):
+        lanes.store(out, q * L, sums[q])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_load_if_loads_or_gives_the_other_value(dtype):
+    a = np.arange(3, 3 + lanes.LANES + 5, dtype=dtype)
+    out = np.full(lanes.LANES, 7.0, dtype)
+    _load_if_lanes(True, a, 5, out)
+    np.testing.assert_array_equal(out, a[5 : 5 + lanes.LANES])
+    _load_if_lanes(False, a, 5, out)
+    np.testing.assert_array_equal(out, np.zeros(lanes.LANES, dtype))
+    # the plain-Python twin: the same, and a copy
+    np.testing.assert_array_equal(lanes._py_load_if(True, a, 5, out), a[5 : 5 + lanes.LANES])
+    assert lanes._py_load_if(False, a, 5, out) is out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fma4_is_four_multiply_adds_with_one_factor(dtype):
+    rng = np.random.default_rng(4)
+    L = lanes.LANES
+    w = rng.standard_normal(L).astype(dtype)
+    x, s = rng.standard_normal(4 * L).astype(dtype), rng.standard_normal(4 * L).astype(dtype)
+    out = np.empty(4 * L, dtype)
+    _fma4_lanes(w, x, s, out)
+    expected = np.concatenate(lanes._py_fma4(w, *x.reshape(4, L), *s.reshape(4, L)))
+    # compiled, each is one fused instruction (one rounding, not two): apart by at most one
+    # rounding of the product
+    product_ulp = np.finfo(dtype).eps * np.abs(x * np.tile(w, 4))
+    assert (np.abs(out - expected) <= product_ulp + np.finfo(dtype).eps * np.abs(expected)).all()
+    np.testing.assert_allclose(expected, x * np.tile(w, 4) + s, rtol=1e-15)
