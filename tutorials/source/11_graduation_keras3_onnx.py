@@ -38,7 +38,9 @@
 import os
 from importlib.metadata import version
 
-flags = ["--xla_force_host_platform_device_count=2"]
+# (one thread per device: with Eigen's own threads too, the two devices' steps waited for
+# each other on a busy two-core machine, and the notebook hung in a test run)
+flags = ["--xla_force_host_platform_device_count=2", "--xla_cpu_multi_thread_eigen=false"]
 jaxlib_version = tuple(int(part) for part in version("jaxlib").split(".")[:2])
 if jaxlib_version >= (0, 9):  # (older XLA rejects these flags)
     flags.append("--xla_cpu_collective_timeout_seconds=600")
