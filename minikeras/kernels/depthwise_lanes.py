@@ -62,7 +62,7 @@ import numpy as np
 from minikeras.kernels import lanes, lanes_product
 from minikeras.kernels._jit import njit, prange
 
-#: Whether :func:`_group` makes two blocks of channels at once (3x3 kernels). A 512-bit FMA
+#: Whether :func:`_group3` makes two blocks of channels at once (3x3 kernels). A 512-bit FMA
 #: takes four cycles to finish and one starts per cycle, so four independent sums are the least
 #: that keeps the unit busy, in a loop that does nothing else (notebook 6 measures it); four
 #: pixels' sums, with loads and loop tests in between, were not quite enough. Two blocks are
