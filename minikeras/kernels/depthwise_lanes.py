@@ -218,7 +218,7 @@ def _quads(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw, wi
 
 @njit(inline=True)
 def _quads_any(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw, width, pl):  # noqa: E501  # pragma: no cover
-    """Output pixels ``j < quads`` of one output row, four at a time (``quads``: 4k), any width.
+    """Output pixels ``j < quads`` of one output row, four at a time, for windows not 3 wide.
 
     Kernel row ``t < n_rows`` reads input pixel ``u`` at ``src[row_at[t] + u * C + c]``, for
     ``0 <= u < width``; pixels outside (the padding) read as zeros. The weights of column tap
@@ -227,10 +227,9 @@ def _quads_any(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw
     Along a kernel row the four pixels' windows overlap: tap ``b`` of pixel ``q`` reads input
     pixel ``j - pl + q + b``, so each input vector loaded serves up to four FMAs, and per tap
     only one new input vector and one weight vector are loaded. Whether each of those pixels
-    is inside the row is worked out once per group: inside the image every test is true, so
-    the branches cost almost nothing. Rows of 3 and 5 taps are written out (as loops they ran
-    slower: W4's 5x5 forward 12% slower than written out); other widths slide three registers
-    along a loop.
+    is inside the row is worked out once per group. Rows of 5 taps are written out (as a loop
+    they ran 12% slower on W4's forward); other widths slide three registers along a loop.
+    (Rows of 3 taps never come here: :func:`_quads` gives them :func:`_group3`.)
     """
     C = channels
     zero = lanes.zeros(weights)
@@ -254,14 +253,7 @@ def _quads_any(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw
                 v3 = lanes.load_if(in3, src, p + 3 * C, zero)
                 v4 = lanes.load_if(in4, src, p + 4 * C, zero)
                 v5 = lanes.load_if(in5, src, p + 5 * C, zero)
-                if kw == 3:
-                    w = lanes.load(weights, wp)
-                    s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
-                    w = lanes.load(weights, wp + C)
-                    s0, s1, s2, s3 = lanes.fma4(w, v1, v2, v3, v4, s0, s1, s2, s3)
-                    w = lanes.load(weights, wp + 2 * C)
-                    s0, s1, s2, s3 = lanes.fma4(w, v2, v3, v4, v5, s0, s1, s2, s3)
-                elif kw == 5:  # tap b of pixel q reads v(q + b)
+                if kw == 5:  # tap b of pixel q reads v(q + b)
                     v6 = lanes.load_if(in6, src, p + 6 * C, zero)
                     v7 = lanes.load_if(in7, src, p + 7 * C, zero)
                     w = lanes.load(weights, wp)
@@ -283,11 +275,7 @@ def _quads_any(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw
                         v0 = v1
                         v1 = v2
                         v2 = v3
-            q = j * C + cb
-            lanes.store(orow, q, s0)
-            lanes.store(orow, q + C, s1)
-            lanes.store(orow, q + 2 * C, s2)
-            lanes.store(orow, q + 3 * C, s3)
+            _store4(orow, j * C + cb, C, s0, s1, s2, s3)
 
 
 @njit(inline=True)
