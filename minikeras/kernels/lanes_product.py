@@ -331,8 +331,9 @@ def lanes_product_tn(a, b, out, sums):  # pragma: no cover - JIT
     part = np.empty(k_len * n_len, out.dtype)
     part_sums = np.empty(sums.shape[0], out.dtype)
     of = out.reshape(-1)
-    if m_len == 0:  # the product of no pixels
-        _product(af, 1, k_len, k_len, 0, bf, of, n_len, sums, epi, no_epilogue)
+    if m_len == 0:  # the product of no pixels (m_len, not a constant 0: numba would compile
+        # _product once more for the literal 0, 4 s)
+        _product(af, 1, k_len, k_len, m_len, bf, of, n_len, sums, epi, no_epilogue)
     for lo in range(0, m_len, TN_CHUNK):
         hi = min(lo + TN_CHUNK, m_len)
         first = lo == 0
