@@ -62,14 +62,15 @@ import numpy as np
 from minikeras.kernels import lanes, lanes_product
 from minikeras.kernels._jit import njit, prange
 
-#: Whether :func:`_group3` makes two blocks of channels at once (3x3 kernels). A 512-bit FMA
-#: takes four cycles to finish and one starts per cycle, so four independent sums are the least
-#: that keeps the unit busy, in a loop that does nothing else (notebook 6 measures it); four
-#: pixels' sums, with loads and loop tests in between, were not quite enough. Two blocks are
-#: eight sums, and they share the loop's other work. W1's 3x3 forward (32 channels) went from
-#: 0.33 to 0.30 ms, W2's (128) from 0.72-0.76 to 0.60-0.68 ms (one thread, a loop over the same
-#: input). With AVX2 a lanes value already takes two registers, so four sums are eight chains;
-#: paired, they spilled and W2 ran 1.3x slower.
+#: Whether :func:`_group3` and :func:`_quads5` make two blocks of channels at once (3- and
+#: 5-wide windows). A 512-bit FMA takes four cycles to finish and one starts per cycle, so four
+#: independent sums are the least that keeps the unit busy, in a loop that does nothing else
+#: (notebook 6 measures it); four pixels' sums, with loads and loop tests in between, were not
+#: quite enough. Two blocks are eight sums, and they share the loop's other work. W1's 3x3
+#: forward (32 channels) went from 0.33 to 0.30 ms, W2's (128) from 0.72-0.76 to 0.60-0.68 ms,
+#: W4's 5x5 (64) from 0.29-0.32 to 0.23-0.27 ms (one thread, a loop over the same input). With
+#: AVX2 a lanes value already takes two registers, so four sums are eight chains; paired, they
+#: spilled and W2 ran 1.3x slower.
 PAIRED = lanes.wide_registers()
 
 
@@ -194,8 +195,8 @@ def _quads(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw, wi
     edges of the row, whose loads are tested, and those between, whose loads are not
     (:func:`_group3`). With one test per load everywhere, the flags and load addresses of the
     six inputs went through the stack: W1's forward 0.42 ms, against 0.33 with the middle
-    untested (one thread, a loop over one input). Other widths take :func:`_quads_any`, which
-    tests every load (W4's 5x5 forward is as fast as oneDNN's that way).
+    untested (one thread, a loop over one input). A 5-wide window takes :func:`_quads5`, and
+    other widths :func:`_quads_any`; both test every load.
 
     Each copy costs compile time: numba's own inliner (``njit(inline=True)``) types every
     inlined call again, and with two or three copies of a group's code for every width the
@@ -203,6 +204,9 @@ def _quads(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw, wi
     :func:`.lanes.load_if` and :func:`.lanes.fma4` made LLVM intrinsics (which that inliner
     never sees), it takes about 7 s.
     """
+    if kw == 5:
+        _quads5(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, width, pl)
+        return
     if kw != 3:
         _quads_any(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw, width, pl)
         return
@@ -218,7 +222,7 @@ def _quads(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw, wi
 
 @njit(inline=True)
 def _quads_any(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw, width, pl):  # noqa: E501  # pragma: no cover
-    """Output pixels ``j < quads`` of one output row, four at a time, for windows not 3 wide.
+    """Output pixels ``j < quads`` of one row, four at a time, for windows neither 3 nor 5 wide.
 
     Kernel row ``t < n_rows`` reads input pixel ``u`` at ``src[row_at[t] + u * C + c]``, for
     ``0 <= u < width``; pixels outside (the padding) read as zeros. The weights of column tap
@@ -226,19 +230,15 @@ def _quads_any(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw
 
     Along a kernel row the four pixels' windows overlap: tap ``b`` of pixel ``q`` reads input
     pixel ``j - pl + q + b``, so each input vector loaded serves up to four FMAs, and per tap
-    only one new input vector and one weight vector are loaded. Whether each of those pixels
-    is inside the row is worked out once per group. Rows of 5 taps are written out (as a loop
-    they ran 12% slower on W4's forward); other widths slide three registers along a loop.
-    (Rows of 3 taps never come here: :func:`_quads` gives them :func:`_group3`.)
+    only one new input vector and one weight vector are loaded: three registers slide along
+    the row. Whether each of those pixels is inside the row is worked out once per group.
     """
     C = channels
     zero = lanes.zeros(weights)
     for j in range(0, quads, 4):
         u = j - pl  # the input pixel of v0
-        in0, in1, in2 = 0 <= u < width, 0 <= u + 1 < width, 0 <= u + 2 < width
-        in3, in4, in5 = 0 <= u + 3 < width, 0 <= u + 4 < width, 0 <= u + 5 < width
-        in6, in7 = 0 <= u + 6 < width, 0 <= u + 7 < width
         inside = u >= 0 and u + kw + 2 < width  # every input pixel of the group
+        in0, in1, in2 = 0 <= u < width, 0 <= u + 1 < width, 0 <= u + 2 < width
         for cb in range(0, C, lanes.LANES):
             s0 = zero
             s1 = zero
@@ -250,31 +250,95 @@ def _quads_any(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw
                 v0 = lanes.load_if(in0, src, p, zero)
                 v1 = lanes.load_if(in1, src, p + C, zero)
                 v2 = lanes.load_if(in2, src, p + 2 * C, zero)
-                v3 = lanes.load_if(in3, src, p + 3 * C, zero)
-                v4 = lanes.load_if(in4, src, p + 4 * C, zero)
-                v5 = lanes.load_if(in5, src, p + 5 * C, zero)
-                if kw == 5:  # tap b of pixel q reads v(q + b)
-                    v6 = lanes.load_if(in6, src, p + 6 * C, zero)
-                    v7 = lanes.load_if(in7, src, p + 7 * C, zero)
-                    w = lanes.load(weights, wp)
+                for b in range(kw):  # (`inside`: no test per tap away from the edges)
+                    inb = inside or 0 <= u + b + 3 < width
+                    v3 = lanes.load_if(inb, src, p + (b + 3) * C, zero)
+                    w = lanes.load(weights, wp + b * C)
                     s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
-                    w = lanes.load(weights, wp + C)
-                    s0, s1, s2, s3 = lanes.fma4(w, v1, v2, v3, v4, s0, s1, s2, s3)
-                    w = lanes.load(weights, wp + 2 * C)
-                    s0, s1, s2, s3 = lanes.fma4(w, v2, v3, v4, v5, s0, s1, s2, s3)
-                    w = lanes.load(weights, wp + 3 * C)
-                    s0, s1, s2, s3 = lanes.fma4(w, v3, v4, v5, v6, s0, s1, s2, s3)
-                    w = lanes.load(weights, wp + 4 * C)
-                    s0, s1, s2, s3 = lanes.fma4(w, v4, v5, v6, v7, s0, s1, s2, s3)
-                else:
-                    for b in range(kw):  # (`inside`: no test per tap away from the edges)
-                        inb = inside or 0 <= u + b + 3 < width
-                        v3 = lanes.load_if(inb, src, p + (b + 3) * C, zero)
-                        w = lanes.load(weights, wp + b * C)
-                        s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
-                        v0 = v1
-                        v1 = v2
-                        v2 = v3
+                    v0 = v1
+                    v1 = v2
+                    v2 = v3
+            _store4(orow, j * C + cb, C, s0, s1, s2, s3)
+
+
+@njit(inline=True)
+def _taps5(src, p, C, weights, wp, s0, s1, s2, s3, in0, in1, in2, in3, in4, in5, in6, in7, zero):  # noqa: E501  # pragma: no cover
+    """One kernel row of five taps added to four pixels' sums (one block of channels).
+
+    Tap ``b`` of pixel ``q`` reads input ``v(q + b)`` at ``src[p + (q + b) * C]``, a zero where
+    ``in(q + b)`` is false, with the weights at ``weights[wp + b * C]``: eight input vectors
+    for twenty FMAs.
+    """
+    v0 = lanes.load_if(in0, src, p, zero)
+    v1 = lanes.load_if(in1, src, p + C, zero)
+    v2 = lanes.load_if(in2, src, p + 2 * C, zero)
+    v3 = lanes.load_if(in3, src, p + 3 * C, zero)
+    v4 = lanes.load_if(in4, src, p + 4 * C, zero)
+    v5 = lanes.load_if(in5, src, p + 5 * C, zero)
+    v6 = lanes.load_if(in6, src, p + 6 * C, zero)
+    v7 = lanes.load_if(in7, src, p + 7 * C, zero)
+    w = lanes.load(weights, wp)
+    s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
+    w = lanes.load(weights, wp + C)
+    s0, s1, s2, s3 = lanes.fma4(w, v1, v2, v3, v4, s0, s1, s2, s3)
+    w = lanes.load(weights, wp + 2 * C)
+    s0, s1, s2, s3 = lanes.fma4(w, v2, v3, v4, v5, s0, s1, s2, s3)
+    w = lanes.load(weights, wp + 3 * C)
+    s0, s1, s2, s3 = lanes.fma4(w, v3, v4, v5, v6, s0, s1, s2, s3)
+    w = lanes.load(weights, wp + 4 * C)
+    return lanes.fma4(w, v4, v5, v6, v7, s0, s1, s2, s3)
+
+
+@njit(inline=True)
+def _quads5(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, width, pl):  # noqa: E501  # pragma: no cover
+    """Output pixels ``j < quads`` of one output row, four at a time, for a 5-wide window.
+
+    As :func:`_quads_any`, with the five taps of a kernel row written out (as a loop they ran
+    12% slower on W4's forward) and every load tested. With AVX-512, two blocks of channels
+    are made at once where there are two (:data:`PAIRED`), as in :func:`_group3`: W4's 5x5
+    forward went from 0.29-0.32 to 0.23-0.27 ms (one thread, a loop over one input), near
+    this machine's peak for its 13M multiply-adds (0.23 ms at 57 GMAC/s).
+
+    Unlike :func:`_group3`, the middle of a row is not split off: W4's rows are eight pixels,
+    so every group of four touches the padding, and another copy of this code would cost
+    about 3 s more compile time.
+    """
+    C = channels
+    L = lanes.LANES
+    zero = lanes.zeros(weights)
+    paired = C - C % (2 * L) if PAIRED else 0
+    for j in range(0, quads, 4):
+        u = j - pl  # the input pixel of v0
+        in0, in1, in2 = 0 <= u < width, 0 <= u + 1 < width, 0 <= u + 2 < width
+        in3, in4, in5 = 0 <= u + 3 < width, 0 <= u + 4 < width, 0 <= u + 5 < width
+        in6, in7 = 0 <= u + 6 < width, 0 <= u + 7 < width
+        for cb in range(0, paired, 2 * L):
+            s0 = zero
+            s1 = zero
+            s2 = zero
+            s3 = zero
+            r0 = zero
+            r1 = zero
+            r2 = zero
+            r3 = zero
+            for t in range(n_rows):
+                p = row_at[t] + u * C + cb
+                wp = w_row_at[t] + cb
+                s0, s1, s2, s3 = _taps5(src, p, C, weights, wp, s0, s1, s2, s3,
+                                        in0, in1, in2, in3, in4, in5, in6, in7, zero)
+                r0, r1, r2, r3 = _taps5(src, p + L, C, weights, wp + L, r0, r1, r2, r3,
+                                        in0, in1, in2, in3, in4, in5, in6, in7, zero)
+            _store4(orow, j * C + cb, C, s0, s1, s2, s3)
+            _store4(orow, j * C + cb + L, C, r0, r1, r2, r3)
+        for cb in range(paired, C, L):
+            s0 = zero
+            s1 = zero
+            s2 = zero
+            s3 = zero
+            for t in range(n_rows):
+                s0, s1, s2, s3 = _taps5(src, row_at[t] + u * C + cb, C, weights,
+                                        w_row_at[t] + cb, s0, s1, s2, s3,
+                                        in0, in1, in2, in3, in4, in5, in6, in7, zero)
             _store4(orow, j * C + cb, C, s0, s1, s2, s3)
 
 
@@ -307,7 +371,10 @@ def forward_rows(x, kernel, out, r0, r1, pt, pl):  # pragma: no cover - JIT
     ``x`` ``(N, H, W*C)``, ``kernel`` ``(kh, kw, C)``, ``out`` ``(N, Ho, Wo*C)``, with ``C`` a
     multiple of :data:`.lanes.LANES` and multiplier 1; ``pt``, ``pl`` the top and left pads.
     """
-    rows_into(x, kernel, out.reshape(-1, out.shape[2]), 0, r0, r1, out.shape[1], pt, pl)
+    # rows r0.. of out, numbered from r0: a constant 0 for `first` would be typed as the
+    # literal 0 and compile rows_into a second time (5 s) beside separable_rows's copy
+    dst = out.reshape(-1, out.shape[2])[r0:r1]
+    rows_into(x, kernel, dst, r0, r0, r1, out.shape[1], pt, pl)
 
 
 @njit(nogil=True)

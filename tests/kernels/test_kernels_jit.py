@@ -328,13 +328,14 @@ def test_lanes_forward_matches_twin(p, sixteenths, threshold):
 def test_lanes_kernels_each_window_width(monkeypatch, kernel_hw, padding):
     # 3- and 5-wide windows have rows of their own in the register forward; others the loop
     # (7x7: a ConvNeXt-style window, wider than a group of four's overlap). Widths 13 and 10
-    # leave 1-3 pixels past the last group of four; taps on the padding read zeros.
+    # leave 1-3 pixels past the last group of four; taps on the padding read zeros. 48 channels
+    # are a pair of 16-channel blocks and one block alone (depthwise_lanes.PAIRED), 16 only one.
     monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)
     monkeypatch.setattr(depthwise, "FOLD_BELOW", 0)
     rng = np.random.default_rng(sum(kernel_hw))
-    for width in (13, 10):
-        x = rng.standard_normal((2, 6, width, 32))
-        k = rng.standard_normal((*kernel_hw, 32, 1))
+    for width, channels in ((13, 32), (10, 48), (13, 16)):
+        x = rng.standard_normal((2, 6, width, channels))
+        k = rng.standard_normal((*kernel_hw, channels, 1))
         geo = ((1, 1), (1, 1), explicit_pads(padding, (6, width), kernel_hw, (1, 1), (1, 1)))
         out = kernels.depthwise_conv2d_forward(x, k, *geo)
         _close(out, ref.depthwise_conv2d_forward(x, k, *geo), np.float64)
