@@ -576,7 +576,35 @@ print(f"cold: read in place, ask ahead    {cold_time(lambda: read_in_place(True)
 # helpers (`lanes.load_if`, `lanes.fma4`) are now written like `lanes.load` itself, as a few
 # lines that emit LLVM instructions directly, and that forward compiles in 7 s.
 #
-# For the same reason, the 1x1 product (`minikeras/kernels/lanes_product.py`) applies its bias,
+# A constant is a type of its own. When one jitted function calls another with a constant, say
+# `0`, numba types that argument as "the literal 0" and compiles the function it calls once more,
+# just for that value, beside the copy for ordinary integers. The cell below shows it.
+
+# %%
+@numba.njit
+def scaled(a, k):
+    return a * k
+
+
+@numba.njit
+def twice(a, n):
+    return scaled(a, 0) + scaled(a, n)  # a constant, then a variable
+
+
+twice(np.ones(3), 2)
+for signature in scaled.signatures:
+    print(signature)
+assert len(scaled.signatures) == 2  # one compiled copy per argument type, and 0 is one
+
+# %% [markdown]
+# In the library this cost whole seconds. The kernel gradient of a 1x1 convolution passed a
+# constant 0 for an empty batch, and the depthwise forward passed 0 as its first row, so two big
+# kernels were each compiled a second time (4 s and 9 s). With a third, smaller case, such second
+# copies took 15 s of the 72 s that the install-time compilation
+# (`python -m minikeras.kernels.warmup`) spent. Each call now passes a variable that holds the
+# same number.
+#
+# Calls are also why the 1x1 product (`minikeras/kernels/lanes_product.py`) applies its bias,
 # a batch norm's scale and shift, and the ReLU to the registers before it stores them
 # (`lanes_product._finish`), instead of making a second pass over the result. A second pass would
 # read and write every number of the result again, for an addition or a multiply-add each.
@@ -632,7 +660,8 @@ for chains in (1, 2, 4, 8):
 # Four is the least, in a loop that does nothing else. The library's depthwise forward keeps
 # four pixels' sums, four chains, with loads, address arithmetic and loop tests in between. With
 # AVX-512 it now makes two blocks of 16 channels at once, eight chains, and W1's 3x3 depthwise
-# went from 0.33 to 0.30 ms, W2's from 0.72 to 0.60 ms (`PAIRED` in `depthwise_lanes.py`): there
+# went from 0.33 to 0.30 ms, W2's from 0.72 to 0.60 ms, W4's 5x5 from 0.29-0.32 to 0.23-0.25 ms
+# (`PAIRED` in `depthwise_lanes.py`): there
 # is slack for the other instructions, and each pass of the loop over the kernel rows does twice
 # the work. With AVX2 a 16-float lanes value already takes two 8-float registers, so four sums are
 # eight chains there, and eight sums would not fit in its 16 registers. Each output number still
