@@ -1153,10 +1153,6 @@ def _lanes_forward(dm: int, strides, dilation, channels: int) -> bool:
 #: W4 two threads 0.99-1.22 -> 0.87-1.17 ms, W2 5.3-6.3 -> 4.8-5.1 ms); 16-32 KiB were slower.
 FUSED_STEP_BYTES = 512 * 1024
 
-#: Without a backward pass to feed, the register path makes its depthwise rows in a scratch
-#: buffer instead of the output array from this many channels on (see ``separable_forward``).
-SCRATCH_MIN_CHANNELS = 64
-
 
 def separable_forward(
     x: np.ndarray,
@@ -1230,15 +1226,18 @@ def separable_forward(
     narrow = channels * dm <= mm.NARROW_K
     # output rows per step; the register product gained nothing from cache-sized steps (W1 and
     # W4, one thread, 200 alternations: 512 KiB steps 3-6% slower than a thread's whole block)
-    step_bytes = y.nbytes if in_registers else FUSED_STEP_BYTES
-    step = max(1, step_bytes // (y2.shape[1] * y2.itemsize * out_w))
+    row_bytes = y2.shape[1] * y2.itemsize * out_w
+    step = max(1, (y.nbytes if in_registers else FUSED_STEP_BYTES) // row_bytes)
 
     ef, flags = lanes_product.epilogue_arrays(filters, z.dtype, bias, scale, shift, relu)
 
-    # Not keeping the depthwise rows (a scratch buffer instead) pays from 64 channels: W2 (128)
-    # 11-15% faster, W4 (64) 3-4%; W1 (32) 10% slower, for a reason not found (one thread,
-    # processes taking turns, 30 blocks).
-    keep = keep_depthwise or channels * dm < SCRATCH_MIN_CHANNELS
+    # Without a backward pass, the register path makes its depthwise rows a step at a time in
+    # the first rows of each thread's block of y, used again at every step, and reads them back
+    # from cache: steps of FUSED_STEP_BYTES, as the BLAS path. Against writing all of y first
+    # (one thread, the same binary in one process, two runs each): W1 (32 channels) +1-4% in
+    # steps of 16 rows (64 KiB), -4-6% in 512 KiB steps; W2 -9% either way; W4 even and -5%.
+    # So W1 used to write all of y; now no layer does.
+    scratch_rows = 0 if keep_depthwise else max(1, FUSED_STEP_BYTES // row_bytes)
 
     def stepwise(r0: int, r1: int) -> None:
         for lo in range(r0, r1, step):
@@ -1257,14 +1256,15 @@ def separable_forward(
         chunks = min(mm._workers(), rows)
         if chunks > 1 and threads.cheap_parallel_loops():
             depthwise_lanes.separable_rows_parallel(*arrays, pointwise, z, chunks, *geometry,
-                                                    ef, *flags, keep)
+                                                    ef, *flags, scratch_rows)
         else:
             mm.split_rows(
                 lambda r0, r1: depthwise_lanes.separable_rows(*arrays, pointwise, z, r0, r1,
-                                                              *geometry, ef, flags, keep),
+                                                              *geometry, ef, flags,
+                                                              scratch_rows),
                 rows, chunks,
             )
-        return (y if keep else None), z
+        return (y if keep_depthwise else None), z
     mm.split_rows(stepwise, rows, mm._workers())
     return y, z
 

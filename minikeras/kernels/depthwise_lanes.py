@@ -38,7 +38,7 @@ the two versions in processes taking turns): the copy had been a fast sequential
 output row first asks for the input row the next one brings in (:func:`_prefetch_row`, one
 :func:`.lanes.prefetch` into L2 per 64 bytes; into L1 it pushed out the rows in use). Against the
 ring, in the layer (one thread, processes taking turns, two runs): W4 forward -9% (-21% with
-the inference scratch rows, which now pay from 64 channels), forward+backward -4 to -8%, W1
+the inference scratch rows of :func:`separable_rows`), forward+backward -4 to -8%, W1
 forward -5 to -6%, W2 even to 6% slower.
 
 They run for multiplier 1, stride 1, no dilation and channels a multiple of
@@ -396,20 +396,16 @@ def rows_into(x, kernel, dst, first, r0, r1, out_h, pt, pl):  # pragma: no cover
                      row_len // channels, pl, channels)
 
 
-#: Without the depthwise output kept, :func:`separable_rows` makes this many of its rows at a
-#: time in a scratch buffer, which the product reads back from L2 (4, 16 and 64 measured).
-SCRATCH_ROWS = 16
-
-
 @njit(nogil=True)
-def separable_rows(x, kernel, out, pointwise, z, r0, r1, pt, pl, ef, flags, keep):  # noqa: E501  # pragma: no cover
+def separable_rows(x, kernel, out, pointwise, z, r0, r1, pt, pl, ef, flags, scratch_rows):  # noqa: E501  # pragma: no cover
     """:func:`forward_rows`, then their 1x1 product in registers, in one call.
 
     ``z`` ``(N*Ho*Wo, F)`` gets the depthwise rows ``@ pointwise`` ``(C, F)`` with the epilogue
-    ``ef``, ``flags`` of :func:`.lanes_product.epilogue_arrays`. With ``keep`` the depthwise
-    rows go to ``out`` (a backward pass needs them), all of them before the product; without,
-    :data:`SCRATCH_ROWS` at a time go to a scratch buffer and ``out`` only gives the shape, so
-    the rows are never written to memory.
+    ``ef``, ``flags`` of :func:`.lanes_product.epilogue_arrays`. With ``scratch_rows`` 0 the
+    depthwise rows go to ``out`` (a backward pass needs them), all of them before the product.
+    Otherwise ``scratch_rows`` rows at a time go to the first rows of this call's block of
+    ``out``, used again at every step, so they are read back from cache and most of ``out``
+    is never written (nor does it hold the depthwise output afterwards).
 
     One call per thread for the fused separable forward: through Python, the two calls and
     their setup cost 8-13% of W1's and W4's forward (one thread, alternated in one process).
@@ -419,11 +415,12 @@ def separable_rows(x, kernel, out, pointwise, z, r0, r1, pt, pl, ef, flags, keep
     out_w = out_len // channels
     n_out = pointwise.shape[1]
     pf, zf = pointwise.reshape(-1), z.reshape(-1)
-    step = max(1, r1 - r0) if keep else SCRATCH_ROWS
-    rows = out.reshape(-1, out_len) if keep else np.empty((SCRATCH_ROWS, out_len), x.dtype)
+    keep = scratch_rows == 0
+    step = max(1, r1 - r0) if keep else scratch_rows
+    rows = out.reshape(-1, out_len)
     for lo in range(r0, r1, step):
         hi = min(r1, lo + step)
-        first = 0 if keep else lo  # (the scratch rows are used again each step)
+        first = 0 if keep else lo - r0  # (row r goes to rows[r - first])
         rows_into(x, kernel, rows, first, lo, hi, out_h, pt, pl)
         lanes_product.rows_product(
             rows.reshape(-1)[(lo - first) * out_len : (hi - first) * out_len], (hi - lo) * out_w,
@@ -432,18 +429,19 @@ def separable_rows(x, kernel, out, pointwise, z, r0, r1, pt, pl, ef, flags, keep
 
 
 @njit(parallel=True)
-def separable_rows_parallel(x, kernel, out, pointwise, z, chunks, pt, pl, ef, flags0, flags1, flags2, keep):  # noqa: E501  # pragma: no cover
+def separable_rows_parallel(x, kernel, out, pointwise, z, chunks, pt, pl, ef, flags0, flags1, flags2, scratch_rows):  # noqa: E501  # pragma: no cover
     """:func:`separable_rows` over all output rows, in ``chunks`` chunks of rows on the threads.
 
     ``flags0, flags1, flags2`` are the three ``flags`` one by one (a parallel loop takes no
     tuples). Through numba's pool rather than :mod:`.matmul`'s Python threads: with TBB,
     starting the loop takes 2-3 us where handing a block to a Python thread and collecting it
-    took 55-80 us.
+    took 55-80 us. Each chunk's scratch rows lie in its own block of ``out``.
     """
     rows = out.shape[0] * out.shape[1]
     for ch in prange(chunks):
         separable_rows(x, kernel, out, pointwise, z, ch * rows // chunks,
-                       (ch + 1) * rows // chunks, pt, pl, ef, (flags0, flags1, flags2), keep)
+                       (ch + 1) * rows // chunks, pt, pl, ef, (flags0, flags1, flags2),
+                       scratch_rows)
 
 
 @njit(parallel=True)

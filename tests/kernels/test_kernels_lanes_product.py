@@ -241,12 +241,10 @@ def test_fused_forward_in_one_call_is_the_two_phases_bit_for_bit(monkeypatch, av
     np.testing.assert_array_equal(z, z_two)
     y_ref = ref.depthwise_conv2d_forward(x, k, (1, 1), (1, 1), pads)
     np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=1e-4)
-    # without the depthwise output kept, its rows go through a few-row scratch (369 rows in
-    # three blocks: not multiples of SCRATCH_ROWS); the same numbers. (With 32 channels that
-    # is off: the rows are written, and returned.)
-    kept, _ = kernels.separable_forward(x, k, pw, pads=pads, keep_depthwise=False)
-    np.testing.assert_array_equal(kept, y_two)
-    monkeypatch.setattr(depthwise, "SCRATCH_MIN_CHANNELS", 0)
+    # without the depthwise output kept, its rows go a few at a time through the first rows of
+    # each block (369 rows in three blocks of 10-row steps: not multiples of the step); the
+    # same numbers
+    monkeypatch.setattr(depthwise, "FUSED_STEP_BYTES", 10 * y[0, 0].nbytes)
     none, z_scratch = kernels.separable_forward(x, k, pw, args[0], pads=pads, relu=args[3],
                                                 scale=args[1], shift=args[2],
                                                 keep_depthwise=False)
