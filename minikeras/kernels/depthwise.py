@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minikeras.kernels import _jit, depthwise_lanes, lanes, lanes_product, threads
+from minikeras.kernels import _jit, aligned, depthwise_lanes, lanes, lanes_product, threads
 from minikeras.kernels import matmul as mm
 from minikeras.kernels._jit import njit, prange, split
 from minikeras.kernels.affine import epilogue
@@ -1216,8 +1216,9 @@ def separable_forward(
         z = mm.matmul(y.reshape(-1, channels * dm), pointwise, bias=bias, relu=relu,
                       scale=scale, shift=shift)
         return y, z
-    y = np.empty((n_img, out_h, out_w, channels * dm), dtype=x.dtype)
-    z = np.empty((rows * out_w, filters), dtype=x.dtype)
+    # aligned: the register kernels store y and z in whole 64-byte vectors (see kernels.aligned)
+    y = aligned.empty((n_img, out_h, out_w, channels * dm), x.dtype)
+    z = aligned.empty((rows * out_w, filters), x.dtype)
     rows_fn, arrays, geometry = _forward_setup(x, kernel, y, strides, dilation, pads)
     y2 = y.reshape(-1, channels * dm)
     # a short inner dimension: the product in registers (lanes_product), not BLAS, with the
