@@ -560,6 +560,43 @@ print(f"cold: read in place, ask ahead    {cold_time(lambda: read_in_place(True)
 # wrong way. The module docstring of `minikeras/kernels/depthwise_lanes.py` gives the
 # measurements.
 #
+# **Where an array starts.** Memory moves between the caches and the core in *cache lines* of 64
+# bytes, and a 16-float vector is 64 bytes too. If an array starts on a multiple of 64, every
+# vector load fits in one line; numpy only promises a multiple of 16, and then most vectors
+# straddle two lines, and each load or store touches both. The cell below runs the same in-place
+# kernel on copies of `x` and of its output that start 0 and 16 bytes past a 64-byte boundary.
+
+# %%
+from minikeras.kernels import aligned  # noqa: E402
+
+
+def placed(a, offset_bytes):
+    """A copy of `a` whose first number is `offset_bytes` past a 64-byte boundary."""
+    spare = aligned.ALIGN // a.itemsize
+    buffer = aligned.empty((a.size + spare,), a.dtype)  # starts on a boundary
+    skip = offset_bytes // a.itemsize
+    copy = buffer[skip : skip + a.size].reshape(a.shape)
+    copy[...] = a
+    return copy
+
+
+for offset in (0, 16):
+    x_placed, out_placed = placed(x_rows, offset), placed(out_in_place, offset)
+    assert x_placed.ctypes.data % 64 == offset
+    args = (x_placed, k2.reshape(-1), out_placed, channels, False)
+    dw_registers_same(*args)
+    assert np.array_equal(out_placed, out_in_place)  # the same numbers, wherever they live
+    ms = best_time(dw_registers_same, *args, repeat=20)
+    print(f"input and output {offset:2d} bytes past a 64-byte boundary: {ms:6.3f} ms")
+
+# %% [markdown]
+# On the machine that wrote the library, the library's own 3x3 kernel took 0.30 ms on W1 with
+# both arrays aligned and 0.36 ms with the input 16 bytes off (W2: 0.64 against 0.80 ms). So the
+# fused separable forward makes its outputs with `kernels.aligned.empty`, and the next layer of a
+# model reads an aligned input: the MobileNet-style model's `predict` went from 84-87 to 80-84
+# ms. An array the caller passes in stays where it is: copying it to move it would cost a pass
+# over memory.
+#
 # **Calls.** The kernels are split into small jitted helpers, and in numba a call is not free.
 # When one jitted function passes arrays to another, numba counts references to them: for each
 # array an atomic operation, and a call into numba's runtime. And before any real call the
