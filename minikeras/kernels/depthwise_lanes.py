@@ -267,7 +267,8 @@ def _taps5(src, p, C, weights, wp, s0, s1, s2, s3, in0, in1, in2, in3, in4, in5,
 
     Tap ``b`` of pixel ``q`` reads input ``v(q + b)`` at ``src[p + (q + b) * C]``, a zero where
     ``in(q + b)`` is false, with the weights at ``weights[wp + b * C]``: eight input vectors
-    for twenty FMAs.
+    for twenty FMAs. Written out rather than as :func:`_taps3` plus two taps: that way W4's
+    forward took 0.36 ms instead of 0.23.
     """
     v0 = lanes.load_if(in0, src, p, zero)
     v1 = lanes.load_if(in1, src, p + C, zero)
