@@ -679,7 +679,7 @@ def _forward_rows_ring(  # pragma: no cover - JIT
     for r in range(r0, r1):
         n = r // out_h
         i = r - n * out_h
-        # (np.int64: typed from a constant 0, _row_taps also compiled for the literal 0, 1.5 s)
+        # (np.int64: typed from a constant 0, _row_taps also compiled for the literal 0, 1.2 s)
         n_rows = np.int64(0)
         for a in range(kh):
             y = i * sh + a * dh - pt

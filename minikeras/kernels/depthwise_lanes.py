@@ -68,7 +68,7 @@ from minikeras.kernels._jit import njit, prange
 #: (notebook 6 measures it); four pixels' sums, with loads and loop tests in between, were not
 #: quite enough. Two blocks are eight sums, and they share the loop's other work. W1's 3x3
 #: forward (32 channels) went from 0.33 to 0.30 ms, W2's (128) from 0.72-0.76 to 0.60-0.68 ms,
-#: W4's 5x5 (64) from 0.29-0.32 to 0.23-0.27 ms (one thread, a loop over the same input). With
+#: W4's 5x5 (64) from 0.29-0.32 to 0.23-0.25 ms (one thread, a loop over the same input). With
 #: AVX2 a lanes value already takes two registers, so four sums are eight chains; paired, they
 #: spilled and W2 ran 1.3x slower.
 PAIRED = lanes.wide_registers()
@@ -297,8 +297,8 @@ def _quads5(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, width
     As :func:`_quads_any`, with the five taps of a kernel row written out (as a loop they ran
     12% slower on W4's forward) and every load tested. With AVX-512, two blocks of channels
     are made at once where there are two (:data:`PAIRED`), as in :func:`_group3`: W4's 5x5
-    forward went from 0.29-0.32 to 0.23-0.27 ms (one thread, a loop over one input), near
-    this machine's peak for its 13M multiply-adds (0.23 ms at 57 GMAC/s).
+    forward went from 0.29-0.32 to 0.23-0.25 ms (one thread, a loop over one input), near
+    this machine's peak for its 13.1M multiply-adds (0.22 ms at 59 GMAC/s).
 
     Unlike :func:`_group3`, the middle of a row is not split off: W4's rows are eight pixels,
     so every group of four touches the padding, and another copy of this code would cost
@@ -373,7 +373,7 @@ def forward_rows(x, kernel, out, r0, r1, pt, pl):  # pragma: no cover - JIT
     multiple of :data:`.lanes.LANES` and multiplier 1; ``pt``, ``pl`` the top and left pads.
     """
     # rows r0.. of out, numbered from r0: a constant 0 for `first` would be typed as the
-    # literal 0 and compile rows_into a second time (5 s) beside separable_rows's copy
+    # literal 0 and compile rows_into a second time (9 s) beside separable_rows's copy
     dst = out.reshape(-1, out.shape[2])[r0:r1]
     rows_into(x, kernel, dst, r0, r0, r1, out.shape[1], pt, pl)
 
