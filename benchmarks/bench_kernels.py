@@ -13,6 +13,8 @@ Usage::
                                                        # processes, alternated, both clock modes
     python benchmarks/bench_kernels.py --vs-torch --rounds 5 --modes cpu --workloads W1 W2
     python benchmarks/bench_kernels.py --vs-torch --lockstep --rounds 20 --repeat 10
+    python benchmarks/bench_kernels.py --before /tmp/old --rounds 20   # this checkout against
+                                                       # another one's minikeras/, in lockstep
     python benchmarks/bench_kernels.py                 # one process: everything, numpy too
     python benchmarks/bench_kernels.py --repeat 50 --workloads W1 W2
     python benchmarks/bench_kernels.py --skip-extras   # only the table
@@ -22,6 +24,11 @@ Usage::
 rounds, and ratios are printed for one thread / CPU time and two threads / wall time, with
 ``uptime`` each round (see ``benchmarks/_separate.py``). The one-process table below remains for
 the numpy column and quick looks.
+
+``--before DIR`` measures a change: minikeras from this checkout against minikeras from ``DIR``
+(a directory holding an older ``minikeras/`` package, e.g. a ``git worktree``), each in its own
+process, in lockstep, both clock modes; ratios are after / before. Warm both numba caches first
+(one run each), or the first blocks time compilation.
 
 Measurements alternate between the frameworks in blocks, so a noisy neighbour on the machine slows
 all of them alike instead of whichever happened to run at that moment. The output gradient (all
@@ -41,7 +48,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# --before's child imports minikeras from the other checkout (BENCH_MINIKERAS_FROM)
+sys.path.insert(0, os.environ.get("BENCH_MINIKERAS_FROM") or str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import _separate  # noqa: E402
@@ -365,6 +373,20 @@ def vs_torch(names: list[str], repeat: int, warmup: int, rounds: int, modes: lis
     print(_separate.ratio_table(results, keys))
 
 
+def vs_before(before: str, names: list[str], repeat: int, rounds: int, modes: list[str]) -> None:
+    """This checkout's minikeras against ``before``'s, two processes in lockstep.
+
+    Ratios are after (this checkout) / before.
+    """
+    keys = [f"{n} {p}" for n in names for p in ("fwd", "fwd+bwd")]
+    serve = [sys.executable, __file__, "--serve", "minikeras", "--workloads", *names]
+    children = {"after": serve, "before": ["env", f"BENCH_MINIKERAS_FROM={before}", *serve]}
+    results = _separate.lockstep(children, keys, rounds, repeat, modes)
+    print(f"\nseparable_conv2d, medians over {rounds} blocks of {repeat} calls (ms); "
+          f"ratio = this checkout / {before}, the median of the blocks' ratios")
+    print(_separate.ratio_table(results, keys, num="after", den="before"))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vs-torch", action="store_true",
@@ -375,6 +397,9 @@ def main():
     parser.add_argument("--lockstep", action="store_true",
                         help="with --vs-torch: both processes alive, taking turns every --repeat "
                         "calls, --rounds blocks (the steadiest ratios on a drifting machine)")
+    parser.add_argument("--before", metavar="DIR",
+                        help="this checkout's minikeras against DIR's (DIR/minikeras), in "
+                        "lockstep: --rounds blocks of --repeat calls")
     parser.add_argument("--child", choices=("minikeras", "pytorch"), help=argparse.SUPPRESS)
     parser.add_argument("--serve", choices=("minikeras", "pytorch"), help=argparse.SUPPRESS)
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
@@ -396,12 +421,20 @@ def main():
         print(json.dumps(child(args.child, args.workloads, args.repeat, args.warmup)))
         return
     if args.serve:
+        import minikeras
+
+        source = os.environ.get("BENCH_MINIKERAS_FROM")
+        if source and not minikeras.__file__.startswith(str(Path(source).resolve())):
+            sys.exit(f"{source} has no minikeras/: imported {minikeras.__file__}")
         timer = _separate.child_setup()
         steps = child_steps(args.serve, args.workloads)
         for fn in steps.values():  # warm up (compiles) before the first block
             for _ in range(args.warmup):
                 fn()
         _separate.serve(steps, timer)
+        return
+    if args.before:
+        vs_before(args.before, args.workloads, args.repeat, args.rounds, args.modes)
         return
     if args.vs_torch:
         vs_torch(args.workloads, args.repeat, args.warmup, args.rounds, args.modes, args.lockstep)
