@@ -106,13 +106,15 @@ def _store(typingctx, array, index, value):
     return types.none(array, index, value), codegen
 
 
+def _emit_fma(builder, x, w, s):
+    # "contract" lets LLVM fuse the two into one FMA instruction, as in every kernel here
+    return builder.fadd(builder.fmul(x, w, flags=("contract",)), s, flags=("contract",))
+
+
 @intrinsic
 def _fma(typingctx, x, w, s):
     def codegen(context, builder, signature, args):
-        a, b, c = args
-        # "contract" lets LLVM fuse the two into one FMA instruction, as in every kernel here
-        product = builder.fmul(a, b, flags=("contract",))
-        return builder.fadd(product, c, flags=("contract",))
+        return _emit_fma(builder, *args)
 
     return x(x, w, s), codegen
 
@@ -186,10 +188,7 @@ def _load_if(typingctx, flag, array, index, otherwise):
 def _fma4(typingctx, w, x0, x1, x2, x3, s0, s1, s2, s3):
     def codegen(context, builder, signature, args):
         factor, *xs_and_sums = args
-        sums = [
-            builder.fadd(builder.fmul(x, factor, flags=("contract",)), s, flags=("contract",))
-            for x, s in zip(xs_and_sums[:4], xs_and_sums[4:])
-        ]
+        sums = [_emit_fma(builder, x, factor, s) for x, s in zip(xs_and_sums[:4], xs_and_sums[4:])]
         return context.make_tuple(builder, signature.return_type, sums)
 
     return types.UniTuple(s0, 4)(w, x0, x1, x2, x3, s0, s1, s2, s3), codegen
