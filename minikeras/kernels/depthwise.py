@@ -1054,7 +1054,7 @@ def depthwise_conv2d_forward(
             _fold(x), np.tile(kernel, (1, 1, n_img, 1)), strides, dilation, pads
         )
         return _unfold(wide, n_img)
-    out = np.empty((n_img, out_h, out_w, channels * dm), dtype=x.dtype)
+    out = aligned.empty((n_img, out_h, out_w, channels * dm), x.dtype)  # the next layer's input
     if out.size == 0:
         return out
     if x.size == 0:
@@ -1095,7 +1095,7 @@ def _forward_setup(x, kernel, out, strides, dilation, pads):
         height, width = x.shape[1:3]
         arrays = (
             x.reshape(n_img, height, width * channels),
-            kernel.reshape(kh, kw, channels),
+            aligned.contiguous(kernel.reshape(kh, kw, channels)),  # loaded once per group
             out.reshape(n_img, out_h, out_w * channels),
         )
         return depthwise_lanes.forward_rows, arrays, (pads[0][0], pads[1][0])
@@ -1324,7 +1324,7 @@ def depthwise_conv2d_grad_input(
         gx = np.empty(tuple(input_shape), dtype=grad.dtype)
         arrays = (
             g,
-            np.ascontiguousarray(kernel[::-1, ::-1, :, 0]),
+            aligned.contiguous(kernel[::-1, ::-1, :, 0]),
             gx.reshape(n_img, height, width * channels),
         )
         geometry = (kh - 1 - pt, kw - 1 - pl)
@@ -1396,7 +1396,8 @@ def depthwise_conv2d_grad_kernel(
     g = grad.reshape(n_img, out_h, out_w * channels * dm)
     if _big(grad.size * kh * kw) and _lanes_forward(dm, strides, dilation, channels):
         # four output pixels' gradients held in registers while the taps go by
-        acc = np.zeros((chunks, kh, kw, channels), dtype=x.dtype)
+        # aligned: each tap's sums are loaded and stored once per group of four pixels
+        acc = aligned.zeros((chunks, kh, kw, channels), x.dtype)
         xr = x.reshape(n_img, height, width * channels)
         geometry = (pads[0][0], pads[1][0])
         if chunks == 1:

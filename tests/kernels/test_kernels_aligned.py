@@ -33,3 +33,30 @@ def test_separable_forward_outputs_are_aligned(monkeypatch):
     assert y.ctypes.data % aligned.ALIGN == 0 and z.ctypes.data % aligned.ALIGN == 0
     y_ref = kernels.depthwise_conv2d_forward(x, k, (1, 1), (1, 1), ((1, 1), (1, 1)))
     np.testing.assert_allclose(z, y_ref.reshape(-1, 32) @ pw, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("offset", [0, 1, 4, 8, 12])
+def test_contiguous_moves_only_what_is_off_a_boundary(offset):
+    buffer = aligned.empty((5 * 7 * 16 + 16,), np.float32)
+    buffer[...] = np.arange(buffer.size)
+    a = buffer[offset : offset + 5 * 7 * 16].reshape(5, 7, 16)
+    b = aligned.contiguous(a)
+    assert b.ctypes.data % aligned.ALIGN == 0 and b.flags.c_contiguous
+    np.testing.assert_array_equal(b, a)
+    assert (b is a) == (offset == 0)  # an aligned array comes back as it is, not copied
+
+
+def test_contiguous_converts_dtype_and_layout():
+    a = np.arange(24, dtype=np.float64).reshape(4, 6)
+    t = aligned.contiguous(a.T, np.float32)  # a transposed view: not C-contiguous
+    assert t.dtype == np.float32 and t.flags.c_contiguous and aligned.is_aligned(t)
+    np.testing.assert_array_equal(t, a.T.astype(np.float32))
+    reversed_rows = aligned.contiguous(a[::-1])
+    np.testing.assert_array_equal(reversed_rows, a[::-1])
+
+
+def test_zeros_and_is_aligned():
+    z = aligned.zeros((3, 3, 48), np.float32)
+    assert aligned.is_aligned(z) and not z.any() and z.shape == (3, 3, 48)
+    assert aligned.is_aligned(np.empty((0, 5)))  # no numbers: nothing to misplace
+    assert not aligned.is_aligned(aligned.empty((20,), np.float32)[1:])
