@@ -22,10 +22,11 @@ once per group. The groups between the edges load without a test. Kernel rows th
 outside the image are left out.
 
 Each sum waits for the FMA before it, four cycles on this kind of CPU, so four sums keep at
-most four FMAs in flight. With AVX-512 the forward makes two blocks of channels at once
-(:data:`PAIRED`): eight sums in flight. One thread, a loop over one input, the
-forward of W1 went from 0.42 to 0.30-0.33 ms and W2's from 0.92 to 0.60-0.74 ms with these two
-changes (oneDNN's W1 is 0.27-0.29 ms).
+most four FMAs in flight. With AVX-512 (:data:`PAIRED`) the forward keeps eight: a 5x5 kernel
+makes two blocks of channels at once, a 3x3 kernel two output rows (:func:`rows_into_two`).
+One thread, a loop over one input, the forward of W1 went from 0.42 to 0.30-0.33 ms and W2's
+from 0.92 to 0.60-0.74 ms with the untested middle groups and two blocks at once (oneDNN's W1
+is 0.27-0.29 ms), then to 0.22-0.23 and 0.50-0.55 ms with two rows at once.
 
 Two earlier versions copied the input first. The first copied edge columns into a padded buffer
 with numba slice assignments, which took longer than the convolution of the row. The second
@@ -62,15 +63,15 @@ import numpy as np
 from minikeras.kernels import lanes, lanes_product
 from minikeras.kernels._jit import njit, prange
 
-#: Whether :func:`_group3` and :func:`_quads5` make two blocks of channels at once (3- and
-#: 5-wide windows). A 512-bit FMA takes four cycles to finish and one starts per cycle, so four
-#: independent sums are the least that keeps the unit busy, in a loop that does nothing else
-#: (notebook 6 measures it); four pixels' sums, with loads and loop tests in between, were not
-#: quite enough. Two blocks are eight sums, and they share the loop's other work. W1's 3x3
-#: forward (32 channels) went from 0.33 to 0.30 ms, W2's (128) from 0.72-0.76 to 0.60-0.68 ms,
-#: W4's 5x5 (64) from 0.29-0.32 to 0.23-0.25 ms (one thread, a loop over the same input). With
-#: AVX2 a lanes value already takes two registers, so four sums are eight chains; paired, they
-#: spilled and W2 ran 1.3x slower.
+#: Whether the forward keeps eight sums in registers: :func:`_quads5` two blocks of channels
+#: at once (5-wide windows), :func:`rows_into_two` two output rows (3x3 kernels). A 512-bit FMA
+#: takes four cycles to finish and one starts per cycle, so four independent sums are the least
+#: that keeps the unit busy, in a loop that does nothing else (notebook 6 measures it); four
+#: pixels' sums, with loads and loop tests in between, were not quite enough. Eight sums share
+#: the loop's other work. W4's 5x5 forward (64 channels) went from 0.29-0.32 to 0.23-0.25 ms
+#: (one thread, a loop over the same input); for 3x3, two blocks took W1 (32 channels) from
+#: 0.33 to 0.30 ms, two rows then to 0.22-0.23. With AVX2 a lanes value already takes two
+#: registers, so four sums are eight chains; paired, they spilled and W2 ran 1.3x slower.
 PAIRED = lanes.wide_registers()
 
 
@@ -134,36 +135,16 @@ def _group3(src, row_at, n_rows, weights, w_row_at, orow, j, channels, width, pl
     body, and the one for the middle of the row has no branches around its loads. Whether each
     input pixel of an edge group is inside is worked out once per group.
 
-    With AVX-512, the groups between the edges make two blocks of channels at once where
-    there are two (:data:`PAIRED`).
+    With AVX-512 most rows go two at a time instead (:func:`_group3_two`); this one makes the
+    rows left over, and every row with AVX2.
     """
     C = channels
-    L = lanes.LANES
     zero = lanes.zeros(weights)
     u = j - pl  # the input pixel of v0
     inside = not edge or (u >= 0 and u + 5 < width)  # every input pixel of the group
     in0, in1, in2 = inside or 0 <= u < width, inside or 0 <= u + 1 < width, inside or 0 <= u + 2 < width  # noqa: E501
     in3, in4, in5 = inside or 0 <= u + 3 < width, inside or 0 <= u + 4 < width, inside or 0 <= u + 5 < width  # noqa: E501
-    paired = C - C % (2 * L) if PAIRED and not edge else 0
-    for cb in range(0, paired, 2 * L):
-        s0 = zero
-        s1 = zero
-        s2 = zero
-        s3 = zero
-        r0 = zero
-        r1 = zero
-        r2 = zero
-        r3 = zero
-        for t in range(n_rows):
-            p = row_at[t] + u * C + cb
-            wp = w_row_at[t] + cb
-            s0, s1, s2, s3 = _taps3(src, p, C, weights, wp, s0, s1, s2, s3,
-                                    in0, in1, in2, in3, in4, in5, zero)
-            r0, r1, r2, r3 = _taps3(src, p + L, C, weights, wp + L, r0, r1, r2, r3,
-                                    in0, in1, in2, in3, in4, in5, zero)
-        _store4(orow, j * C + cb, C, s0, s1, s2, s3)
-        _store4(orow, j * C + cb + L, C, r0, r1, r2, r3)
-    for cb in range(paired, C, L):
+    for cb in range(0, C, lanes.LANES):
         s0 = zero
         s1 = zero
         s2 = zero
@@ -172,6 +153,77 @@ def _group3(src, row_at, n_rows, weights, w_row_at, orow, j, channels, width, pl
             s0, s1, s2, s3 = _taps3(src, row_at[t] + u * C + cb, C, weights, w_row_at[t] + cb,
                                     s0, s1, s2, s3, in0, in1, in2, in3, in4, in5, zero)
         _store4(orow, j * C + cb, C, s0, s1, s2, s3)
+
+
+@njit(inline=True)
+def _taps3_two(src, p, C, weights, wp, wq, s0, s1, s2, s3, t0, t1, t2, t3, in0, in1, in2, in3, in4, in5, zero):  # noqa: E501  # pragma: no cover
+    """One input row's three taps into two output rows' sums, each input vector for six FMAs.
+
+    Kernel row at ``wp`` for the first row (``s``), the one above it, at ``wq``, for the
+    second (``t``). Loads as :func:`_taps3`.
+    """
+    v0 = lanes.load_if(in0, src, p, zero)
+    v1 = lanes.load_if(in1, src, p + C, zero)
+    v2 = lanes.load_if(in2, src, p + 2 * C, zero)
+    v3 = lanes.load_if(in3, src, p + 3 * C, zero)
+    v4 = lanes.load_if(in4, src, p + 4 * C, zero)
+    v5 = lanes.load_if(in5, src, p + 5 * C, zero)
+    w = lanes.load(weights, wp)
+    s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
+    w = lanes.load(weights, wq)
+    t0, t1, t2, t3 = lanes.fma4(w, v0, v1, v2, v3, t0, t1, t2, t3)
+    w = lanes.load(weights, wp + C)
+    s0, s1, s2, s3 = lanes.fma4(w, v1, v2, v3, v4, s0, s1, s2, s3)
+    w = lanes.load(weights, wq + C)
+    t0, t1, t2, t3 = lanes.fma4(w, v1, v2, v3, v4, t0, t1, t2, t3)
+    w = lanes.load(weights, wp + 2 * C)
+    s0, s1, s2, s3 = lanes.fma4(w, v2, v3, v4, v5, s0, s1, s2, s3)
+    w = lanes.load(weights, wq + 2 * C)
+    t0, t1, t2, t3 = lanes.fma4(w, v2, v3, v4, v5, t0, t1, t2, t3)
+    return s0, s1, s2, s3, t0, t1, t2, t3
+
+
+@njit(inline=True)
+def _group3_two(src, in_at, weights, orow0, orow1, j, channels, width, pl, edge):  # noqa: E501  # pragma: no cover
+    """Output pixels ``j .. j + 3`` of two neighbouring output rows, for a 3x3 kernel.
+
+    ``in_at[m]`` (``m <= 3``) is where the input row under kernel row ``m`` of the first
+    output row starts, ``-1`` outside the image (:func:`_input_rows`). That row is kernel row
+    ``m - 1`` of the second output row, so rows 1 and 2 feed both (:func:`_taps3_two`), row 0
+    only the first and row 3 only the second. Each sum takes its kernel rows in the same
+    order as in :func:`_group3`: the same numbers to the last bit. ``edge``: as there.
+    """
+    C = channels
+    zero = lanes.zeros(weights)
+    row_w = 3 * C  # the weights of one kernel row
+    u = j - pl  # the input pixel of v0
+    inside = not edge or (u >= 0 and u + 5 < width)  # every input pixel of the group
+    in0, in1, in2 = inside or 0 <= u < width, inside or 0 <= u + 1 < width, inside or 0 <= u + 2 < width  # noqa: E501
+    in3, in4, in5 = inside or 0 <= u + 3 < width, inside or 0 <= u + 4 < width, inside or 0 <= u + 5 < width  # noqa: E501
+    for cb in range(0, C, lanes.LANES):
+        s0 = zero
+        s1 = zero
+        s2 = zero
+        s3 = zero
+        t0 = zero
+        t1 = zero
+        t2 = zero
+        t3 = zero
+        if in_at[0] >= 0:
+            s0, s1, s2, s3 = _taps3(src, in_at[0] + u * C + cb, C, weights, cb,
+                                    s0, s1, s2, s3, in0, in1, in2, in3, in4, in5, zero)
+        for m in range(1, 3):  # (a known count: unrolled; a variable one ran 5-9% slower)
+            if in_at[m] >= 0:
+                s0, s1, s2, s3, t0, t1, t2, t3 = _taps3_two(
+                    src, in_at[m] + u * C + cb, C, weights, m * row_w + cb, (m - 1) * row_w + cb,
+                    s0, s1, s2, s3, t0, t1, t2, t3, in0, in1, in2, in3, in4, in5, zero,
+                )
+        if in_at[3] >= 0:
+            t0, t1, t2, t3 = _taps3(src, in_at[3] + u * C + cb, C, weights,
+                                    2 * row_w + cb, t0, t1, t2, t3,
+                                    in0, in1, in2, in3, in4, in5, zero)
+        _store4(orow0, j * C + cb, C, s0, s1, s2, s3)
+        _store4(orow1, j * C + cb, C, t0, t1, t2, t3)
 
 
 @njit(inline=True)
@@ -210,14 +262,38 @@ def _quads(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw, wi
     if kw != 3:
         _quads_any(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, kw, width, pl)
         return
-    lo = min(quads, (pl + 3) // 4 * 4)  # the first group with no input pixel left of the row
-    last = width + pl - 6  # the last group start with no input pixel right of it
-    hi = lo if last < lo else min(quads, lo + ((last - lo) // 4 + 1) * 4)
+    lo, hi = _middle3(quads, width, pl)
     for e in range(0, lo + quads - hi, 4):  # both edges in one loop: one copy of the code
         _group3(src, row_at, n_rows, weights, w_row_at, orow, e if e < lo else e - lo + hi,
                 channels, width, pl, True)
     for j in range(lo, hi, 4):
         _group3(src, row_at, n_rows, weights, w_row_at, orow, j, channels, width, pl, False)
+
+
+@njit(inline=True)
+def _middle3(quads, width, pl):  # pragma: no cover - JIT
+    """``(lo, hi)``: the groups of four ``lo <= j < hi`` with all six input pixels inside.
+
+    For a 3-wide window; the other groups, at the edges of the row, test their loads.
+    """
+    lo = min(quads, (pl + 3) // 4 * 4)  # the first group with no input pixel left of the row
+    last = width + pl - 6  # the last group start with no input pixel right of it
+    hi = lo if last < lo else min(quads, lo + ((last - lo) // 4 + 1) * 4)
+    return lo, hi
+
+
+@njit(inline=True)
+def _quads3_two(src, in_at, weights, orow0, orow1, quads, channels, width, pl):  # noqa: E501  # pragma: no cover
+    """Output pixels ``j < quads`` of two neighbouring output rows, four at a time, 3x3 kernel.
+
+    :func:`_quads`'s split into edge and middle groups, with :func:`_group3_two`.
+    """
+    lo, hi = _middle3(quads, width, pl)
+    for e in range(0, lo + quads - hi, 4):
+        _group3_two(src, in_at, weights, orow0, orow1, e if e < lo else e - lo + hi,
+                    channels, width, pl, True)
+    for j in range(lo, hi, 4):
+        _group3_two(src, in_at, weights, orow0, orow1, j, channels, width, pl, False)
 
 
 @njit(inline=True)
@@ -296,7 +372,8 @@ def _quads5(src, row_at, n_rows, weights, w_row_at, orow, quads, channels, width
 
     As :func:`_quads_any`, with the five taps of a kernel row written out (as a loop they ran
     12% slower on W4's forward) and every load tested. With AVX-512, two blocks of channels
-    are made at once where there are two (:data:`PAIRED`), as in :func:`_group3`: W4's 5x5
+    are made at once where there are two (:data:`PAIRED`): eight sums, as the 3x3 kernel's two
+    rows at once (:func:`rows_into_two`). W4's 5x5
     forward went from 0.29-0.32 to 0.23-0.25 ms (one thread, a loop over one input), near
     this machine's peak for its 13.1M multiply-adds (0.22 ms at 59 GMAC/s).
 
@@ -352,8 +429,14 @@ def _forward_row(flat_x, weights, orow, rows, row_at, w_at, kw, width, pl, chann
     out_w = orow.shape[0] // channels
     quads = out_w - out_w % 4
     _quads(flat_x, row_at, rows, weights, w_at, orow, quads, channels, kw, width, pl)
+    _last_pixels(flat_x, weights, orow, rows, row_at, w_at, kw, width, pl, channels, quads)
+
+
+@njit(inline=True)
+def _last_pixels(flat_x, weights, orow, rows, row_at, w_at, kw, width, pl, channels, quads):  # noqa: E501  # pragma: no cover
+    """The output pixels from ``quads`` on (the last 1-3 of a row), one at a time."""
     zero = lanes.zeros(weights)
-    for j in range(quads, out_w):  # the last 1-3 pixels, one at a time
+    for j in range(quads, orow.shape[0] // channels):
         for cb in range(0, channels, lanes.LANES):
             s = zero
             for t in range(rows):
@@ -362,6 +445,20 @@ def _forward_row(flat_x, weights, orow, rows, row_at, w_at, kw, width, pl, chann
                     v = lanes.load_if(0 <= u < width, flat_x, row_at[t] + u * channels + cb, zero)
                     s = lanes.fma(v, lanes.load(weights, w_at[t] + b * channels + cb), s)
             lanes.store(orow, j * channels + cb, s)
+
+
+@njit(inline=True)
+def _input_rows(r, out_h, height, row_len, pt, in_at):  # pragma: no cover - JIT
+    """Table where the ``kh + 1`` input rows under output rows ``r`` and ``r + 1`` start.
+
+    ``in_at[m]`` is the input row under kernel row ``m`` of row ``r`` (and ``m - 1`` of row
+    ``r + 1``), flat over images, or ``-1`` where it falls outside the image.
+    """
+    n = r // out_h
+    y0 = r - n * out_h - pt
+    for m in range(in_at.shape[0]):
+        y = y0 + m
+        in_at[m] = (n * height + y) * row_len if 0 <= y < height else -1
 
 
 # nogil: the fused separable forward runs this from the matmul pool's Python threads.
@@ -375,7 +472,7 @@ def forward_rows(x, kernel, out, r0, r1, pt, pl):  # pragma: no cover - JIT
     # rows r0.. of out, numbered from r0: a constant 0 for `first` would be typed as the
     # literal 0 and compile rows_into a second time (9 s) beside separable_rows's copy
     dst = out.reshape(-1, out.shape[2])[r0:r1]
-    rows_into(x, kernel, dst, r0, r0, r1, out.shape[1], pt, pl)
+    _rows_into_any(x, kernel, dst, r0, r0, r1, out.shape[1], pt, pl)
 
 
 @njit(nogil=True)
@@ -383,8 +480,8 @@ def rows_into(x, kernel, dst, first, r0, r1, out_h, pt, pl):  # pragma: no cover
     """:func:`forward_rows`'s rows ``r0 <= r < r1`` into ``dst[r - first]`` (``dst`` 2-D).
 
     ``out_h`` is the output's height. Compiled once and called by :func:`forward_rows` and
-    :func:`separable_rows`: with a copy of its loops inlined into the fused forward too, that
-    one function took 50 s to compile.
+    :func:`separable_rows` (through :func:`_rows_into_any`): with a copy of its loops inlined
+    into the fused forward too, that one function took 50 s to compile.
     """
     kh, kw, channels = kernel.shape
     _, height, row_len = x.shape
@@ -395,6 +492,58 @@ def rows_into(x, kernel, dst, first, r0, r1, out_h, pt, pl):  # pragma: no cover
         _prefetch_row(flat_x, (n * height + i - pt + kh) * row_len, row_len)
         _forward_row(flat_x, weights, dst[r - first], rows, row_at, w_at, kw,
                      row_len // channels, pl, channels)
+
+
+@njit(nogil=True)
+def rows_into_two(x, kernel, dst, first, r0, r1, out_h, pt, pl):  # pragma: no cover - JIT
+    """:func:`rows_into` for a 3x3 kernel, two output rows at a time (:func:`_group3_two`).
+
+    Two rows of one image share three of their four input rows, so each input vector loaded
+    feeds six FMAs, and each group of four pixels does twice the work for its fixed cost
+    (zeroing and storing the sums, the loop around the kernel rows). W1's depthwise forward
+    went from 0.26 to 0.22-0.23 ms, W2's from 0.60 to 0.50-0.55 ms (one thread, a loop over one
+    input). A row left alone (the last of an image of odd height, or of ``r0 .. r1``) is made
+    as the first of a pair whose second row goes to a spare row nobody reads.
+
+    A function of its own, not a branch in :func:`rows_into`: there, its code made W4's 5x5
+    forward 4% slower (0.224 -> 0.233 ms), though W4 never ran it.
+    """
+    kh, kw, channels = kernel.shape
+    _, height, row_len = x.shape
+    width = row_len // channels
+    flat_x, weights = x.reshape(-1), kernel.reshape(-1)
+    row_at, w_at = np.empty(kh, np.int64), np.empty(kh, np.int64)
+    in_at = np.empty(kh + 1, np.int64)
+    spare = np.empty(dst.shape[1], dst.dtype)
+    quads = dst.shape[1] // channels // 4 * 4
+    r = r0
+    while r < r1:
+        n = r // out_h
+        i = r - n * out_h
+        # the next pair's two new input rows (kernel rows kh + 1 and kh + 2 of this one's
+        # first), one after the other in memory
+        _prefetch_row(flat_x, (n * height + i - pt + kh + 1) * row_len, 2 * row_len)
+        _input_rows(r, out_h, height, row_len, pt, in_at)
+        pair = 2 if r + 1 < r1 and i + 1 < out_h else 1  # a second row, of the same image
+        orow1 = dst[r + 1 - first] if pair == 2 else spare
+        _quads3_two(flat_x, in_at, weights, dst[r - first], orow1, quads, channels, width, pl)
+        for q in range(r, r + pair):  # the last 1-3 pixels of each row (one copy of the code)
+            _, _, rows = _kernel_rows(q, out_h, height, row_len, pt, kw, channels, row_at, w_at)
+            _last_pixels(flat_x, weights, dst[q - first], rows, row_at, w_at, kw, width, pl,
+                         channels, quads)
+        r += pair
+
+
+@njit(inline=True)
+def _rows_into_any(x, kernel, dst, first, r0, r1, out_h, pt, pl):  # pragma: no cover - JIT
+    """:func:`rows_into_two` for a 3x3 kernel with AVX-512 (:data:`PAIRED`), else :func:`rows_into`.
+
+    With AVX2, eight sums of two registers each would not fit in its 16.
+    """
+    if PAIRED and kernel.shape[0] == 3 and kernel.shape[1] == 3:
+        rows_into_two(x, kernel, dst, first, r0, r1, out_h, pt, pl)
+    else:
+        rows_into(x, kernel, dst, first, r0, r1, out_h, pt, pl)
 
 
 @njit(nogil=True)
@@ -422,7 +571,7 @@ def separable_rows(x, kernel, out, pointwise, z, r0, r1, pt, pl, ef, flags, scra
     for lo in range(r0, r1, step):
         hi = min(r1, lo + step)
         first = 0 if keep else lo - r0  # (row r goes to rows[r - first])
-        rows_into(x, kernel, rows, first, lo, hi, out_h, pt, pl)
+        _rows_into_any(x, kernel, rows, first, lo, hi, out_h, pt, pl)
         lanes_product.rows_product(
             rows.reshape(-1)[(lo - first) * out_len : (hi - first) * out_len], (hi - lo) * out_w,
             channels, pf, zf[lo * out_w * n_out : hi * out_w * n_out], n_out, ef, flags,

@@ -696,13 +696,15 @@ for chains in (1, 2, 4, 8):
 #
 # Four is the least, in a loop that does nothing else. The library's depthwise forward keeps
 # four pixels' sums, four chains, with loads, address arithmetic and loop tests in between. With
-# AVX-512 it now makes two blocks of 16 channels at once, eight chains, and W1's 3x3 depthwise
-# went from 0.33 to 0.30 ms, W2's from 0.72 to 0.60 ms, W4's 5x5 from 0.29-0.32 to 0.23-0.25 ms
-# (`PAIRED` in `depthwise_lanes.py`): there
-# is slack for the other instructions, and each pass of the loop over the kernel rows does twice
-# the work. With AVX2 a 16-float lanes value already takes two 8-float registers, so four sums are
-# eight chains there, and eight sums would not fit in its 16 registers. Each output number still
-# gets its taps in the same order, so the results are the same bits as before.
+# AVX-512 it keeps eight (`PAIRED` in `depthwise_lanes.py`): there is slack for the other
+# instructions, and each pass of the loop over the kernel rows does twice the work. A 5x5 kernel
+# makes two blocks of 16 channels at once (W4's depthwise 0.29-0.32 -> 0.23-0.25 ms). A 3x3 kernel
+# makes two output rows at once (`rows_into_two`): rows `i` and `i + 1` read four input rows, and
+# the middle two serve both, so each input vector loaded feeds six multiply-adds instead of three
+# (W1's depthwise 0.26 -> 0.22 ms, W2's 0.60 -> 0.50-0.55 ms). With AVX2 a 16-float lanes value
+# already takes two 8-float registers, so four sums are eight chains there, and eight sums would
+# not fit in its 16 registers. Each output number still gets its taps in the same order, so the
+# results are the same bits as before.
 
 # %% [markdown]
 # ## A timing plot against the reference
