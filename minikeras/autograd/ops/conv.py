@@ -19,6 +19,7 @@ from minikeras import kernels
 from minikeras.autograd.forward import tangent_sum
 from minikeras.autograd.function import Function
 from minikeras.autograd.ops.activation import relu as relu_op
+from minikeras.kernels import aligned
 from minikeras.kernels.matmul import column_sums, matmul, matmul_tn
 
 __all__ = [
@@ -224,7 +225,9 @@ class SeparableConv2D(Function):
         grads_bias = [gb.astype(bias[0].dtype, copy=False) if with_bias else None] if bias else []
         if needs[0] or needs[1]:
             p = pointwise.reshape(channels, filters).astype(x.dtype, copy=False)
-            gy = matmul(g, p.T).reshape(y.shape)
+            # aligned: both depthwise gradient kernels stream through it (see kernels.aligned)
+            gy = matmul(g, p.T, out=aligned.empty((g.shape[0], channels), x.dtype))
+            gy = gy.reshape(y.shape)
             if needs[0]:
                 gx = kernels.depthwise_conv2d_grad_input(gy, depthwise, x.shape, *ctx.args)
                 gx = _from_nhwc(gx, ctx.data_format)
