@@ -15,9 +15,12 @@ inference batch norm and a ReLU to the registers before they are stored.
 One thread, alternated: W1 2.0 -> 1.36-1.44 ms (50 GMAC/s), W4's
 ``(8192 x 64) @ (64 x 64)`` 0.76 -> 0.62 ms, ``(16384 x 64) @ (64 x 128)`` 3.45 -> 2.8-3.0 ms.
 While the bias took a pass of its own, ``K = N = 128`` lost (6.8 -> 7.5 ms); with it in the
-registers it won (see :data:`.matmul.LANES_MAX_B_BYTES`). It needs AVX-512's 32
-registers: compiled for AVX2 it spilled and lost to OpenBLAS 1.4-2x, so :mod:`.matmul` takes it
-only on AVX-512 (:func:`.lanes.wide_registers`).
+registers it won (see :data:`.matmul.LANES_MAX_B_BYTES`). Those blocks need AVX-512's 32
+registers: compiled for AVX2 they spilled and lost to OpenBLAS 1.4-2x. With AVX2 the blocks
+are 6 rows x 16 columns instead (:func:`_block6`, 15 of its 16 registers): compiled for
+Haswell and run on this machine (whose FMA rate is the same with AVX2 and AVX-512), W1's
+product ran at 55 GMAC/s where OpenBLAS's Haswell kernel and a bias pass ran at 36, W2's at
+56 against 49, W4's at 57 against 43.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ import numpy as np
 
 from minikeras.kernels import lanes
 from minikeras.kernels._jit import njit, prange
+
+#: Whether the kernels compile for AVX-512 (:func:`.lanes.wide_registers`): blocks of 4 rows x
+#: 64 columns in 16 registers; with AVX2, 6 x 16 (:func:`_block6`).
+WIDE = lanes.wide_registers()
 
 
 @njit(nogil=True, inline=True)
@@ -174,6 +181,57 @@ def _block4x2(af, ra, ta, bf, of, m, n0, k_len, n_len, sums, ones, ef, flags):  
         lanes.store(sums, n0 + L, s1)
 
 
+@njit(nogil=True, inline=True)
+def _block6(af, ra, ta, bf, of, m, n0, k_len, n_len, ef, flags):  # noqa: E501  # pragma: no cover
+    """Rows ``m..m+5`` x columns ``n0..n0+15`` of the product, in 6 registers (AVX2's blocks).
+
+    A lanes value is two of AVX2's 16 registers: six sums are 12, with ``b``'s two and the
+    broadcast number 15 (the shape of OpenBLAS's own Haswell kernel). Each number of ``a`` is
+    broadcast once for two FMAs, each vector of ``b`` loaded once for six. ``a``'s indexing,
+    ``ef`` and ``flags``: see :func:`_product`. The same FMAs in the same order as the AVX-512
+    blocks: the same numbers to the last bit.
+    """
+    c0 = lanes.zeros(af)
+    c1 = c0
+    c2 = c0
+    c3 = c0
+    c4 = c0
+    c5 = c0
+    for k in range(k_len):
+        b = lanes.load(bf, k * n_len + n0)
+        at = k * ta
+        c0 = lanes.fma(b, lanes.broadcast(af, m * ra + at), c0)
+        c1 = lanes.fma(b, lanes.broadcast(af, (m + 1) * ra + at), c1)
+        c2 = lanes.fma(b, lanes.broadcast(af, (m + 2) * ra + at), c2)
+        c3 = lanes.fma(b, lanes.broadcast(af, (m + 3) * ra + at), c3)
+        c4 = lanes.fma(b, lanes.broadcast(af, (m + 4) * ra + at), c4)
+        c5 = lanes.fma(b, lanes.broadcast(af, (m + 5) * ra + at), c5)
+    o = m * n_len + n0
+    _store_column(of, o, n_len, ef, n0, c0, c1, c2, c3, flags)
+    bias = lanes.load(ef, n0)
+    scale = lanes.load(ef, n_len + n0)
+    shift = lanes.load(ef, 2 * n_len + n0)
+    lanes.store(of, o + 4 * n_len, _finish(c4, bias, scale, shift, flags))
+    lanes.store(of, o + 5 * n_len, _finish(c5, bias, scale, shift, flags))
+
+
+@njit(nogil=True)
+def _rows6(af, ra, ta, m_len, k_len, bf, of, n_len, ef, flags):  # pragma: no cover - JIT
+    """Rows ``0 <= m < m_len`` (0 or at least 6) of :func:`_product` in :func:`_block6` blocks.
+
+    The AVX2 build's loop; a function of its own so that tests run it on any machine. Where
+    ``m_len`` is not a multiple of 6, the last block starts at ``m_len - 6`` and makes again
+    some rows the one before made: the same numbers, stored again. A kernel gradient's rows
+    are channels (32, 64, 128: two or four past a multiple of 6), and with those rows made one
+    at a time (one sum, each FMA waiting for the last) W1's ``(32768 x 32).T @ (32768 x 64)``
+    took 2.0 ms, with the block again 1.8-1.9 ms (compiled for Haswell, one thread).
+    """
+    for block in range(0, m_len, 6):
+        m = min(block, m_len - 6)
+        for n0 in range(0, n_len, lanes.LANES):
+            _block6(af, ra, ta, bf, of, m, n0, k_len, n_len, ef, flags)
+
+
 @njit(nogil=True)
 def _product(af, ra, ta, m_len, k_len, bf, of, n_len, sums, ef, flags):  # pragma: no cover - JIT
     """``of = a @ bf`` with ``a``'s numbers at ``af[r * ra + t * ta]``; ``N`` a multiple of 32.
@@ -182,28 +240,33 @@ def _product(af, ra, ta, m_len, k_len, bf, of, n_len, sums, ef, flags):  # pragm
     the bias, scale and shift one after the other (``3 * N`` numbers, whichever are unused
     zeros), ``flags`` says which apply, ``(has_bias, has_affine, relu)``.
 
-    Blocks of 4 rows x 64 columns (then 4 x 32) in registers; the rows past the last multiple
-    of 4 go one row and 16 columns at a time.
+    With AVX-512, blocks of 4 rows x 64 columns (then 4 x 32) in registers; with AVX2, of 6
+    rows x 16 columns (:func:`_block6`). The rows past the last whole block go one row and 16
+    columns at a time.
     """
     L = lanes.LANES
-    n_wide = n_len - n_len % (4 * L)
-    m_quad = m_len - m_len % 4
     ones = np.ones(L, af.dtype)
-    no_sums = sums[:0]
-    for m in range(0, m_quad, 4):
-        with_sums = sums if m == 0 else no_sums  # the first blocks' pass over b sums it too
-        for n0 in range(0, n_wide, 4 * L):
-            _block4x4(af, ra, ta, bf, of, m, n0, k_len, n_len, with_sums, ones, ef, flags)
-        if n_wide < n_len:
-            _block4x2(af, ra, ta, bf, of, m, n_wide, k_len, n_len, with_sums, ones, ef,
-                      flags)
-    if m_quad == 0 and sums.shape[0] > 0:  # (fewer than four rows: a pass of its own)
+    if WIDE:
+        n_wide = n_len - n_len % (4 * L)
+        m_done = m_len - m_len % 4
+        no_sums = sums[:0]
+        for m in range(0, m_done, 4):
+            with_sums = sums if m == 0 else no_sums  # the first blocks' pass over b sums it too
+            for n0 in range(0, n_wide, 4 * L):
+                _block4x4(af, ra, ta, bf, of, m, n0, k_len, n_len, with_sums, ones, ef, flags)
+            if n_wide < n_len:
+                _block4x2(af, ra, ta, bf, of, m, n_wide, k_len, n_len, with_sums, ones, ef,
+                          flags)
+    else:
+        m_done = m_len if m_len >= 6 else 0
+        _rows6(af, ra, ta, m_done, k_len, bf, of, n_len, ef, flags)
+    if (m_done == 0 or not WIDE) and sums.shape[0] > 0:  # a pass of its own over b
         for n0 in range(0, n_len, L):
             c = lanes.zeros(af)
             for k in range(k_len):
                 c = lanes.fma(lanes.load(bf, k * n_len + n0), lanes.load(ones, 0), c)
             lanes.store(sums, n0, c)
-    for m in range(m_quad, m_len):
+    for m in range(m_done, m_len):
         for n0 in range(0, n_len, L):
             c = lanes.zeros(af)
             for k in range(k_len):

@@ -32,8 +32,8 @@ NARROW_K = 4
 #: bias applied in registers the kernel beat OpenBLAS plus its bias pass on every shape tried,
 #: ``b`` from 8 to 512 KiB (one thread: 0.81-0.93 of its time, e.g. ``(16384 x 128) @ (128 x
 #: 128)`` 8.2 -> 7.4 ms, ``(4096 x 128) @ (128 x 256)`` 3.3 -> 2.7 ms); it was 32 KiB while
-#: the bias took a pass of its own. Only with AVX-512: with AVX2 the kernel spills its
-#: registers and BLAS is faster.
+#: the bias took a pass of its own. With AVX2 the kernel takes smaller blocks (see
+#: :func:`.lanes_product._block6`).
 LANES_MAX_B_BYTES = 512 * 1024
 #: ``a.T @ b`` (a 1x1 kernel gradient) runs in registers when its ``K x N`` result is at most
 #: this big. It goes over the pixels in chunks that stay in L2 (see
@@ -41,6 +41,11 @@ LANES_MAX_B_BYTES = 512 * 1024
 #: tried, results from 8 to 512 KiB (one thread: 0.73-0.97 of its time, e.g. W2's 7.6 -> 5.6
 #: ms); in one pass over all the pixels it lost past 32 KiB.
 LANES_MAX_TN_BYTES = 512 * 1024
+#: The same with AVX2, whose 6 x 16 blocks read ``a``'s rows six numbers at a time: compiled for
+#: Haswell, one thread, against OpenBLAS's Haswell kernel and a column sum, W1's ``32 x 64``
+#: result 1.8-1.9 ms against 2.2-2.4, W4's ``64 x 64`` 0.68-0.76 against 0.85, but ``64 x 128``
+#: 3.3 against 3.1 and W2's ``128 x 128`` 7.0-7.4 against 6.0-6.2.
+LANES_MAX_TN_BYTES_AVX2 = 16 * 1024
 LANES_COLUMNS = 32
 
 if TYPE_CHECKING:
@@ -163,10 +168,9 @@ def fits_lanes_product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
 
     Returns:
         True for float32 with ``a`` and ``out`` C-contiguous, ``N`` a multiple of
-        :data:`LANES_COLUMNS` and ``b`` of at most :data:`LANES_MAX_B_BYTES`, on a CPU the
-        kernels compile for with AVX-512 (:func:`.lanes.wide_registers`). (16-column blocks
-        measured slower than BLAS: ``(65536 x 32) @ (32 x 32)`` 1.7-1.9 -> 3.1 ms; 32-column
-        ones faster: 1.2 ms.)
+        :data:`LANES_COLUMNS` and ``b`` of at most :data:`LANES_MAX_B_BYTES`. (With AVX-512,
+        blocks of 4 rows x 16 columns measured slower than BLAS: ``(65536 x 32) @ (32 x 32)``
+        1.7-1.9 -> 3.1 ms; 4 x 32 ones faster: 1.2 ms.)
     """
     return (
         a.dtype == b.dtype == out.dtype == np.float32
@@ -174,7 +178,6 @@ def fits_lanes_product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
         and b.nbytes <= LANES_MAX_B_BYTES
         and a.flags.c_contiguous
         and out.flags.c_contiguous
-        and kernels.wide_registers()  # (last: it loads numba)
     )
 
 
@@ -266,8 +269,8 @@ def matmul_tn(
         and a.flags.c_contiguous
         and b.flags.c_contiguous
         and b.shape[1] % LANES_COLUMNS == 0
-        and a.shape[1] * b.shape[1] * a.itemsize <= LANES_MAX_TN_BYTES
-        and kernels.wide_registers()
+        and a.shape[1] * b.shape[1] * a.itemsize
+        <= (LANES_MAX_TN_BYTES if kernels.wide_registers() else LANES_MAX_TN_BYTES_AVX2)
     ):
         # W1's (32768 x 32).T @ (32768 x 64), one thread: BLAS 2.4 ms, the registers 1.2 ms
         product = _tn_lanes

@@ -361,16 +361,17 @@ def test_lanes_input_gradient_pads(monkeypatch, pads):
            ref.depthwise_conv2d_grad_input(g, k, x.shape, *geo), np.float64)
 
 
-@pytest.mark.parametrize("registers", [True, False], ids=["avx512", "avx2"])
+@pytest.mark.parametrize("filters", [32, 24], ids=["registers", "narrow-loop"])
 @pytest.mark.parametrize("epilogue", ["bias", "bias-relu", "bn-relu"])
 def test_separable_forward_narrow_input_is_the_two_phases_bit_for_bit(
-    monkeypatch, epilogue, registers
+    monkeypatch, epilogue, filters
 ):
-    # an RGB input (3 channels) runs fused too, its product in registers (AVX-512) or in the
-    # narrow loop: the same numbers as the depthwise pass, then matmul with its epilogue
+    # an RGB input (3 channels) runs fused too, its product in registers (32k filters) or in
+    # the narrow loop (others): the same numbers as the depthwise pass, then matmul with its
+    # epilogue
     from minikeras.kernels import matmul as mm
 
-    monkeypatch.setattr(kernels, "wide_registers", lambda: registers)
+    registers = filters % mm.LANES_COLUMNS == 0
     calls = []
     for name in ("_block_narrow", "_block_lanes"):  # matmul's, which the fused pass uses too
         real = getattr(mm, name)
@@ -379,11 +380,11 @@ def test_separable_forward_narrow_input_is_the_two_phases_bit_for_bit(
     rng = np.random.default_rng(11)
     x = rng.standard_normal((64, 32, 32, 3)).astype(np.float32)  # 6.3M multiply-adds: big
     k = rng.standard_normal((3, 3, 3, 1)).astype(np.float32)
-    pw = rng.standard_normal((3, 32)).astype(np.float32)
-    b = rng.standard_normal(32).astype(np.float32)
+    pw = rng.standard_normal((3, filters)).astype(np.float32)
+    b = rng.standard_normal(filters).astype(np.float32)
     scale = shift = None
     if epilogue == "bn-relu":
-        scale, shift = rng.standard_normal((2, 32)).astype(np.float32)
+        scale, shift = rng.standard_normal((2, filters)).astype(np.float32)
     relu = epilogue.endswith("relu")
     pads = ((1, 1), (1, 1))
     y, z = kernels.separable_forward(x, k, pw, b, (1, 1), (1, 1), pads, relu=relu,

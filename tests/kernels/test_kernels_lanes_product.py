@@ -187,22 +187,66 @@ def test_matmul_blocks_on_either_threads_are_the_same_numbers(monkeypatch, avx51
     np.testing.assert_allclose(tn_numba, a.T.astype(np.float64) @ g, rtol=1e-4, atol=1e-3)
 
 
-def test_not_without_avx512(monkeypatch):
-    # with AVX2 the kernel spills its 16 registers and loses to BLAS: matmul keeps BLAS
+def test_with_avx2_the_product_in_registers_and_the_kernel_gradient_by_blas(monkeypatch):
+    # with AVX2 the product takes 6 x 16 blocks (lanes_product._block6, compiled in when the
+    # kernels are built for AVX2); a.T @ b with a result past 16 KiB stays with BLAS, which
+    # those blocks did not beat there
     monkeypatch.setattr(kernels, "wide_registers", lambda: False)
     calls = []
-    for name in ("lanes_product_rows", "lanes_product_tn"):
+    for name in ("lanes_product_rows", "lanes_product_tn", "lanes_product_tn_parts"):
         real = getattr(kernels, name)
-        monkeypatch.setattr(kernels, name, lambda *args, real=real: calls.append(1) or real(*args))
+        monkeypatch.setattr(
+            kernels, name,
+            lambda *args, real=real, name=name, **kw: calls.append(name) or real(*args, **kw),
+        )
     rng = np.random.default_rng(3)
     a = rng.standard_normal((4096, 32), dtype=np.float32)
     b = rng.standard_normal((32, 64), dtype=np.float32)
-    assert not mm.fits_lanes_product(a, b, np.empty((4096, 64), np.float32))
+    assert mm.fits_lanes_product(a, b, np.empty((4096, 64), np.float32))
     np.testing.assert_allclose(mm.matmul(a, b), a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
     g = rng.standard_normal((4096, 64), dtype=np.float32)
     np.testing.assert_allclose(mm.matmul_tn(a, g), a.T.astype(np.float64) @ g, rtol=1e-4,
-                               atol=1e-3)
-    assert not calls
+                               atol=1e-3)  # 32 x 64: 8 KiB, in registers
+    tn = ("lanes_product_tn", "lanes_product_tn_parts")  # (one thread, or numba's threads)
+    assert sum(calls.count(name) for name in tn) == 1
+    wide = rng.standard_normal((4096, 128), dtype=np.float32)
+    g = rng.standard_normal((4096, 64), dtype=np.float32)
+    np.testing.assert_allclose(mm.matmul_tn(wide, g), wide.T.astype(np.float64) @ g, rtol=1e-4,
+                               atol=1e-3)  # 128 x 64: 32 KiB, BLAS
+    assert "lanes_product_rows" in calls and sum(calls.count(name) for name in tn) == 1
+
+
+@pytest.mark.parametrize("epilogue", [(False, False, False), (True, False, False),
+                                      (True, True, True), (False, True, False)])
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("m_len", [42, 32, 8])
+def test_avx2_blocks_are_the_avx512_blocks_bit_for_bit(epilogue, transposed, m_len):
+    # _rows6 (6 x 16 blocks) on any machine, against _product as this machine builds it: the
+    # same FMAs in the same order, so the same bits; and against float64 numpy. 32 and 8 rows
+    # end with a block that makes some rows again.
+    lp = lanes_product
+    rng = np.random.default_rng(sum(epilogue) + transposed + m_len)
+    k_len, n_len = 19, 64
+    a = rng.standard_normal((m_len, k_len), dtype=np.float32)
+    b = rng.standard_normal((k_len, n_len), dtype=np.float32)
+    ef = rng.standard_normal(3 * n_len, dtype=np.float32)
+    af = np.ascontiguousarray(a.T).reshape(-1) if transposed else a.reshape(-1)
+    ra, ta = (1, m_len) if transposed else (k_len, 1)
+    six = np.full(m_len * n_len, np.nan, np.float32)
+    lp._rows6(af, ra, ta, m_len, k_len, b.reshape(-1), six, n_len, ef, epilogue)
+    product = np.full(m_len * n_len, np.nan, np.float32)
+    lp._product(af, ra, ta, m_len, k_len, b.reshape(-1), product, n_len, np.empty(0, np.float32),
+                ef, epilogue)
+    np.testing.assert_array_equal(six, product)
+    expected = a.astype(np.float64) @ b
+    bias, scale, shift = ef.reshape(3, n_len).astype(np.float64)
+    if epilogue[0]:
+        expected = expected + bias
+    if epilogue[1]:
+        expected = expected * scale + shift
+    if epilogue[2]:
+        expected = np.maximum(expected, 0)
+    np.testing.assert_allclose(six.reshape(m_len, n_len), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_wide_registers_reads_the_compile_features(monkeypatch):
