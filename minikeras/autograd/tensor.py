@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from minikeras.kernels import aligned
+
 _uids = itertools.count()
 _new_object = object.__new__
 
@@ -180,7 +182,9 @@ class Variable(Tensor):
 
     def __init__(self, value: Any, trainable: bool = True, name: str | None = None,
                  dtype: Any = None, constraint: Any = None) -> None:
-        super().__init__(np.array(as_array(value, dtype), copy=True), name=name)
+        # an array of its own, on a 64-byte boundary: the kernels load weights whole vectors at
+        # a time (kernels.aligned), and updates write into it in place
+        super().__init__(aligned.copy(as_array(value, dtype)), name=name)
         self.trainable = trainable
         self.constraint = constraint
         if trainable:

@@ -15,7 +15,8 @@ definition. Modules:
 * :mod:`.matmul` — the 1x1-convolution products, split by rows over threads (and other
   memory-bound passes, in row blocks); :mod:`.narrow` — those with an inner dimension of 1-4,
   as a plain loop; :mod:`.lanes_product` — big float32 ones with their sums and epilogue in
-  registers (AVX-512).
+  registers (blocks sized for AVX-512 or AVX2).
+* :mod:`.aligned` — arrays on 64-byte boundaries, for the kernels' whole-vector loads.
 * :mod:`.affine` — batch normalisation's passes: ``x * scale + shift`` per channel, the
   batch's mean and variance, the sums of the backward pass.
 * :mod:`.relu` — the ReLU and its gradient for big arrays, split over the threads.

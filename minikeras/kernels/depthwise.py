@@ -1224,6 +1224,8 @@ def separable_forward(
     # a short inner dimension: the product in registers (lanes_product), not BLAS, with the
     # epilogue applied to its registers before they are stored
     in_registers = mm.fits_lanes_product(y2, pointwise, z) and pointwise.flags.c_contiguous
+    if in_registers:  # its vectors are loaded for every block of the product
+        pointwise = aligned.contiguous(pointwise)
     narrow = channels * dm <= mm.NARROW_K
     # output rows per step; the register product gained nothing from cache-sized steps (W1 and
     # W4, one thread, 200 alternations: 512 KiB steps 3-6% slower than a thread's whole block)

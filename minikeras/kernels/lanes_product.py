@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minikeras.kernels import lanes
+from minikeras.kernels import aligned, lanes
 from minikeras.kernels._jit import njit, prange
 
 #: Whether the kernels compile for AVX-512 (:func:`.lanes.wide_registers`): blocks of 4 rows x
@@ -333,7 +333,7 @@ def epilogue_arrays(
         ``ef``, the bias, scale and shift one after the other (``3 * N`` numbers, unused ones
         zero), and ``flags``, ``(has_bias, has_affine, relu)``.
     """
-    ef = np.zeros(3 * n_len, dtype=dtype)
+    ef = aligned.zeros((3 * n_len,), dtype)  # (each block loads its columns' numbers)
     for i, v in enumerate((bias, scale, shift)):
         if v is not None:
             ef[i * n_len : (i + 1) * n_len] = np.asarray(v).reshape(-1)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from minikeras import kernels
-from minikeras.kernels import threads
+from minikeras.kernels import aligned, threads
 
 #: Products with fewer multiply-adds than this run in one call: splitting costs ~50 us.
 MIN_SPLIT_FLOPS = 4_000_000
@@ -223,7 +223,7 @@ def matmul(
         # (only big products: a small model's first epoch does not compile the kernel). It
         # beats the narrow loop too: (65536 x 3) @ (3 x 32) with a batch norm and ReLU, one
         # thread, 0.95 -> 0.37 ms.
-        product, b = _block_lanes, np.ascontiguousarray(b)
+        product, b = _block_lanes, aligned.contiguous(b)  # (loaded for every block)
         if threads.cheap_parallel_loops():  # the blocks on numba's threads, not the pool's
             parts = min(_workers(), a.shape[0])
             kernels.lanes_product_rows(a, b, out, bias, scale, shift, relu, parts=parts)

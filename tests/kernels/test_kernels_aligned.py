@@ -60,3 +60,26 @@ def test_zeros_and_is_aligned():
     assert aligned.is_aligned(z) and not z.any() and z.shape == (3, 3, 48)
     assert aligned.is_aligned(np.empty((0, 5)))  # no numbers: nothing to misplace
     assert not aligned.is_aligned(aligned.empty((20,), np.float32)[1:])
+
+
+def test_copy_always_copies_onto_a_boundary():
+    a = aligned.empty((4, 16), np.float32)
+    a[...] = 1.5
+    c = aligned.copy(a)
+    assert c is not a and not np.shares_memory(c, a) and aligned.is_aligned(c)
+    np.testing.assert_array_equal(c, a)
+    assert aligned.copy(np.arange(5), np.float32).dtype == np.float32
+
+
+def test_a_variable_keeps_its_numbers_on_a_boundary_through_updates():
+    # the layer's weights are what the kernels load vector by vector; updates write in place
+    from minikeras.autograd.tensor import Variable
+
+    for _ in range(8):  # numpy's buffers land at several offsets
+        source = np.random.default_rng(0).standard_normal((3, 3, 32, 1)).astype(np.float32)
+        v = Variable(source[1:])  # an unaligned, non-owning view goes in
+        assert aligned.is_aligned(v.data) and not np.shares_memory(v.data, source)
+        before = v.data.ctypes.data
+        v.assign(np.zeros((2, 3, 32, 1), np.float32))
+        v.assign_add(1.0)
+        assert v.data.ctypes.data == before and (v.data == 1).all()
