@@ -44,6 +44,58 @@ def torch_threads() -> int:
     return int(os.environ.get("BENCH_TORCH_THREADS", "2"))
 
 
+#: Feature prefixes Haswell lacks (AVX-512 and after, and the later crypto extensions);
+#: :func:`avx2_environment` turns them off for numba.
+_BEYOND_AVX2 = ("avx512", "amx", "avx10", "avxvnni", "avxifma", "avxneconvert", "evex512",
+                "gfni", "vaes", "vpclmulqdq", "sha")
+
+
+def avx2_environment() -> dict[str, str]:
+    """Environment variables that hold both frameworks to AVX2 on a CPU that has AVX-512.
+
+    For minikeras: numba compiles for Haswell with the host's features minus AVX-512 and later
+    (so :func:`minikeras.kernels.lanes.wide_registers` is false and the AVX2 code paths run),
+    and OpenBLAS takes its Haswell kernels. For PyTorch: oneDNN (its convolutions) at most AVX2
+    (``ONEDNN_MAX_CPU_ISA``), ATen's own kernels at AVX2 (``ATEN_CPU_CAPABILITY``), MKL too.
+    The issue's machine had AVX2 only; on an AVX-512 machine this measures its code paths
+    (with this CPU's caches and clock, not that machine's). Numba caches these kernels beside
+    the native ones: the first run compiles them.
+
+    Returns:
+        The variables, to be set before the children start.
+    """
+    import llvmlite.binding as llvm
+
+    features = []
+    for flag in llvm.get_host_cpu_features().flatten().split(","):
+        name = flag[1:]
+        features.append(("-" + name) if name.startswith(_BEYOND_AVX2) else flag)
+    return {
+        "NUMBA_CPU_NAME": "haswell",
+        "NUMBA_CPU_FEATURES": ",".join(features),
+        "OPENBLAS_CORETYPE": "Haswell",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    }
+
+
+def add_avx2_option(parser) -> None:
+    """Give a benchmark's ``argparse`` parser ``--avx2`` (see :func:`apply_avx2_option`)."""
+    parser.add_argument(
+        "--avx2",
+        action="store_true",
+        help="hold both frameworks to AVX2 (numba for Haswell, oneDNN and ATen at AVX2) on a "
+        "CPU with AVX-512: the issue's machine had AVX2 only",
+    )
+
+
+def apply_avx2_option(args) -> None:
+    """With ``--avx2``, set :func:`avx2_environment` here, for the children to inherit."""
+    if args.avx2:
+        os.environ.update(avx2_environment())
+
+
 def uptime() -> str:
     """The machine's ``uptime`` line (load averages)."""
     try:

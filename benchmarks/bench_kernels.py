@@ -414,7 +414,9 @@ def main():
         help="one thread everywhere and CPU time instead of wall time: a comparison of the "
         "work each framework does that other jobs on the machine barely disturb",
     )
+    _separate.add_avx2_option(parser)
     args = parser.parse_args()
+    _separate.apply_avx2_option(args)
     if args.child:
         import json
 

@@ -146,7 +146,9 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=list(_separate.MODES),
                         choices=_separate.MODES)
     parser.add_argument("--child", choices=sorted(RUNNERS), help=argparse.SUPPRESS)
+    _separate.add_avx2_option(parser)
     args = parser.parse_args()
+    _separate.apply_avx2_option(args)
     if args.child:
         print(json.dumps(RUNNERS[args.child]()))
         return
