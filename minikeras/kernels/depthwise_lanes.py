@@ -112,18 +112,43 @@ def _taps3(src, p, C, weights, wp, s0, s1, s2, s3, in0, in1, in2, in3, in4, in5,
     Tap ``b`` of pixel ``q`` reads input ``v(q + b)`` at ``src[p + (q + b) * C]``, a zero where
     ``in(q + b)`` is false, with the weights at ``weights[wp + b * C]``.
     """
-    v0 = lanes.load_if(in0, src, p, zero)
-    v1 = lanes.load_if(in1, src, p + C, zero)
-    v2 = lanes.load_if(in2, src, p + 2 * C, zero)
-    v3 = lanes.load_if(in3, src, p + 3 * C, zero)
-    v4 = lanes.load_if(in4, src, p + 4 * C, zero)
-    v5 = lanes.load_if(in5, src, p + 5 * C, zero)
+    v0, v1, v2, v3, v4, v5 = _inputs6(src, p, C, in0, in1, in2, in3, in4, in5, zero)
+    return _fmas3(weights, wp, C, v0, v1, v2, v3, v4, v5, s0, s1, s2, s3)
+
+
+@njit(inline=True)
+def _inputs6(src, p, C, in0, in1, in2, in3, in4, in5, zero):  # noqa: E501  # pragma: no cover
+    """The six input vectors under four pixels' 3-wide windows.
+
+    ``v(i)`` is ``src[p + i * C]``, or a zero where ``in(i)`` is false.
+    """
+    return (lanes.load_if(in0, src, p, zero), lanes.load_if(in1, src, p + C, zero),
+            lanes.load_if(in2, src, p + 2 * C, zero), lanes.load_if(in3, src, p + 3 * C, zero),
+            lanes.load_if(in4, src, p + 4 * C, zero), lanes.load_if(in5, src, p + 5 * C, zero))
+
+
+@njit(inline=True)
+def _fmas3(weights, wp, C, v0, v1, v2, v3, v4, v5, s0, s1, s2, s3):  # noqa: E501  # pragma: no cover
+    """Three taps of :func:`_inputs6`'s vectors into four sums, weights at ``wp + b * C``."""
     w = lanes.load(weights, wp)
     s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
     w = lanes.load(weights, wp + C)
     s0, s1, s2, s3 = lanes.fma4(w, v1, v2, v3, v4, s0, s1, s2, s3)
     w = lanes.load(weights, wp + 2 * C)
     return lanes.fma4(w, v2, v3, v4, v5, s0, s1, s2, s3)
+
+
+@njit(inline=True)
+def _taps3_two(src, p, C, weights, wp, wq, s0, s1, s2, s3, t0, t1, t2, t3, in0, in1, in2, in3, in4, in5, zero):  # noqa: E501  # pragma: no cover
+    """One input row's three taps into two output rows' sums, each input vector for six FMAs.
+
+    Kernel row at ``wp`` for the first row (``s``), the one above it, at ``wq``, for the
+    second (``t``). Loads as :func:`_taps3`.
+    """
+    v0, v1, v2, v3, v4, v5 = _inputs6(src, p, C, in0, in1, in2, in3, in4, in5, zero)
+    s0, s1, s2, s3 = _fmas3(weights, wp, C, v0, v1, v2, v3, v4, v5, s0, s1, s2, s3)
+    t0, t1, t2, t3 = _fmas3(weights, wq, C, v0, v1, v2, v3, v4, v5, t0, t1, t2, t3)
+    return s0, s1, s2, s3, t0, t1, t2, t3
 
 
 @njit(inline=True)
@@ -153,34 +178,6 @@ def _group3(src, row_at, n_rows, weights, w_row_at, orow, j, channels, width, pl
             s0, s1, s2, s3 = _taps3(src, row_at[t] + u * C + cb, C, weights, w_row_at[t] + cb,
                                     s0, s1, s2, s3, in0, in1, in2, in3, in4, in5, zero)
         _store4(orow, j * C + cb, C, s0, s1, s2, s3)
-
-
-@njit(inline=True)
-def _taps3_two(src, p, C, weights, wp, wq, s0, s1, s2, s3, t0, t1, t2, t3, in0, in1, in2, in3, in4, in5, zero):  # noqa: E501  # pragma: no cover
-    """One input row's three taps into two output rows' sums, each input vector for six FMAs.
-
-    Kernel row at ``wp`` for the first row (``s``), the one above it, at ``wq``, for the
-    second (``t``). Loads as :func:`_taps3`.
-    """
-    v0 = lanes.load_if(in0, src, p, zero)
-    v1 = lanes.load_if(in1, src, p + C, zero)
-    v2 = lanes.load_if(in2, src, p + 2 * C, zero)
-    v3 = lanes.load_if(in3, src, p + 3 * C, zero)
-    v4 = lanes.load_if(in4, src, p + 4 * C, zero)
-    v5 = lanes.load_if(in5, src, p + 5 * C, zero)
-    w = lanes.load(weights, wp)
-    s0, s1, s2, s3 = lanes.fma4(w, v0, v1, v2, v3, s0, s1, s2, s3)
-    w = lanes.load(weights, wq)
-    t0, t1, t2, t3 = lanes.fma4(w, v0, v1, v2, v3, t0, t1, t2, t3)
-    w = lanes.load(weights, wp + C)
-    s0, s1, s2, s3 = lanes.fma4(w, v1, v2, v3, v4, s0, s1, s2, s3)
-    w = lanes.load(weights, wq + C)
-    t0, t1, t2, t3 = lanes.fma4(w, v1, v2, v3, v4, t0, t1, t2, t3)
-    w = lanes.load(weights, wp + 2 * C)
-    s0, s1, s2, s3 = lanes.fma4(w, v2, v3, v4, v5, s0, s1, s2, s3)
-    w = lanes.load(weights, wq + 2 * C)
-    t0, t1, t2, t3 = lanes.fma4(w, v2, v3, v4, v5, t0, t1, t2, t3)
-    return s0, s1, s2, s3, t0, t1, t2, t3
 
 
 @njit(inline=True)
