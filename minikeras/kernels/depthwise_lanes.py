@@ -524,7 +524,8 @@ def rows_into_two(x, kernel, dst, first, r0, r1, out_h, pt, pl):  # pragma: no c
         pair = 2 if r + 1 < r1 and i + 1 < out_h else 1  # a second row, of the same image
         orow1 = dst[r + 1 - first] if pair == 2 else spare
         _quads3_two(flat_x, in_at, weights, dst[r - first], orow1, quads, channels, width, pl)
-        for q in range(r, r + pair):  # the last 1-3 pixels of each row (one copy of the code)
+        tail = quads < dst.shape[1] // channels  # 1-3 pixels past the last group of four
+        for q in range(r, r + pair if tail else r):  # each row's (one copy of the code)
             _, _, rows = _kernel_rows(q, out_h, height, row_len, pt, kw, channels, row_at, w_at)
             _last_pixels(flat_x, weights, dst[q - first], rows, row_at, w_at, kw, width, pl,
                          channels, quads)
